@@ -1,0 +1,152 @@
+//! The one error type of sigil-core.
+
+use crate::address::AddressKind;
+use crate::keys::Network;
+
+/// How a caller should treat an [`Error`]: it maps onto SPEC section 8 and
+/// onto the CLI's exit codes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum ErrorClass {
+    /// The input could not be decoded or is not of the expected form
+    /// (HTTP 400 `invalid_request`, exit code 2).
+    Malformed,
+    /// The input is well-formed but the signature does not prove what it
+    /// claims (HTTP 401 `invalid_signature`, exit code 1).
+    Verification,
+    /// The signed timestamp is outside the accepted window
+    /// (HTTP 401 `timestamp_expired`, exit code 1).
+    Timestamp,
+}
+
+/// Everything that can go wrong in sigil-core.
+///
+/// Messages are lower case, name the field or item that was wrong, and never
+/// contain secret material. Verification failures contain
+/// `signature verification failed` and window failures `timestamp too old` or
+/// `timestamp in the future`: clients written for the reference systems match
+/// on those phrases (SPEC section 8).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A WIF private key could not be decoded.
+    #[error("wif: {0}")]
+    Wif(String),
+    /// A private key is 0 or not below the curve order n.
+    #[error("private key: out of range [1, n-1]")]
+    PrivateKeyRange,
+    /// A public key is not a valid SEC1 point.
+    #[error("public key: {0}")]
+    PublicKey(String),
+    /// An address could not be decoded, or is of a kind sigil cannot use.
+    #[error("address: {0}")]
+    Address(String),
+    /// A signature could not be decoded: bad text encoding, wrong length,
+    /// unknown BSM header or BRC-77 version.
+    #[error("signature: {0}")]
+    SignatureEncoding(String),
+    /// A decodable signature does not verify for the claimed key or address.
+    #[error("signature verification failed: {0}")]
+    SignatureInvalid(String),
+    /// The BRC-77 envelope was made by another key than the one claimed.
+    #[error(
+        "signature verification failed: the BRC-77 envelope was signed by {sender}, not by the claimed key {claimed}"
+    )]
+    SignerMismatch {
+        /// The sender public key written in the envelope (hex).
+        sender: String,
+        /// The public key the request claims (hex).
+        claimed: String,
+    },
+    /// The BRC-77 envelope is addressed to a specific recipient.
+    #[error(
+        "signature verification failed: envelope addressed to a specific recipient ({recipient}); only envelopes for \"anyone\" are accepted"
+    )]
+    RecipientEnvelope {
+        /// The recipient public key written in the envelope (hex).
+        recipient: String,
+    },
+    /// The address is of another network than the verifier expects.
+    #[error(
+        "signature verification failed: network mismatch: the address is a {found} address, {expected} was expected"
+    )]
+    NetworkMismatch {
+        /// The network the verifier is configured for.
+        expected: Network,
+        /// The network of the address.
+        found: Network,
+    },
+    /// The signature's header denotes another kind of address than the one given.
+    #[error(
+        "signature verification failed: address kind mismatch: the signature header denotes a {signature} address but the address is {address}"
+    )]
+    KindMismatch {
+        /// The kind the signature header (BIP-137) denotes.
+        signature: AddressKind,
+        /// The kind of the claimed address.
+        address: AddressKind,
+    },
+    /// A timestamp could not be parsed.
+    #[error("timestamp: {0}")]
+    TimestampFormat(String),
+    /// The signed timestamp is older than the window allows.
+    #[error("timestamp too old: {0}")]
+    TimestampTooOld(String),
+    /// The signed timestamp is further in the future than the window allows.
+    #[error("timestamp in the future: {0}")]
+    TimestampInFuture(String),
+    /// An `X-Auth-Token` header value is not of the bitcoin-auth form.
+    #[error("x-auth-token: {0}")]
+    AuthToken(String),
+    /// A signed statement does not match the request it came with
+    /// (path, body hash, message fields).
+    #[error("signature verification failed: {0}")]
+    StatementMismatch(String),
+    /// A token-request `message` is neither the compat nor the bound form.
+    #[error("message: {0}")]
+    Message(String),
+    /// A token-request `endpoint` is not an acceptable absolute URL.
+    #[error("endpoint: {0}")]
+    Endpoint(String),
+}
+
+impl Error {
+    /// The class of this error: malformed input, failed verification or a
+    /// timestamp outside the window.
+    #[must_use]
+    pub fn class(&self) -> ErrorClass {
+        match self {
+            Self::SignatureInvalid(_)
+            | Self::SignerMismatch { .. }
+            | Self::RecipientEnvelope { .. }
+            | Self::NetworkMismatch { .. }
+            | Self::KindMismatch { .. }
+            | Self::StatementMismatch(_) => ErrorClass::Verification,
+            Self::TimestampTooOld(_) | Self::TimestampInFuture(_) => ErrorClass::Timestamp,
+            Self::Wif(_)
+            | Self::PrivateKeyRange
+            | Self::PublicKey(_)
+            | Self::Address(_)
+            | Self::SignatureEncoding(_)
+            | Self::TimestampFormat(_)
+            | Self::AuthToken(_)
+            | Self::Message(_)
+            | Self::Endpoint(_) => ErrorClass::Malformed,
+        }
+    }
+
+    pub(crate) fn address(reason: impl Into<String>) -> Self {
+        Self::Address(reason.into())
+    }
+
+    pub(crate) fn encoding(reason: impl Into<String>) -> Self {
+        Self::SignatureEncoding(reason.into())
+    }
+
+    pub(crate) fn invalid(reason: impl Into<String>) -> Self {
+        Self::SignatureInvalid(reason.into())
+    }
+}
+
+/// `Result` with sigil-core's [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;

@@ -1,0 +1,29 @@
+#![doc = include_str!("../README.md")]
+
+mod address;
+pub mod auth_token;
+pub mod bap;
+mod base32;
+mod base58;
+mod bech32;
+pub mod brc42;
+pub mod brc77;
+pub mod bsm;
+pub mod cashaddr;
+mod error;
+pub mod hash;
+mod keys;
+mod replay;
+pub mod signature;
+pub mod timestamp;
+mod token_request;
+
+pub use address::{Address, AddressKind};
+pub use error::{Error, ErrorClass, Result};
+pub use keys::{Network, PrivateKey, PublicKey};
+pub use replay::ReplayKey;
+pub use signature::{Scheme, Signature};
+pub use timestamp::Window;
+pub use token_request::{
+    BOUND_PREFIX, MAX_ENDPOINT_LEN, MessageForm, TokenMessage, validate_endpoint,
+};
