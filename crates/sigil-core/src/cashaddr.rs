@@ -117,9 +117,9 @@ fn decode_with_prefix(prefix: &str, payload: &str) -> Result<CashAddr> {
     let data = &values[..values.len() - 8];
     let bytes = convert_bits(data, 5, 8, false)
         .ok_or_else(|| Error::address("cashaddr payload has invalid padding"))?;
-    let (&version, hash) = bytes
-        .split_first()
-        .ok_or_else(|| Error::address("cashaddr payload is empty"))?;
+    let (&version, hash) = bytes.split_first().ok_or_else(|| {
+        Error::address("cashaddr data length does not match the size bits (no version byte)")
+    })?;
     if version & 0x80 != 0 {
         return Err(Error::address(
             "cashaddr version byte has the reserved high bit set",

@@ -15,6 +15,7 @@ pub mod hash;
 mod keys;
 mod replay;
 pub mod signature;
+pub mod signed_request;
 pub mod timestamp;
 mod token_request;
 

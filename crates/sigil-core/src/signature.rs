@@ -18,6 +18,9 @@ use crate::error::{Error, Result};
 use crate::hash::from_hex;
 use crate::keys::PublicKey;
 
+/// The shortest well-formed BRC-77 envelope: header fields plus an 8-byte DER signature.
+const MIN_ENVELOPE_LEN: usize = 4 + 33 + 1 + 32 + 8;
+
 /// A signature scheme sigil accepts.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scheme {
@@ -72,9 +75,13 @@ impl Signature {
     /// # Errors
     /// [`Error::SignatureEncoding`] (or the errors of the scheme's parser).
     pub fn from_bytes(bytes: &[u8]) -> Result<Self> {
-        // Every BRC envelope family starts "BB" (0x42 0x42); 0x42 is not a BSM
-        // header, and no envelope is 65 bytes long, so the two cannot collide.
-        if bytes.len() != 65 && bytes.starts_with(&brc77::VERSION[..2]) {
+        // Every BRC envelope family starts "BB" (0x42 0x42), 0x42 is not a BSM
+        // header, and no envelope is 65 bytes long (the shortest valid one has
+        // 78), so the two cannot collide. Long inputs are envelopes whose
+        // version is then checked; short ones are BSM with a wrong length.
+        if bytes.len() >= MIN_ENVELOPE_LEN
+            || (bytes.len() != 65 && bytes.starts_with(&brc77::VERSION[..2]))
+        {
             return Envelope::from_bytes(bytes).map(Self::Brc77);
         }
         CompactSignature::from_bytes(bytes).map(Self::Bsm)
