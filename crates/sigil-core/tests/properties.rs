@@ -2,6 +2,8 @@
 //! statement or its signature is refused (or, for a BSM header change
 //! against a public key, recognised as the same statement).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 use proptest::prelude::*;
 use sigil_core::auth_token::{self, BodyEncoding, NewAuthToken, RequestFacts};
 use sigil_core::cashaddr::CashAddr;

@@ -2,6 +2,8 @@
 //! with its own clear error (issue: forged BRC-77 sender, high-S twin,
 //! testnet/mainnet, P2SH/P2PKH).
 
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
 mod support;
 
 use std::collections::HashSet;
