@@ -22,7 +22,8 @@ use crate::keys::PublicKey;
 const MIN_ENVELOPE_LEN: usize = 4 + 33 + 1 + 32 + 8;
 
 /// A signature scheme sigil accepts.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum Scheme {
     /// Bitcoin Signed Message (65-byte compact signature).
     Bsm,
@@ -142,7 +143,7 @@ pub fn decode_text(text: &str) -> Result<Vec<u8>> {
     {
         return from_hex(text).ok_or_else(|| Error::encoding("invalid hex"));
     }
-    if is_hex && !text.len().is_multiple_of(2) {
+    if is_hex && !text.len().is_multiple_of(2) && (text.len() == 129 || text.starts_with("4242")) {
         return Err(Error::encoding("hex of odd length"));
     }
     STANDARD

@@ -1,0 +1,194 @@
+//! The command-line surface (clap derive types). Behaviour lives in
+//! [`crate::commands`].
+
+use std::path::PathBuf;
+
+use clap::{ArgGroup, Args, Parser, Subcommand, ValueEnum};
+use sigil_core::Scheme;
+use sigil_core::auth_token::BodyEncoding;
+
+/// Keys, signatures and X-Auth-Tokens for people who hold Bitcoin keys.
+///
+/// Exit codes: 0 ok, 1 verification failed, 2 usage or input error.
+/// Private keys (WIF) are read from --wif-file PATH, else the SIGIL_WIF
+/// environment variable, else the first line of standard input; never from
+/// a flag's value.
+#[derive(Debug, Parser)]
+#[command(name = "sigil", version)]
+pub(crate) struct Cli {
+    /// Machine-readable output: one JSON object on standard output.
+    #[arg(long, global = true)]
+    pub(crate) json: bool,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Run the token service (arrives with the server crate; for now prints a
+    /// note and this help).
+    Serve,
+    /// Generate a random private key and print its WIF, public key,
+    /// addresses and bap_id.
+    ///
+    /// The bap_id printed is this key's BAP identity only if the key is used
+    /// as a BAP member (root) key; keys derived from a member key do not hash
+    /// to their identity's bap_id.
+    Keygen(KeygenArgs),
+    /// Sign a message with a Bitcoin Signed Message (BSM) or BRC-77
+    /// signature; prints it as base64.
+    Sign(SignArgs),
+    /// Verify a BSM or BRC-77 signature against a public key or (BSM only)
+    /// an address.
+    Verify(VerifyArgs),
+    /// Build a bitcoin-auth X-Auth-Token header value for a request.
+    AuthToken(AuthTokenArgs),
+}
+
+/// `sigil keygen`.
+#[derive(Debug, Args)]
+pub(crate) struct KeygenArgs {
+    /// Make a testnet key (WIF prefix 0xEF, addresses m…/n… and bchtest:).
+    #[arg(long)]
+    pub(crate) testnet: bool,
+}
+
+/// Where the private key comes from. The WIF itself is never a flag value.
+#[derive(Debug, Args)]
+pub(crate) struct KeySource {
+    /// Read the WIF from the first line of this file. Without it: the
+    /// SIGIL_WIF environment variable, else the first line of standard input.
+    #[arg(long, value_name = "PATH")]
+    pub(crate) wif_file: Option<PathBuf>,
+
+    /// Refused with an explanation: a WIF given as a flag value leaks into
+    /// shell history and process listings.
+    #[arg(
+        long = "wif",
+        hide = true,
+        value_name = "WIF",
+        allow_hyphen_values = true
+    )]
+    pub(crate) refused_wif_flag: Option<String>,
+}
+
+/// `sigil sign`.
+#[derive(Debug, Args)]
+pub(crate) struct SignArgs {
+    /// Signature scheme. BSM signs with the key's compression (header 31-34
+    /// for a compressed WIF); BRC-77 uses a random keyID.
+    #[arg(long, value_enum, default_value_t = SchemeArg::Bsm)]
+    pub(crate) scheme: SchemeArg,
+
+    /// Where the private key comes from.
+    #[command(flatten)]
+    pub(crate) key: KeySource,
+
+    /// The message, signed as its UTF-8 bytes (put `--` before a message
+    /// that starts with '-').
+    pub(crate) message: String,
+}
+
+/// `sigil verify`.
+#[derive(Debug, Args)]
+#[command(group(ArgGroup::new("signer").required(true).args(["pubkey", "address"])))]
+pub(crate) struct VerifyArgs {
+    /// The claimed signer's public key, hex SEC1 (66 or 130 characters).
+    #[arg(long, value_name = "HEX")]
+    pub(crate) pubkey: Option<String>,
+
+    /// The claimed signer's address (legacy, cashaddr or bech32; BSM
+    /// signatures only: a BRC-77 signature needs --pubkey).
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) address: Option<String>,
+
+    /// The signature: base64, hex, a JSON byte array or comma-separated
+    /// decimal bytes; the scheme is recognised from the bytes.
+    #[arg(long, value_name = "SIG", allow_hyphen_values = true)]
+    pub(crate) signature: String,
+
+    /// Expect a testnet --address (default: mainnet).
+    #[arg(long)]
+    pub(crate) testnet: bool,
+
+    /// The message that was signed, as UTF-8 bytes.
+    pub(crate) message: String,
+}
+
+/// `sigil auth-token`.
+#[derive(Debug, Args)]
+pub(crate) struct AuthTokenArgs {
+    /// The request path and query the token is for (starts with '/').
+    #[arg(long, value_name = "P")]
+    pub(crate) path: String,
+
+    /// The request body, if any (its bytes are hashed into the token).
+    #[arg(long, value_name = "B", allow_hyphen_values = true)]
+    pub(crate) body: Option<String>,
+
+    /// How the body text becomes the bytes that are hashed.
+    #[arg(long, value_enum, default_value_t = BodyEncodingArg::Utf8)]
+    pub(crate) body_encoding: BodyEncodingArg,
+
+    /// Signature scheme (brc77 is the bitcoin-auth library's default).
+    #[arg(long, value_enum, default_value_t = SchemeArg::Brc77)]
+    pub(crate) scheme: SchemeArg,
+
+    /// Where the private key comes from.
+    #[command(flatten)]
+    pub(crate) key: KeySource,
+}
+
+/// A signature scheme on the command line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SchemeArg {
+    /// Bitcoin Signed Message (65 bytes, BIP-137 header).
+    Bsm,
+    /// BRC-77 signed message ("anyone" envelope of @bsv/sdk).
+    Brc77,
+}
+
+impl From<SchemeArg> for Scheme {
+    fn from(arg: SchemeArg) -> Self {
+        match arg {
+            SchemeArg::Bsm => Self::Bsm,
+            SchemeArg::Brc77 => Self::Brc77,
+        }
+    }
+}
+
+/// A body encoding on the command line (bitcoin-auth's `bodyEncoding`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum BodyEncodingArg {
+    /// The body text's UTF-8 bytes.
+    Utf8,
+    /// The body text is hex; its decoded bytes are hashed.
+    Hex,
+    /// The body text is standard base64; its decoded bytes are hashed.
+    Base64,
+}
+
+impl From<BodyEncodingArg> for BodyEncoding {
+    fn from(arg: BodyEncodingArg) -> Self {
+        match arg {
+            BodyEncodingArg::Utf8 => Self::Utf8,
+            BodyEncodingArg::Hex => Self::Hex,
+            BodyEncodingArg::Base64 => Self::Base64,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::CommandFactory as _;
+
+    use super::*;
+
+    #[test]
+    fn clap_definition_is_consistent() {
+        Cli::command().debug_assert();
+    }
+}

@@ -1,0 +1,7 @@
+//! One module per subcommand; each exposes `run`.
+
+pub(crate) mod auth_token;
+pub(crate) mod keygen;
+pub(crate) mod serve;
+pub(crate) mod sign;
+pub(crate) mod verify;

@@ -1,0 +1,48 @@
+//! Writing results to standard output: `key: value` lines or one JSON object.
+//!
+//! Writes go through `io::Result` (not `println!`) so that a closed pipe is an
+//! error message, not a panic.
+
+use std::io::Write as _;
+
+use anyhow::Context as _;
+use serde::Serialize;
+
+/// Writes `value` as one line of compact JSON.
+///
+/// # Errors
+/// When standard output cannot be written.
+pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
+    let text = serde_json::to_string(value).context("encoding the JSON output")?;
+    line(&text)
+}
+
+/// Writes `key: value` lines.
+///
+/// # Errors
+/// When standard output cannot be written.
+pub(crate) fn fields(pairs: &[(&str, &str)]) -> anyhow::Result<()> {
+    let mut text = String::new();
+    for (key, value) in pairs {
+        text.push_str(key);
+        text.push_str(": ");
+        text.push_str(value);
+        text.push('\n');
+    }
+    write(&text)
+}
+
+/// Writes `text` followed by a newline.
+///
+/// # Errors
+/// When standard output cannot be written.
+pub(crate) fn line(text: &str) -> anyhow::Result<()> {
+    write(&format!("{text}\n"))
+}
+
+fn write(text: &str) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    out.write_all(text.as_bytes())
+        .and_then(|()| out.flush())
+        .context("writing to standard output")
+}

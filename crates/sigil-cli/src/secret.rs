@@ -1,0 +1,75 @@
+//! Where the private key (WIF) comes from: `--wif-file PATH`, else the
+//! `SIGIL_WIF` environment variable, else the first line of standard input.
+//! Never from a flag's value (SPEC section 14): a value on the command line
+//! ends up in shell history and in every process listing.
+
+use std::io::{BufRead as _, IsTerminal as _};
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
+use sigil_core::PrivateKey;
+use zeroize::Zeroize as _;
+
+use crate::cli::KeySource;
+
+/// The environment variable that may hold the WIF.
+pub(crate) const WIF_ENV: &str = "SIGIL_WIF";
+
+/// Reads and decodes the private key named by `source`.
+///
+/// # Errors
+/// When a WIF was passed as a flag value, none was found, it cannot be read,
+/// or it is not a valid WIF (the error never contains the key).
+pub(crate) fn private_key(source: &KeySource) -> anyhow::Result<PrivateKey> {
+    if source.refused_wif_flag.is_some() {
+        bail!(
+            "a WIF is never accepted as a flag value (it is now in your shell history; \
+             consider the key exposed); use --wif-file PATH, {WIF_ENV} or standard input"
+        );
+    }
+    let (text, origin) = match &source.wif_file {
+        Some(path) => (read_file(path)?, format!("--wif-file {}", path.display())),
+        None => match std::env::var(WIF_ENV) {
+            Ok(text) => (text, WIF_ENV.to_owned()),
+            Err(std::env::VarError::NotUnicode(_)) => bail!("{WIF_ENV} is not valid UTF-8"),
+            Err(std::env::VarError::NotPresent) => (read_stdin()?, "standard input".to_owned()),
+        },
+    };
+    let key = decode(&text).with_context(|| format!("the WIF from {origin}"));
+    wipe(text);
+    key
+}
+
+fn decode(text: &str) -> anyhow::Result<PrivateKey> {
+    let wif = text.lines().next().unwrap_or_default().trim();
+    if wif.is_empty() {
+        bail!("no WIF found (give --wif-file PATH, set {WIF_ENV}, or write it on standard input)");
+    }
+    Ok(PrivateKey::from_wif(wif)?)
+}
+
+fn read_file(path: &Path) -> anyhow::Result<String> {
+    std::fs::read_to_string(path).with_context(|| format!("reading --wif-file {}", path.display()))
+}
+
+fn read_stdin() -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        eprintln!(
+            "reading the WIF from standard input (or use --wif-file PATH or {WIF_ENV}); \
+             it will be echoed:"
+        );
+    }
+    let mut line = String::new();
+    stdin
+        .lock()
+        .read_line(&mut line)
+        .context("reading the WIF from standard input")?;
+    Ok(line)
+}
+
+/// Overwrites the text that held the WIF (best effort: earlier copies made
+/// while reading are not reached).
+fn wipe(mut text: String) {
+    text.zeroize();
+}

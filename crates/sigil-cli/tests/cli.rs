@@ -1,0 +1,688 @@
+//! End-to-end tests of the `sigil` binary: run it, check stdout, stderr and
+//! the exit code (0 ok, 1 verification failed, 2 usage or input error).
+
+use std::io::Write as _;
+use std::path::Path;
+use std::process::{Command, Stdio};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use serde_json::Value;
+use sigil_core::auth_token::{self, AuthToken, BodyEncoding, RequestFacts};
+use sigil_core::{Address, Network, PrivateKey, Scheme, Window, bap};
+
+/// One finished run of the binary.
+struct Run {
+    code: i32,
+    stdout: String,
+    stderr: String,
+}
+
+impl Run {
+    fn json(&self) -> Value {
+        serde_json::from_str(self.stdout.trim())
+            .unwrap_or_else(|e| panic!("stdout is not JSON ({e}): {:?}", self.stdout))
+    }
+
+    fn assert_code(&self, want: i32) -> &Self {
+        assert_eq!(
+            self.code, want,
+            "exit code\nstdout: {}\nstderr: {}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+}
+
+/// Runs `sigil args…` with `SIGIL_WIF` set to `wif` (or unset) and `stdin`
+/// as standard input (empty when `None`).
+fn run_with(args: &[&str], wif: Option<&str>, stdin: Option<&str>) -> Run {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sigil"));
+    command
+        .args(args)
+        .env_remove("SIGIL_WIF")
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped());
+    if let Some(wif) = wif {
+        command.env("SIGIL_WIF", wif);
+    }
+    let mut child = command.spawn().expect("the sigil binary runs");
+    {
+        let mut pipe = child.stdin.take().expect("stdin is piped");
+        pipe.write_all(stdin.unwrap_or_default().as_bytes())
+            .expect("stdin accepts the input");
+    }
+    let out = child.wait_with_output().expect("sigil finishes");
+    Run {
+        code: out.status.code().expect("sigil exits normally"),
+        stdout: String::from_utf8(out.stdout).expect("stdout is UTF-8"),
+        stderr: String::from_utf8(out.stderr).expect("stderr is UTF-8"),
+    }
+}
+
+fn sigil(args: &[&str]) -> Run {
+    run_with(args, None, None)
+}
+
+fn sigil_with_wif(wif: &str, args: &[&str]) -> Run {
+    run_with(args, Some(wif), None)
+}
+
+/// A fresh key from `sigil keygen --json`: (wif, pubkey, address).
+fn keygen(extra: &[&str]) -> (String, String, String) {
+    let mut args = vec!["keygen", "--json"];
+    args.extend_from_slice(extra);
+    let generated = sigil(&args).assert_code(0).json();
+    let field = |name: &str| generated[name].as_str().expect(name).to_owned();
+    (field("wif"), field("pubkey"), field("address"))
+}
+
+fn sign(wif: &str, scheme: &str, message: &str) -> String {
+    let run = sigil_with_wif(wif, &["sign", "--scheme", scheme, message]);
+    run.assert_code(0);
+    run.stdout.trim().to_owned()
+}
+
+const VECTOR_WIF: &str = "L211enC224G1kV8pyyq7bjVd9SxZebnRYEzzM3i7ZHCc1c5E7dQu";
+
+/// The case `name` of a vector file under tests/vectors/.
+fn vector_case(file: &str, name: &str) -> Value {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/vectors")
+        .join(file);
+    let text = std::fs::read_to_string(&path).expect("the vector file is readable");
+    let doc: Value = serde_json::from_str(&text).expect("the vector file is JSON");
+    doc["cases"]
+        .as_array()
+        .expect("cases")
+        .iter()
+        .find(|case| case["name"] == name)
+        .unwrap_or_else(|| panic!("no case {name} in {file}"))
+        .clone()
+}
+
+#[test]
+fn keygen_text_and_json_agree_with_sigil_core() {
+    for (extra, network, wif_prefixes, cash_prefix) in [
+        (&[][..], Network::Mainnet, "KL", "bitcoincash:"),
+        (&["--testnet"][..], Network::Testnet, "c", "bchtest:"),
+    ] {
+        let mut args = vec!["keygen"];
+        args.extend_from_slice(extra);
+        let run = sigil(&args);
+        run.assert_code(0);
+        let lines: Vec<(&str, &str)> = run
+            .stdout
+            .lines()
+            .map(|line| line.split_once(": ").expect("key: value"))
+            .collect();
+        let names: Vec<&str> = lines.iter().map(|(k, _)| *k).collect();
+        assert_eq!(names, ["wif", "pubkey", "address", "cashaddr", "bap_id"]);
+        let value = |name: &str| lines.iter().find(|(k, _)| *k == name).expect(name).1;
+
+        let key = PrivateKey::from_wif(value("wif")).unwrap();
+        assert!(
+            wif_prefixes.contains(&value("wif")[..1]),
+            "{}",
+            value("wif")
+        );
+        assert_eq!(key.network(), network);
+        assert!(key.is_compressed());
+        let pubkey = key.public_key();
+        assert_eq!(value("pubkey"), pubkey.to_hex());
+        assert_eq!(value("pubkey").len(), 66);
+        let address = Address::parse(value("address")).unwrap();
+        assert_eq!(address, Address::p2pkh(&pubkey, network));
+        assert!(value("cashaddr").starts_with(cash_prefix));
+        assert_eq!(Address::parse(value("cashaddr")).unwrap(), address);
+        assert_eq!(value("bap_id"), bap::bap_id_of_member_key(&pubkey));
+    }
+
+    let (wif, pubkey, address) = keygen(&[]);
+    let key = PrivateKey::from_wif(&wif).unwrap();
+    assert_eq!(pubkey, key.public_key().to_hex());
+    assert_eq!(address, key.address().to_string());
+    let (other_wif, _, _) = keygen(&[]);
+    assert_ne!(wif, other_wif, "two keygen runs made the same key");
+}
+
+#[test]
+fn bsv_sdk_vector_signs_exactly_and_verifies() {
+    let case = vector_case("bsm_sign.json", "bsv-sdk-hello-world");
+    assert_eq!(case["input"]["wif"], VECTOR_WIF);
+    let expected = case["expected"]["signature_base64"].as_str().unwrap();
+    let address = case["expected"]["address"].as_str().unwrap();
+    let pubkey = case["expected"]["public_key_compressed_hex"]
+        .as_str()
+        .unwrap();
+
+    let run = sigil_with_wif(VECTOR_WIF, &["sign", "hello world"]);
+    run.assert_code(0);
+    assert_eq!(run.stdout, format!("{expected}\n"));
+
+    let run = sigil(&[
+        "verify",
+        "--address",
+        address,
+        "--signature",
+        expected,
+        "hello world",
+    ]);
+    run.assert_code(0);
+    assert_eq!(
+        run.stdout,
+        format!("valid\nscheme: bsm\nsigner: {pubkey}\n")
+    );
+
+    // The other text forms of SPEC section 2: hex and a JSON byte array.
+    let hex = case["expected"]["signature_hex"].as_str().unwrap();
+    let bytes: Vec<u8> = (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(&hex[i..i + 2], 16).unwrap())
+        .collect();
+    let array = serde_json::to_string(&bytes).unwrap();
+    for form in [hex, array.as_str()] {
+        let run = sigil(&[
+            "--json",
+            "verify",
+            "--pubkey",
+            pubkey,
+            "--signature",
+            form,
+            "hello world",
+        ]);
+        run.assert_code(0);
+        assert_eq!(run.json()["signer"], pubkey, "{form}");
+    }
+}
+
+#[test]
+fn round_trips_for_both_schemes_by_pubkey_and_address() {
+    let (wif, pubkey, address) = keygen(&[]);
+    let message = "sign me: ünïcode and | pipes";
+    for scheme in ["bsm", "brc77"] {
+        let signature = sign(&wif, scheme, message);
+        let run = sigil(&[
+            "verify",
+            "--pubkey",
+            &pubkey,
+            "--signature",
+            &signature,
+            message,
+        ]);
+        run.assert_code(0);
+        assert_eq!(
+            run.stdout,
+            format!("valid\nscheme: {scheme}\nsigner: {pubkey}\n")
+        );
+        let run = sigil(&[
+            "verify",
+            "--json",
+            "--pubkey",
+            &pubkey,
+            "--signature",
+            &signature,
+            message,
+        ]);
+        run.assert_code(0);
+        assert_eq!(
+            run.json(),
+            serde_json::json!({"valid": true, "scheme": scheme, "signer": pubkey})
+        );
+    }
+    let bsm = sign(&wif, "bsm", message);
+    let header = sigil_core::signature::decode_text(&bsm).unwrap()[0];
+    assert!(
+        (31..=34).contains(&header),
+        "compressed WIF, header {header}"
+    );
+    let run = sigil(&[
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &bsm,
+        message,
+    ]);
+    run.assert_code(0);
+    assert!(run.stdout.contains(&pubkey), "{}", run.stdout);
+}
+
+#[test]
+fn sign_json_describes_the_signature() {
+    let (wif, pubkey, address) = keygen(&[]);
+    for scheme in ["bsm", "brc77"] {
+        let run = sigil_with_wif(&wif, &["sign", "--json", "--scheme", scheme, "hi"]);
+        run.assert_code(0);
+        let signed = run.json();
+        assert_eq!(signed["scheme"], scheme);
+        assert_eq!(signed["pubkey"], pubkey);
+        assert_eq!(signed["address"], address);
+        assert_eq!(signed["message"], "hi");
+        let signature = signed["signature"].as_str().unwrap();
+        let parsed = sigil_core::Signature::from_text(signature).unwrap();
+        assert_eq!(parsed.scheme(), scheme.parse::<Scheme>().unwrap());
+        let key = sigil_core::PublicKey::from_hex(&pubkey).unwrap();
+        parsed.verify(b"hi", &key).unwrap();
+    }
+}
+
+#[test]
+fn brc77_key_ids_are_random() {
+    let (wif, _, _) = keygen(&[]);
+    assert_ne!(sign(&wif, "brc77", "same"), sign(&wif, "brc77", "same"));
+    assert_eq!(sign(&wif, "bsm", "same"), sign(&wif, "bsm", "same"));
+}
+
+#[test]
+fn uncompressed_wif_signs_with_an_uncompressed_header() {
+    let key = PrivateKey::from_bytes([7; 32], Network::Mainnet, false).unwrap();
+    let signature = sign(&key.to_wif(), "bsm", "old wallet");
+    let header = sigil_core::signature::decode_text(&signature).unwrap()[0];
+    assert!((27..=30).contains(&header), "header {header}");
+    let address = key.address().to_string();
+    sigil(&[
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &signature,
+        "old wallet",
+    ])
+    .assert_code(0);
+}
+
+#[test]
+fn wrong_message_exits_1() {
+    let (wif, pubkey, address) = keygen(&[]);
+    for scheme in ["bsm", "brc77"] {
+        let signature = sign(&wif, scheme, "the real message");
+        let run = sigil(&[
+            "verify",
+            "--pubkey",
+            &pubkey,
+            "--signature",
+            &signature,
+            "another",
+        ]);
+        run.assert_code(1);
+        assert!(run.stdout.is_empty(), "{}", run.stdout);
+        assert!(
+            run.stderr
+                .starts_with("error: signature verification failed"),
+            "{}",
+            run.stderr
+        );
+        assert_eq!(run.stderr.lines().count(), 1, "{}", run.stderr);
+
+        let run = sigil(&[
+            "--json",
+            "verify",
+            "--pubkey",
+            &pubkey,
+            "--signature",
+            &signature,
+            "another",
+        ]);
+        run.assert_code(1);
+        let report = run.json();
+        assert_eq!(report["valid"], false);
+        assert_eq!(report["scheme"], scheme);
+        assert!(report.get("signer").is_none(), "{report}");
+        assert!(
+            report["error"]
+                .as_str()
+                .unwrap()
+                .contains("signature verification failed"),
+            "{report}"
+        );
+    }
+    let signature = sign(&wif, "bsm", "the real message");
+    sigil(&[
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &signature,
+        "another",
+    ])
+    .assert_code(1);
+}
+
+#[test]
+fn malformed_input_exits_2() {
+    let (_, pubkey, _) = keygen(&[]);
+    let run = sigil(&[
+        "verify",
+        "--pubkey",
+        &pubkey,
+        "--signature",
+        "not a signature!",
+        "m",
+    ]);
+    run.assert_code(2);
+    assert!(run.stderr.starts_with("error: signature"), "{}", run.stderr);
+
+    let run = sigil(&[
+        "verify",
+        "--json",
+        "--pubkey",
+        &pubkey,
+        "--signature",
+        "AAAA",
+        "m",
+    ]);
+    run.assert_code(2);
+    let report = run.json();
+    assert_eq!(report["valid"], false);
+    assert_eq!(report["scheme"], Value::Null);
+    assert!(
+        report["error"].as_str().unwrap().contains("65 bytes"),
+        "{report}"
+    );
+
+    let signature = sign(VECTOR_WIF, "bsm", "m");
+    let run = sigil(&[
+        "verify",
+        "--pubkey",
+        "02abcd",
+        "--signature",
+        &signature,
+        "m",
+    ]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("public key"), "{}", run.stderr);
+    let run = sigil(&[
+        "verify",
+        "--address",
+        "1NotAnAddress",
+        "--signature",
+        &signature,
+        "m",
+    ]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("address"), "{}", run.stderr);
+
+    let run = sigil_with_wif(
+        "L211enC224G1kV8pyyq7bjVd9SxZebnRYEzzM3i7ZHCc1c5E7dQ",
+        &["sign", "m"],
+    );
+    run.assert_code(2);
+    assert!(run.stderr.contains("wif"), "{}", run.stderr);
+}
+
+#[test]
+fn usage_errors_exit_2() {
+    let signature = sign(VECTOR_WIF, "bsm", "m");
+    // Neither --pubkey nor --address; both; unknown scheme; unknown command.
+    for args in [
+        &["verify", "--signature", signature.as_str(), "m"][..],
+        &[
+            "verify",
+            "--pubkey",
+            "02",
+            "--address",
+            "1x",
+            "--signature",
+            &signature,
+            "m",
+        ],
+        &["sign", "--scheme", "ecdsa", "m"],
+        &["token"],
+    ] {
+        let run = sigil(args);
+        run.assert_code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(run.stderr.starts_with("error:"), "{args:?}: {}", run.stderr);
+    }
+    // No command at all: the help, on standard error, still exit 2.
+    let run = sigil(&[]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("Usage: sigil"), "{}", run.stderr);
+}
+
+#[test]
+fn wif_on_the_command_line_is_refused() {
+    for args in [
+        &["sign", "--wif", VECTOR_WIF, "m"][..],
+        &["sign", &format!("--wif={VECTOR_WIF}"), "m"],
+        &["sign", "--private-key", VECTOR_WIF, "m"],
+        &["auth-token", "--path", "/x", "--wif", VECTOR_WIF],
+    ] {
+        // Even with a valid key available elsewhere, nothing is signed.
+        let run = sigil_with_wif(VECTOR_WIF, args);
+        run.assert_code(2);
+        assert!(run.stdout.is_empty(), "{args:?}: {}", run.stdout);
+        assert!(!run.stderr.contains(VECTOR_WIF), "{args:?}: {}", run.stderr);
+    }
+    let run = sigil_with_wif(VECTOR_WIF, &["sign", "--wif", VECTOR_WIF, "m"]);
+    assert!(run.stderr.contains("--wif-file"), "{}", run.stderr);
+}
+
+#[test]
+fn wif_sources_file_env_and_stdin_agree() {
+    let expected = sign(VECTOR_WIF, "bsm", "source");
+    let path = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigil-cli-test-{}.wif", std::process::id()));
+    std::fs::write(&path, format!("{VECTOR_WIF}\nsecond line ignored\n")).unwrap();
+    let from_file = sigil(&["sign", "--wif-file", path.to_str().unwrap(), "source"]);
+    std::fs::remove_file(&path).unwrap();
+    from_file.assert_code(0);
+    assert_eq!(from_file.stdout.trim(), expected);
+
+    let from_stdin = run_with(
+        &["sign", "source"],
+        None,
+        Some(&format!("  {VECTOR_WIF}  \n")),
+    );
+    from_stdin.assert_code(0);
+    assert_eq!(from_stdin.stdout.trim(), expected);
+
+    // The file wins over the environment.
+    let other = keygen(&[]).0;
+    std::fs::write(&path, &other).unwrap();
+    let run = run_with(
+        &["sign", "--wif-file", path.to_str().unwrap(), "source"],
+        Some(VECTOR_WIF),
+        None,
+    );
+    std::fs::remove_file(&path).unwrap();
+    run.assert_code(0);
+    assert_eq!(run.stdout.trim(), sign(&other, "bsm", "source"));
+
+    let none = sigil(&["sign", "source"]);
+    none.assert_code(2);
+    assert!(none.stderr.contains("no WIF found"), "{}", none.stderr);
+}
+
+#[test]
+fn forged_brc77_sender_exits_1_and_names_the_sender() {
+    let (wif_a, pubkey_a, _) = keygen(&[]);
+    let (_, pubkey_b, _) = keygen(&[]);
+    let signature = sign(&wif_a, "brc77", "forged?");
+    let run = sigil(&[
+        "verify",
+        "--pubkey",
+        &pubkey_b,
+        "--signature",
+        &signature,
+        "forged?",
+    ]);
+    run.assert_code(1);
+    assert!(run.stderr.contains(&pubkey_a), "{}", run.stderr);
+    assert!(run.stderr.contains("signed by"), "{}", run.stderr);
+
+    let run = sigil(&[
+        "verify",
+        "--json",
+        "--pubkey",
+        &pubkey_b,
+        "--signature",
+        &signature,
+        "forged?",
+    ]);
+    run.assert_code(1);
+    assert!(
+        run.json()["error"].as_str().unwrap().contains(&pubkey_a),
+        "{}",
+        run.stdout
+    );
+}
+
+#[test]
+fn brc77_against_an_address_is_a_usage_error() {
+    let (wif, _, address) = keygen(&[]);
+    let signature = sign(&wif, "brc77", "m");
+    let run = sigil(&[
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &signature,
+        "m",
+    ]);
+    run.assert_code(2);
+    assert!(run.stderr.contains("--pubkey"), "{}", run.stderr);
+}
+
+#[test]
+fn testnet_address_is_checked_on_its_network() {
+    let (wif, _, address) = keygen(&["--testnet"]);
+    let signature = sign(&wif, "bsm", "which network?");
+    let args = [
+        "verify",
+        "--address",
+        &address,
+        "--signature",
+        &signature,
+        "which network?",
+    ];
+    let run = sigil(&args);
+    run.assert_code(1);
+    assert!(run.stderr.contains("network mismatch"), "{}", run.stderr);
+
+    let mut testnet = args.to_vec();
+    testnet.push("--testnet");
+    sigil(&testnet).assert_code(0);
+}
+
+/// Extra `auth-token` flags, the body as received, its encoding, the scheme.
+type TokenCase<'a> = (&'a [&'a str], Option<&'a [u8]>, BodyEncoding, Scheme);
+
+#[test]
+fn auth_tokens_parse_and_verify() {
+    let key = PrivateKey::from_wif(VECTOR_WIF).unwrap();
+    let cases: [TokenCase<'_>; 5] = [
+        (&[], None, BodyEncoding::Utf8, Scheme::Brc77),
+        (&["--scheme", "bsm"], None, BodyEncoding::Utf8, Scheme::Bsm),
+        (
+            &["--body", r#"{"a":1}"#],
+            Some(br#"{"a":1}"#),
+            BodyEncoding::Utf8,
+            Scheme::Brc77,
+        ),
+        (
+            &[
+                "--scheme",
+                "bsm",
+                "--body",
+                "00ff",
+                "--body-encoding",
+                "hex",
+            ],
+            Some(b"00ff"),
+            BodyEncoding::Hex,
+            Scheme::Bsm,
+        ),
+        (
+            &["--body", "AP8=", "--body-encoding", "base64"],
+            Some(b"AP8="),
+            BodyEncoding::Base64,
+            Scheme::Brc77,
+        ),
+    ];
+    for (extra, body, body_encoding, scheme) in cases {
+        let mut args = vec!["auth-token", "--path", "/api/protected?x=1"];
+        args.extend_from_slice(extra);
+        let before = now_ms();
+        let run = sigil_with_wif(VECTOR_WIF, &args);
+        run.assert_code(0);
+        let token = run.stdout.trim();
+        let parsed = AuthToken::parse(token).unwrap();
+        assert_eq!(parsed.scheme, scheme, "{args:?}");
+        assert_eq!(parsed.pubkey, key.public_key());
+        assert_eq!(parsed.request_path, "/api/protected?x=1");
+        assert!(parsed.timestamp_ms >= before - 1 && parsed.timestamp_ms <= now_ms());
+        let facts = RequestFacts {
+            request_path: "/api/protected?x=1",
+            body,
+            body_encoding,
+            now_ms: now_ms(),
+            window: Window::SYMMETRIC_300S,
+        };
+        let verified = auth_token::verify(token, &facts).unwrap();
+        assert_eq!(verified.signer, key.public_key());
+        // Another body or path must not verify.
+        let tampered = RequestFacts {
+            body: Some(b"\"tampered\""),
+            body_encoding: BodyEncoding::Utf8,
+            ..facts
+        };
+        assert!(auth_token::verify(token, &tampered).is_err(), "{args:?}");
+    }
+}
+
+#[test]
+fn auth_token_json_and_refusals() {
+    let run = sigil_with_wif(VECTOR_WIF, &["auth-token", "--json", "--path", "/p"]);
+    run.assert_code(0);
+    let built = run.json();
+    let parsed = AuthToken::parse(built["token"].as_str().unwrap()).unwrap();
+    assert_eq!(built["pubkey"], parsed.pubkey.to_hex());
+    assert_eq!(built["scheme"], "brc77");
+    assert_eq!(built["timestamp"], parsed.timestamp.as_str());
+    assert_eq!(built["request_path"], "/p");
+
+    for (args, needle) in [
+        (&["auth-token", "--path", "no-slash"][..], "requestPath"),
+        (&["auth-token", "--path", "/a|b"], "requestPath"),
+        (
+            &[
+                "auth-token",
+                "--path",
+                "/p",
+                "--body",
+                "zz",
+                "--body-encoding",
+                "hex",
+            ],
+            "hex",
+        ),
+    ] {
+        let run = sigil_with_wif(VECTOR_WIF, args);
+        run.assert_code(2);
+        assert!(run.stderr.contains(needle), "{args:?}: {}", run.stderr);
+    }
+}
+
+#[test]
+fn serve_explains_and_shows_help() {
+    let run = sigil(&["serve"]);
+    run.assert_code(0);
+    assert!(
+        run.stderr
+            .starts_with("the token service arrives with the server crate; available commands:"),
+        "{}",
+        run.stderr
+    );
+    for command in ["keygen", "sign", "verify", "auth-token"] {
+        assert!(run.stderr.contains(command), "{command}: {}", run.stderr);
+    }
+}
+
+fn now_ms() -> u64 {
+    let elapsed = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("the clock is after 1970");
+    u64::try_from(elapsed.as_millis()).expect("milliseconds fit in u64")
+}
