@@ -154,8 +154,7 @@ fn bsm_sign() {
 fn bsm_verify() {
     let doc = load("bsm_verify.json");
     // Replay keys of valid cases, for the replay_equivalent_to checks.
-    let mut replay_keys: HashMap<String, ReplayKey> = HashMap::new();
-    let mut twins: Vec<(String, String)> = Vec::new();
+    let mut twins = Twins::default();
     let n = each_case("bsm_verify.json", |name, case| {
         let (input, want) = (&case["input"], &case["expected"]);
         let message = message_of(input)?;
@@ -195,23 +194,11 @@ fn bsm_verify() {
         if let Some(id) = want["recovery_id"].as_u64() {
             expect_eq("recovery id", u64::from(sig.recovery_id()), id)?;
         }
-        replay_keys.insert(
-            name.to_string(),
-            ReplayKey::for_statement(&signer, &message),
-        );
-        if let Some(twin) = want["replay_equivalent_to"].as_str() {
-            twins.push((name.to_string(), twin.to_string()));
-        }
+        twins.accepted(name, ReplayKey::for_statement(&signer, &message), want);
         Ok(())
     });
     assert_eq!(n, doc["cases"].as_array().map(Vec::len).unwrap_or_default());
-    assert!(twins.len() >= 4, "the file lists several replay twins");
-    for (name, twin) in twins {
-        assert_eq!(
-            replay_keys[&name], replay_keys[&twin],
-            "{name} must be the same statement as {twin}"
-        );
-    }
+    twins.assert_same_statements();
 }
 
 #[test]
@@ -580,8 +567,7 @@ fn envelope_of(input: &Value) -> Result<Vec<u8>, String> {
 
 #[test]
 fn brc77() {
-    let mut replay_keys: HashMap<String, ReplayKey> = HashMap::new();
-    let mut twins = Vec::new();
+    let mut twins = Twins::default();
     each_case("brc77.json", |name, case| {
         let (input, want) = (&case["input"], &case["expected"]);
         let message = message_of(input)?;
@@ -605,9 +591,10 @@ fn brc77() {
             let sig = Signature::from_bytes(&envelope).map_err(|e| e.to_string())?;
             sig.verify(&message, &key.public_key())
                 .map_err(|e| e.to_string())?;
-            replay_keys.insert(
-                name.into(),
+            twins.accepted(
+                name,
                 ReplayKey::for_statement(&key.public_key(), &message),
+                want,
             );
             return Ok(());
         }
@@ -617,10 +604,7 @@ fn brc77() {
             .and_then(|sig| sig.verify(&message, &claimed));
         if want["verifies"].as_bool() == Some(true) {
             result.map_err(|e| format!("refused: {e}"))?;
-            replay_keys.insert(name.into(), ReplayKey::for_statement(&claimed, &message));
-            if let Some(twin) = want["replay_equivalent_to"].as_str() {
-                twins.push((name.to_string(), twin.to_string()));
-            }
+            twins.accepted(name, ReplayKey::for_statement(&claimed, &message), want);
             if let Some(layout) = want.get("layout") {
                 let env =
                     brc77::Envelope::from_bytes(&envelope_of(input)?).map_err(|e| e.to_string())?;
@@ -640,19 +624,12 @@ fn brc77() {
             expect_refused(result, want["reason"].as_str())
         }
     });
-    assert!(!twins.is_empty());
-    for (name, twin) in twins {
-        assert_eq!(
-            replay_keys[&name], replay_keys[&twin],
-            "{name} is the same statement as {twin}"
-        );
-    }
+    twins.assert_same_statements();
 }
 
 #[test]
 fn bitcoin_auth_tokens() {
-    let mut replay_keys: HashMap<String, ReplayKey> = HashMap::new();
-    let mut twins = Vec::new();
+    let mut twins = Twins::default();
     each_case("bitcoin_auth_tokens.json", |name, case| {
         let (input, want) = (&case["input"], &case["expected"]);
         let token = str_of(input, "token")?;
@@ -691,19 +668,10 @@ fn bitcoin_auth_tokens() {
                 hash,
             )?;
         }
-        replay_keys.insert(name.into(), verified.replay_key);
-        if let Some(twin) = want["replay_equivalent_to"].as_str() {
-            twins.push((name.to_string(), twin.to_string()));
-        }
+        twins.accepted(name, verified.replay_key, want);
         Ok(())
     });
-    assert!(!twins.is_empty());
-    for (name, twin) in twins {
-        assert_eq!(
-            replay_keys[&name], replay_keys[&twin],
-            "{name} is the same statement as {twin}"
-        );
-    }
+    twins.assert_same_statements();
 }
 
 #[test]

@@ -3,11 +3,12 @@
 
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
+use std::collections::HashMap;
 use std::path::PathBuf;
 
 use serde_json::Value;
-use sigil_core::PrivateKey;
 use sigil_core::hash::from_hex;
+use sigil_core::{PrivateKey, ReplayKey};
 
 /// The repository's copy of the public vectors (`tests/vectors/`).
 pub fn vectors_dir() -> PathBuf {
@@ -109,5 +110,35 @@ pub fn expect_eq<T: PartialEq + std::fmt::Debug>(
         Ok(())
     } else {
         Err(format!("{what}: got {got:?}, want {want:?}"))
+    }
+}
+
+/// Replay keys of accepted cases and the `replay_equivalent_to` links
+/// between them: every linked pair must be one statement (one replay key).
+#[derive(Default)]
+pub struct Twins {
+    keys: HashMap<String, ReplayKey>,
+    links: Vec<(String, String)>,
+}
+
+impl Twins {
+    /// Records an accepted case and, if `expected` names a twin, the link.
+    pub fn accepted(&mut self, name: &str, key: ReplayKey, expected: &Value) {
+        self.keys.insert(name.to_string(), key);
+        if let Some(twin) = expected["replay_equivalent_to"].as_str() {
+            self.links.push((name.to_string(), twin.to_string()));
+        }
+    }
+
+    /// Fails unless the file had links and each linked pair has one replay key.
+    pub fn assert_same_statements(self) {
+        assert!(!self.links.is_empty(), "the file lists replay twins");
+        for (name, twin) in &self.links {
+            let (a, b) = (self.keys.get(name), self.keys.get(twin));
+            assert!(
+                a.is_some() && a == b,
+                "{name} must be the same statement as {twin}: {a:?} vs {b:?}"
+            );
+        }
     }
 }
