@@ -17,6 +17,10 @@ pub enum ErrorClass {
     /// The signed timestamp is outside the accepted window
     /// (HTTP 401 `timestamp_expired`, exit code 1).
     Timestamp,
+    /// An access token is malformed, expired, for another audience or
+    /// issuer, or its signature does not verify
+    /// (HTTP 401 `invalid_token`, exit code 1).
+    Token,
 }
 
 /// Everything that can go wrong in sigil-core.
@@ -108,11 +112,30 @@ pub enum Error {
     /// A token-request `endpoint` is not an acceptable absolute URL.
     #[error("endpoint: {0}")]
     Endpoint(String),
+    /// An access token was refused: malformed, wrong `alg`/`typ`/`iss`/`aud`,
+    /// `crit` present, not yet valid, or a signature that does not verify.
+    #[error("invalid token: {0}")]
+    Token(String),
+    /// An access token's `exp` has passed (the description contains
+    /// `token expired`, SPEC section 8).
+    #[error("token expired: {0}")]
+    TokenExpired(String),
+    /// A token's `kid` names no key of the key set: refresh the JWKS once,
+    /// then refuse. Holds the `kid`, quoted and cut to 64 characters.
+    #[error("invalid token: unknown kid {0}")]
+    UnknownKid(String),
+    /// A JWKS document or one of its keys was refused (security catalogue
+    /// T12); the caller keeps its previous key set.
+    #[error("jwks: {0}")]
+    Jwks(String),
+    /// A signing key could not be parsed or made, or signing failed.
+    #[error("signing key: {0}")]
+    SigningKey(String),
 }
 
 impl Error {
-    /// The class of this error: malformed input, failed verification or a
-    /// timestamp outside the window.
+    /// The class of this error: malformed input, failed verification, a
+    /// timestamp outside the window, or a refused access token.
     #[must_use]
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -123,6 +146,7 @@ impl Error {
             | Self::KindMismatch { .. }
             | Self::StatementMismatch(_) => ErrorClass::Verification,
             Self::TimestampTooOld(_) | Self::TimestampInFuture(_) => ErrorClass::Timestamp,
+            Self::Token(_) | Self::TokenExpired(_) | Self::UnknownKid(_) => ErrorClass::Token,
             Self::Wif(_)
             | Self::PrivateKeyRange
             | Self::PublicKey(_)
@@ -131,7 +155,9 @@ impl Error {
             | Self::TimestampFormat(_)
             | Self::AuthToken(_)
             | Self::Message(_)
-            | Self::Endpoint(_) => ErrorClass::Malformed,
+            | Self::Endpoint(_)
+            | Self::Jwks(_)
+            | Self::SigningKey(_) => ErrorClass::Malformed,
         }
     }
 
