@@ -1,0 +1,106 @@
+//! Replay records: one per signed statement, kept until the statement has
+//! left its time window (SPEC §3, §6, §7, §11; security.md B7).
+
+use sigil_core::ReplayKey;
+
+use crate::backend::{Backend, BoxFuture};
+use crate::error::Result;
+
+/// Which kind of signed statement a replay record belongs to.
+///
+/// Each namespace is its own key space: the same [`ReplayKey`] recorded in
+/// two namespaces is two records. The numeric codes are what backends store
+/// and never change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[non_exhaustive]
+pub enum ReplayNamespace {
+    /// `POST /api/auth/token-for-endpoint` statements (SPEC §3).
+    TokenRequest,
+    /// Signed requests: `METHOD:target:bodyHash:timestamp` (SPEC §6).
+    SignedRequest,
+    /// bitcoin-auth `X-Auth-Token` statements (SPEC §7).
+    AuthToken,
+    /// Signup signed payloads, keyed on the payload bytes (SPEC §11).
+    SignedPayload,
+}
+
+impl ReplayNamespace {
+    /// Every namespace, in code order.
+    pub const ALL: [Self; 4] = [
+        Self::TokenRequest,
+        Self::SignedRequest,
+        Self::AuthToken,
+        Self::SignedPayload,
+    ];
+
+    /// The stable number a backend stores for this namespace.
+    #[must_use]
+    pub fn code(self) -> u8 {
+        match self {
+            Self::TokenRequest => 1,
+            Self::SignedRequest => 2,
+            Self::AuthToken => 3,
+            Self::SignedPayload => 4,
+        }
+    }
+
+    /// A short lower-case name for logs and key prefixes (e.g. Redis keys).
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::TokenRequest => "token-request",
+            Self::SignedRequest => "signed-request",
+            Self::AuthToken => "auth-token",
+            Self::SignedPayload => "signed-payload",
+        }
+    }
+}
+
+/// The answer of [`ReplayStore::insert_if_absent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[must_use = "`AlreadyUsed` means the statement is a replay and must be refused"]
+pub enum Insertion {
+    /// The record is now stored, durably: the statement is used for the
+    /// first time and the caller may act on it.
+    Inserted,
+    /// A live record exists: the statement is a replay. Nothing changed.
+    AlreadyUsed,
+}
+
+/// Stores replay records; the insert itself is the check.
+///
+/// A record is live while `now_ms < expires_at_ms` and expired from
+/// `expires_at_ms` on. An expired record counts as absent: its statement has
+/// left the time window and can no longer verify, so an insert over it
+/// succeeds (and replaces its expiry) atomically.
+///
+/// Implementations answer [`Insertion::Inserted`] only after the record is
+/// committed, so a response sent after it survives a crash; among any number
+/// of concurrent inserts of one live key, in any number of processes sharing
+/// the backend, exactly one gets `Inserted`.
+pub trait ReplayStore: Backend {
+    /// Records `key` in `namespace` until `expires_at_ms`, unless a live
+    /// record of it exists.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
+    /// `expires_at_ms <= now_ms` (the record would be born expired);
+    /// [`Error::is_unavailable`](crate::Error::is_unavailable) errors when the
+    /// store cannot answer, in which case the statement must be refused.
+    fn insert_if_absent(
+        &self,
+        namespace: ReplayNamespace,
+        key: ReplayKey,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Insertion>>;
+
+    /// Deletes every record with `expires_at_ms <= now_ms`, in all
+    /// namespaces, and returns how many. Never removes a live record.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot answer.
+    fn purge_expired(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>>;
+}

@@ -1,0 +1,233 @@
+//! Token-signing keys and their life cycle (SPEC §13): one current key signs,
+//! a retiring key still verifies until its tokens have expired, a retired
+//! key does neither.
+//!
+//! The PKCS#8 bytes are opaque here. Encrypting them at rest with
+//! `SIGIL_MASTER_KEY` (SPEC §12) is the caller's job: this crate stores and
+//! returns exactly the bytes it is given.
+
+use std::fmt;
+use std::str::FromStr;
+
+use zeroize::Zeroizing;
+
+use crate::backend::{Backend, BoxFuture};
+use crate::error::{Error, Result};
+
+/// Where a signing key is in its life.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum KeyState {
+    /// Signs new tokens and is published in the JWKS. At most one key is
+    /// current at any time.
+    Current,
+    /// No longer signs; stays published until `retires_at_ms`, when every
+    /// token it signed has expired.
+    Retiring,
+    /// Neither signs nor is published.
+    Retired,
+}
+
+impl KeyState {
+    /// The stored and displayed name: `current`, `retiring` or `retired`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Current => "current",
+            Self::Retiring => "retiring",
+            Self::Retired => "retired",
+        }
+    }
+
+    /// True for keys the JWKS lists (current and retiring).
+    #[must_use]
+    pub fn is_published(self) -> bool {
+        matches!(self, Self::Current | Self::Retiring)
+    }
+}
+
+impl fmt::Display for KeyState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for KeyState {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self> {
+        match text {
+            "current" => Ok(Self::Current),
+            "retiring" => Ok(Self::Retiring),
+            "retired" => Ok(Self::Retired),
+            _ => Err(Error::InvalidArgument {
+                field: "state",
+                reason: "expected current, retiring or retired".into(),
+            }),
+        }
+    }
+}
+
+/// A key to add, as the new current key.
+#[derive(Clone, PartialEq, Eq)]
+pub struct NewSigningKey {
+    kid: String,
+    pkcs8: Zeroizing<Vec<u8>>,
+    created_at_ms: u64,
+}
+
+impl NewSigningKey {
+    /// A key with id `kid` (the RFC 7638 thumbprint), its PKCS#8 document
+    /// (encrypted or not: opaque here) and its creation time.
+    #[must_use]
+    pub fn new(kid: impl Into<String>, pkcs8: Vec<u8>, created_at_ms: u64) -> Self {
+        Self {
+            kid: kid.into(),
+            pkcs8: Zeroizing::new(pkcs8),
+            created_at_ms,
+        }
+    }
+
+    /// The key id.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The stored bytes.
+    #[must_use]
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// When the key was made, ms.
+    #[must_use]
+    pub fn created_at_ms(&self) -> u64 {
+        self.created_at_ms
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.kid.is_empty() {
+            return Err(Error::InvalidArgument {
+                field: "kid",
+                reason: "empty".into(),
+            });
+        }
+        if self.pkcs8.is_empty() {
+            return Err(Error::InvalidArgument {
+                field: "pkcs8",
+                reason: "empty".into(),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for NewSigningKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("NewSigningKey")
+            .field("kid", &self.kid)
+            .field("pkcs8", &format_args!("<{} bytes>", self.pkcs8.len()))
+            .field("created_at_ms", &self.created_at_ms)
+            .finish()
+    }
+}
+
+/// A stored signing key. The key bytes are wiped from memory on drop and
+/// never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct SigningKeyRecord {
+    /// The key id.
+    pub kid: String,
+    /// Where the key is in its life.
+    pub state: KeyState,
+    /// When the key was made, ms.
+    pub created_at_ms: u64,
+    /// For a retiring key, when it stops being published; for a retired
+    /// key, when it did; `None` for the current key.
+    pub retires_at_ms: Option<u64>,
+    pkcs8: Zeroizing<Vec<u8>>,
+}
+
+impl SigningKeyRecord {
+    pub(crate) fn new(
+        kid: String,
+        pkcs8: Vec<u8>,
+        state: KeyState,
+        created_at_ms: u64,
+        retires_at_ms: Option<u64>,
+    ) -> Self {
+        Self {
+            kid,
+            state,
+            created_at_ms,
+            retires_at_ms,
+            pkcs8: Zeroizing::new(pkcs8),
+        }
+    }
+
+    /// The stored bytes, exactly as given to
+    /// [`insert_key`](SigningKeyStore::insert_key) or
+    /// [`rotate_key`](SigningKeyStore::rotate_key).
+    #[must_use]
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+}
+
+impl fmt::Debug for SigningKeyRecord {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SigningKeyRecord")
+            .field("kid", &self.kid)
+            .field("state", &self.state)
+            .field("created_at_ms", &self.created_at_ms)
+            .field("retires_at_ms", &self.retires_at_ms)
+            .field("pkcs8", &format_args!("<{} bytes>", self.pkcs8.len()))
+            .finish()
+    }
+}
+
+/// Stores signing keys. Every change is atomic, and at most one key is
+/// current at any time, also across processes sharing the backend.
+pub trait SigningKeyStore: Backend {
+    /// Adds `key` as the current key when there is none (first start).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] when a current key exists (e.g. another instance
+    /// won the race: read [`list_keys`](Self::list_keys) and use its key) or
+    /// the kid is taken; [`Error::InvalidArgument`] for an empty kid or key;
+    /// or the store cannot answer.
+    fn insert_key(&self, key: NewSigningKey) -> BoxFuture<'_, Result<()>>;
+
+    /// Every key, retired ones included, oldest first.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot answer, or a row is not one this crate wrote.
+    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<SigningKeyRecord>>>;
+
+    /// In one step: the current key (if any) becomes retiring until
+    /// `retires_at_ms`, and `key` becomes current. Returns the kid of the
+    /// key that is now retiring.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::Conflict`] when the kid is taken (nothing changes);
+    /// [`Error::InvalidArgument`] for an empty kid or key; or the store
+    /// cannot answer.
+    fn rotate_key(
+        &self,
+        key: NewSigningKey,
+        retires_at_ms: u64,
+    ) -> BoxFuture<'_, Result<Option<String>>>;
+
+    /// Marks every retiring key with `retires_at_ms <= now_ms` retired, and
+    /// returns how many.
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot answer.
+    fn retire_expired_keys(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>>;
+}

@@ -1,0 +1,138 @@
+//! Signing keys in SQLite.
+
+use rusqlite::{Connection, OptionalExtension, Row, params};
+
+use super::column::{ms_from_db, ms_to_db, opt_ms_from_db};
+use super::error::sql;
+use crate::error::{Error, Result};
+use crate::signing_key::{KeyState, NewSigningKey, SigningKeyRecord};
+
+const COLUMNS: &str = "kid, pkcs8, state, created_at_ms, retires_at_ms";
+
+pub(super) fn insert_key(conn: &Connection, key: &NewSigningKey) -> Result<()> {
+    let current: Option<String> = conn
+        .query_row(
+            "SELECT kid FROM signing_keys WHERE state = 'current'",
+            [],
+            |row| row.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    if current.is_some() {
+        return Err(Error::Conflict {
+            what: "a current signing key".into(),
+        });
+    }
+    refuse_taken_kid(conn, key.kid())?;
+    insert_current(conn, key)
+}
+
+pub(super) fn list_keys(conn: &Connection) -> Result<Vec<SigningKeyRecord>> {
+    let mut statement = conn
+        .prepare_cached(&format!(
+            "SELECT {COLUMNS} FROM signing_keys ORDER BY created_at_ms, kid"
+        ))
+        .map_err(sql)?;
+    let rows = statement.query_map([], raw_row).map_err(sql)?;
+    rows.map(|row| row.map_err(sql).and_then(to_record))
+        .collect()
+}
+
+/// Within one savepoint: the current key becomes retiring, `key` current.
+pub(super) fn rotate_key(
+    conn: &Connection,
+    key: &NewSigningKey,
+    retires_at_ms: u64,
+) -> Result<Option<String>> {
+    let retires_at_ms = ms_to_db(retires_at_ms, "retires_at_ms")?;
+    refuse_taken_kid(conn, key.kid())?;
+    conn.execute_batch("SAVEPOINT rotate_key").map_err(sql)?;
+    let rotated = retire_current(conn, retires_at_ms).and_then(|previous| {
+        insert_current(conn, key)?;
+        Ok(previous)
+    });
+    let end = if rotated.is_ok() {
+        "RELEASE rotate_key"
+    } else {
+        "ROLLBACK TO rotate_key; RELEASE rotate_key"
+    };
+    conn.execute_batch(end).map_err(sql)?;
+    rotated
+}
+
+pub(super) fn retire_expired_keys(conn: &Connection, now_ms: u64) -> Result<u64> {
+    let now_ms = ms_to_db(now_ms, "now_ms")?;
+    let changed = conn
+        .execute(
+            "UPDATE signing_keys SET state = 'retired'
+             WHERE state = 'retiring' AND retires_at_ms <= ?1",
+            [now_ms],
+        )
+        .map_err(sql)?;
+    Ok(changed as u64)
+}
+
+fn refuse_taken_kid(conn: &Connection, kid: &str) -> Result<()> {
+    let taken = conn
+        .query_row("SELECT 1 FROM signing_keys WHERE kid = ?1", [kid], |_| {
+            Ok(())
+        })
+        .optional()
+        .map_err(sql)?;
+    match taken {
+        Some(()) => Err(Error::Conflict {
+            what: format!("signing key {kid}"),
+        }),
+        None => Ok(()),
+    }
+}
+
+fn retire_current(conn: &Connection, retires_at_ms: i64) -> Result<Option<String>> {
+    conn.query_row(
+        "UPDATE signing_keys SET state = 'retiring', retires_at_ms = ?1
+         WHERE state = 'current' RETURNING kid",
+        [retires_at_ms],
+        |row| row.get(0),
+    )
+    .optional()
+    .map_err(sql)
+}
+
+fn insert_current(conn: &Connection, key: &NewSigningKey) -> Result<()> {
+    conn.execute(
+        "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms)
+         VALUES (?1, ?2, 'current', ?3, NULL)",
+        params![
+            key.kid(),
+            key.pkcs8(),
+            ms_to_db(key.created_at_ms(), "created_at_ms")?
+        ],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
+type RawRow = (String, Vec<u8>, String, i64, Option<i64>);
+
+fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
+    Ok((
+        row.get(0)?,
+        row.get(1)?,
+        row.get(2)?,
+        row.get(3)?,
+        row.get(4)?,
+    ))
+}
+
+fn to_record((kid, pkcs8, state, created, retires): RawRow) -> Result<SigningKeyRecord> {
+    let state: KeyState = state
+        .parse()
+        .map_err(|_| Error::corrupt(format!("signing key {kid} has state {state:?}")))?;
+    Ok(SigningKeyRecord::new(
+        kid,
+        pkcs8,
+        state,
+        ms_from_db(created, "signing_keys.created_at_ms")?,
+        opt_ms_from_db(retires, "signing_keys.retires_at_ms")?,
+    ))
+}

@@ -1,0 +1,222 @@
+//! The SQLite backend: one database file, one writer thread.
+
+mod accounts;
+mod column;
+mod error;
+mod keys;
+mod replay;
+mod schema;
+mod writer;
+
+use std::time::Duration;
+
+use sigil_core::{PublicKey, ReplayKey};
+use tracing::{Instrument, debug_span};
+
+use crate::account::{Account, AccountStore};
+use crate::backend::{Backend, BoxFuture};
+use crate::error::{Error, Result};
+use crate::replay::{Insertion, ReplayNamespace, ReplayStore};
+use crate::signing_key::{NewSigningKey, SigningKeyRecord, SigningKeyStore};
+use crate::url::{SqliteLocation, StoreUrl};
+
+use writer::Writer;
+
+/// Settings of an [`SqliteStore`]; [`Default`] is what
+/// [`Store::open`](crate::Store::open) uses.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct SqliteOptions {
+    /// How long a write waits for another process's lock (e.g. `sigil keys
+    /// rotate` on the same file) before failing with
+    /// [`Error::Unavailable`]. Default 5 s.
+    pub busy_timeout: Duration,
+    /// The most calls committed in one transaction. Default 64.
+    pub max_batch: usize,
+    /// Calls that may wait for the writer thread before callers wait to
+    /// queue. Default 1024.
+    pub queue_capacity: usize,
+}
+
+impl Default for SqliteOptions {
+    fn default() -> Self {
+        Self {
+            busy_timeout: Duration::from_secs(5),
+            max_batch: 64,
+            queue_capacity: 1024,
+        }
+    }
+}
+
+/// Replay records, signing keys and accounts in one SQLite database (WAL,
+/// `synchronous = NORMAL`), owned by one dedicated thread.
+///
+/// Every call is queued to that thread, which commits whatever is queued
+/// in one transaction and only then answers; see
+/// `docs/decisions/0005-store-design.md`. Clones share the thread.
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    writer: Writer,
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) and migrates the database of `url`
+    /// (`sqlite://PATH`, `sqlite:PATH` or `sqlite::memory:`).
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`](crate::Store::open).
+    pub async fn open(url: &str, options: SqliteOptions) -> Result<Self> {
+        let StoreUrl::Sqlite(location) = StoreUrl::parse(url)?;
+        Self::open_location(location, options).await
+    }
+
+    pub(crate) async fn open_location(
+        location: SqliteLocation,
+        options: SqliteOptions,
+    ) -> Result<Self> {
+        let writer = Writer::start(location, options).await?;
+        Ok(Self { writer })
+    }
+}
+
+impl Backend for SqliteStore {
+    fn health(&self) -> BoxFuture<'_, Result<()>> {
+        // Runs inside the writer's BEGIN IMMEDIATE: proves the write lock
+        // can be taken, not only that the file can be read.
+        let span = debug_span!("store.health", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(|conn| {
+                    conn.query_row("SELECT count(*) FROM schema_version", [], |_| Ok(()))
+                        .map_err(error::sql)
+                })
+                .instrument(span),
+        )
+    }
+
+    fn close(&self) -> BoxFuture<'_, Result<()>> {
+        Box::pin(self.writer.close())
+    }
+}
+
+impl ReplayStore for SqliteStore {
+    fn insert_if_absent(
+        &self,
+        namespace: ReplayNamespace,
+        key: ReplayKey,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Insertion>> {
+        let span = debug_span!(
+            "store.insert_if_absent",
+            backend = "sqlite",
+            namespace = namespace.as_str()
+        );
+        Box::pin(
+            async move {
+                if expires_at_ms <= now_ms {
+                    return Err(Error::InvalidArgument {
+                        field: "expires_at_ms",
+                        reason: "not after now_ms: the record would be born expired".into(),
+                    });
+                }
+                self.writer
+                    .call(move |conn| {
+                        replay::insert_if_absent(conn, namespace, &key, expires_at_ms, now_ms)
+                    })
+                    .await
+            }
+            .instrument(span),
+        )
+    }
+
+    fn purge_expired(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>> {
+        let span = debug_span!("store.purge_expired", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| replay::purge_expired(conn, now_ms))
+                .instrument(span),
+        )
+    }
+}
+
+impl SigningKeyStore for SqliteStore {
+    fn insert_key(&self, key: NewSigningKey) -> BoxFuture<'_, Result<()>> {
+        let span = debug_span!("store.insert_key", backend = "sqlite", kid = key.kid());
+        Box::pin(
+            async move {
+                key.validate()?;
+                self.writer
+                    .call(move |conn| keys::insert_key(conn, &key))
+                    .await
+            }
+            .instrument(span),
+        )
+    }
+
+    fn list_keys(&self) -> BoxFuture<'_, Result<Vec<SigningKeyRecord>>> {
+        let span = debug_span!("store.list_keys", backend = "sqlite");
+        Box::pin(self.writer.call(keys::list_keys).instrument(span))
+    }
+
+    fn rotate_key(
+        &self,
+        key: NewSigningKey,
+        retires_at_ms: u64,
+    ) -> BoxFuture<'_, Result<Option<String>>> {
+        let span = debug_span!("store.rotate_key", backend = "sqlite", kid = key.kid());
+        Box::pin(
+            async move {
+                key.validate()?;
+                self.writer
+                    .call(move |conn| keys::rotate_key(conn, &key, retires_at_ms))
+                    .await
+            }
+            .instrument(span),
+        )
+    }
+
+    fn retire_expired_keys(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>> {
+        let span = debug_span!("store.retire_expired_keys", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| keys::retire_expired_keys(conn, now_ms))
+                .instrument(span),
+        )
+    }
+}
+
+impl AccountStore for SqliteStore {
+    fn add_account(&self, account: Account) -> BoxFuture<'_, Result<()>> {
+        let span = debug_span!("store.add_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::add_account(conn, &account))
+                .instrument(span),
+        )
+    }
+
+    fn get_account(&self, pubkey: PublicKey) -> BoxFuture<'_, Result<Option<Account>>> {
+        let span = debug_span!("store.get_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::get_account(conn, &pubkey))
+                .instrument(span),
+        )
+    }
+
+    fn list_accounts(&self) -> BoxFuture<'_, Result<Vec<Account>>> {
+        let span = debug_span!("store.list_accounts", backend = "sqlite");
+        Box::pin(self.writer.call(accounts::list_accounts).instrument(span))
+    }
+
+    fn revoke_account(&self, pubkey: PublicKey, now_ms: u64) -> BoxFuture<'_, Result<Account>> {
+        let span = debug_span!("store.revoke_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::revoke_account(conn, &pubkey, now_ms))
+                .instrument(span),
+        )
+    }
+}

@@ -1,0 +1,221 @@
+//! The one thread that owns the SQLite connection.
+//!
+//! Async callers send it work through a bounded channel and await the
+//! answer on a oneshot. The thread takes whatever work is queued (up to
+//! `max_batch` items), runs it inside one `BEGIN IMMEDIATE` transaction,
+//! commits, and only then answers every caller of the batch. So no answer,
+//! and therefore no token, ever leaves before its write is committed; and a
+//! burst of inserts costs one commit instead of one each.
+//!
+//! A work item that fails with an [`Error::is_unavailable`] error (I/O, disk
+//! full, corrupt page, busy past the timeout) fails the whole batch: the
+//! transaction is rolled back and every caller of the batch gets that
+//! error, so nobody is told "inserted" for a write that was not committed.
+//! Other errors (a conflict, a bad argument) are answers: the item changed
+//! nothing and the batch goes on.
+
+use std::thread;
+
+use rusqlite::Connection;
+use tokio::sync::{mpsc, oneshot};
+use tracing::{debug, warn};
+
+use super::SqliteOptions;
+use super::error::sql;
+use super::schema;
+use crate::error::{Error, Result};
+use crate::url::SqliteLocation;
+
+/// A handle on the writer thread; clones share the thread. The thread ends
+/// when [`close`](Self::close) is called or every handle is dropped.
+#[derive(Debug, Clone)]
+pub(super) struct Writer {
+    sender: mpsc::Sender<Message>,
+}
+
+enum Message {
+    Work(Box<dyn Job>),
+    Close(oneshot::Sender<Result<()>>),
+}
+
+impl Writer {
+    /// Starts the thread, which opens and migrates the database before
+    /// taking any work; returns once that is done.
+    pub(super) async fn start(location: SqliteLocation, options: SqliteOptions) -> Result<Self> {
+        let (sender, receiver) = mpsc::channel(options.queue_capacity.max(1));
+        let (ready, opened) = oneshot::channel();
+        let max_batch = options.max_batch.max(1);
+        thread::Builder::new()
+            .name("sigil-store-sqlite".into())
+            .spawn(move || match schema::open(&location, &options) {
+                Ok(conn) => {
+                    if ready.send(Ok(())).is_ok() {
+                        serve(conn, receiver, max_batch);
+                    }
+                }
+                Err(error) => {
+                    let _ = ready.send(Err(error));
+                }
+            })
+            .map_err(|e| Error::unavailable(format!("cannot start the sqlite thread: {e}")))?;
+        opened
+            .await
+            .map_err(|_| Error::unavailable("the sqlite thread stopped while opening"))??;
+        Ok(Self { sender })
+    }
+
+    /// Runs `work` on the connection inside the next batch's transaction and
+    /// returns its result once that transaction has committed.
+    pub(super) async fn call<T, F>(&self, work: F) -> Result<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Connection) -> Result<T> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let call = Call {
+            work: Some(work),
+            outcome: None,
+            reply,
+        };
+        self.sender
+            .send(Message::Work(Box::new(call)))
+            .await
+            .map_err(|_| closed())?;
+        answer.await.map_err(|_| closed())?
+    }
+
+    /// Lets the work queued so far finish, then closes the connection.
+    pub(super) async fn close(&self) -> Result<()> {
+        let (reply, answer) = oneshot::channel();
+        if self.sender.send(Message::Close(reply)).await.is_err() {
+            return Ok(()); // closed already
+        }
+        // No answer: another close got there first.
+        answer.await.unwrap_or(Ok(()))
+    }
+}
+
+fn closed() -> Error {
+    Error::unavailable("the sqlite store is closed")
+}
+
+/// The thread's loop: one batch per wake-up, until closed.
+fn serve(conn: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usize) {
+    let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
+    while let Some(first) = receiver.blocking_recv() {
+        let mut closing = None;
+        match first {
+            Message::Work(job) => batch.push(job),
+            Message::Close(reply) => closing = Some(reply),
+        }
+        while closing.is_none() && batch.len() < max_batch {
+            match receiver.try_recv() {
+                Ok(Message::Work(job)) => batch.push(job),
+                Ok(Message::Close(reply)) => closing = Some(reply),
+                Err(_) => break,
+            }
+        }
+        if !batch.is_empty() {
+            run_batch(&conn, &mut batch);
+        }
+        if let Some(reply) = closing {
+            // Work sent after the close is dropped unanswered: its callers
+            // get `Unavailable`.
+            drop(receiver);
+            let _ = reply.send(close(conn));
+            return;
+        }
+    }
+    if let Err(error) = close(conn) {
+        warn!(%error, "closing the sqlite store");
+    }
+}
+
+fn close(conn: Connection) -> Result<()> {
+    conn.close().map_err(|(_, e)| sql(e))?;
+    debug!("sqlite store closed");
+    Ok(())
+}
+
+fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
+    let failure = transact(conn, batch);
+    if let Some(error) = &failure {
+        debug!(%error, jobs = batch.len(), "sqlite batch rolled back");
+    }
+    for job in batch.drain(..) {
+        job.answer(failure.as_ref());
+    }
+}
+
+/// Runs the batch in one transaction; `Some(error)` when it did not commit.
+fn transact(conn: &Connection, batch: &mut [Box<dyn Job>]) -> Option<Error> {
+    if let Err(e) = execute_cached(conn, "BEGIN IMMEDIATE") {
+        return Some(sql(e));
+    }
+    let mut failure = batch.iter_mut().find_map(|job| job.run(conn));
+    if failure.is_none() && conn.is_autocommit() {
+        failure = Some(Error::unavailable("sqlite rolled the transaction back"));
+    }
+    if failure.is_none() {
+        match execute_cached(conn, "COMMIT") {
+            Ok(()) => return None,
+            Err(e) => failure = Some(sql(e)),
+        }
+    }
+    if !conn.is_autocommit()
+        && let Err(error) = conn.execute_batch("ROLLBACK")
+    {
+        warn!(%error, "rolling back an sqlite batch");
+    }
+    failure
+}
+
+/// Runs a parameterless statement kept prepared across batches.
+fn execute_cached(conn: &Connection, statement: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(statement)?.execute([])?;
+    Ok(())
+}
+
+/// One caller's work, type-erased so one queue carries every kind.
+trait Job: Send {
+    /// Runs the work inside the open transaction. Returns the error that
+    /// must fail the whole batch, if any.
+    fn run(&mut self, conn: &Connection) -> Option<Error>;
+
+    /// Answers the caller: with `batch_failure` if the batch did not commit,
+    /// else with the work's own result.
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>);
+}
+
+struct Call<T, F> {
+    work: Option<F>,
+    outcome: Option<Result<T>>,
+    reply: oneshot::Sender<Result<T>>,
+}
+
+impl<T, F> Job for Call<T, F>
+where
+    T: Send,
+    F: FnOnce(&Connection) -> Result<T> + Send,
+{
+    fn run(&mut self, conn: &Connection) -> Option<Error> {
+        let work = self.work.take()?;
+        let outcome = work(conn);
+        let failure = match &outcome {
+            Err(error) if error.is_unavailable() => Some(error.clone()),
+            _ => None,
+        };
+        self.outcome = Some(outcome);
+        failure
+    }
+
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>) {
+        let outcome = match (batch_failure, self.outcome) {
+            (Some(error), _) => Err(error.clone()),
+            (None, Some(outcome)) => outcome,
+            (None, None) => Err(Error::unavailable("the sqlite batch did not run this call")),
+        };
+        // The caller may have stopped waiting; its write stands either way.
+        let _ = self.reply.send(outcome);
+    }
+}

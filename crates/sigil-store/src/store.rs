@@ -1,0 +1,124 @@
+//! [`Store`]: the three stores a server uses, opened from one URL.
+
+use std::sync::Arc;
+
+use crate::account::AccountStore;
+use crate::error::Result;
+use crate::replay::ReplayStore;
+use crate::signing_key::SigningKeyStore;
+use crate::sqlite::{SqliteOptions, SqliteStore};
+use crate::url::StoreUrl;
+
+/// Replay records, signing keys and accounts, each behind its trait.
+///
+/// [`Store::open`] puts one backend behind all three; a Redis replay store
+/// beside a SQL database (SPEC §12) will be
+/// [`with_replay`](Self::with_replay). Cloning is cheap and shares the
+/// backends.
+#[derive(Debug, Clone)]
+pub struct Store {
+    replay: Arc<dyn ReplayStore>,
+    keys: Arc<dyn SigningKeyStore>,
+    accounts: Arc<dyn AccountStore>,
+}
+
+impl Store {
+    /// Opens the backend named by `url` with default options, applying its
+    /// migrations: `sqlite://PATH` (`sqlite://sigil.db` is the default,
+    /// [`DEFAULT_STORE_URL`](crate::DEFAULT_STORE_URL)), `sqlite:PATH`, or
+    /// `sqlite::memory:` (private to this store, lost when it closes).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::UnsupportedScheme`](crate::Error::UnsupportedScheme) or
+    /// [`Error::InvalidUrl`](crate::Error::InvalidUrl) for a URL this build
+    /// cannot open; [`Error::Unavailable`](crate::Error::Unavailable) when
+    /// the database cannot be opened or written;
+    /// [`Error::Corrupt`](crate::Error::Corrupt) for a file that is not a
+    /// database; [`Error::SchemaTooNew`](crate::Error::SchemaTooNew).
+    pub async fn open(url: &str) -> Result<Self> {
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(location) => {
+                let store = SqliteStore::open_location(location, SqliteOptions::default()).await?;
+                Ok(Self::from_backend(store))
+            }
+        }
+    }
+
+    /// One backend behind all three traits.
+    #[must_use]
+    pub fn from_backend<B>(backend: B) -> Self
+    where
+        B: ReplayStore + SigningKeyStore + AccountStore + 'static,
+    {
+        let backend = Arc::new(backend);
+        Self {
+            replay: backend.clone(),
+            keys: backend.clone(),
+            accounts: backend,
+        }
+    }
+
+    /// Separate backends, e.g. a test double for one of them.
+    #[must_use]
+    pub fn from_parts(
+        replay: Arc<dyn ReplayStore>,
+        keys: Arc<dyn SigningKeyStore>,
+        accounts: Arc<dyn AccountStore>,
+    ) -> Self {
+        Self {
+            replay,
+            keys,
+            accounts,
+        }
+    }
+
+    /// This store with `replay` in place of its replay store.
+    #[must_use]
+    pub fn with_replay(self, replay: Arc<dyn ReplayStore>) -> Self {
+        Self { replay, ..self }
+    }
+
+    /// Replay records.
+    #[must_use]
+    pub fn replay(&self) -> &Arc<dyn ReplayStore> {
+        &self.replay
+    }
+
+    /// Signing keys.
+    #[must_use]
+    pub fn keys(&self) -> &Arc<dyn SigningKeyStore> {
+        &self.keys
+    }
+
+    /// Accounts.
+    #[must_use]
+    pub fn accounts(&self) -> &Arc<dyn AccountStore> {
+        &self.accounts
+    }
+
+    /// Succeeds when every backend can take a write now (`GET /ready`).
+    ///
+    /// # Errors
+    ///
+    /// The first backend's error.
+    pub async fn health(&self) -> Result<()> {
+        self.replay.health().await?;
+        self.keys.health().await?;
+        self.accounts.health().await
+    }
+
+    /// Closes every backend (see [`Backend::close`](crate::Backend::close)).
+    ///
+    /// # Errors
+    ///
+    /// The first error; every backend is closed all the same.
+    pub async fn close(&self) -> Result<()> {
+        let results = [
+            self.replay.close().await,
+            self.keys.close().await,
+            self.accounts.close().await,
+        ];
+        results.into_iter().collect()
+    }
+}

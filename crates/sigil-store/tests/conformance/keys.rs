@@ -1,0 +1,188 @@
+//! Signing keys: current → retiring → retired (SPEC §13).
+
+use sigil_store::{Error, KeyState, NewSigningKey};
+
+use super::{Fixture, NOW, distinct, new_key, summary, together};
+
+pub(crate) async fn signing_key_first_insert_then_conflict(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    assert_eq!(
+        keys.list_keys().await.map(|k| k.len()),
+        Ok(0),
+        "a new store has no key"
+    );
+
+    keys.insert_key(new_key("k1", NOW)).await.unwrap();
+    let listed = keys.list_keys().await.unwrap();
+    assert_eq!(
+        summary(&listed),
+        [("k1".to_owned(), KeyState::Current, None)]
+    );
+    assert_eq!(listed[0].created_at_ms, NOW);
+
+    let second = keys.insert_key(new_key("k2", NOW + 1)).await;
+    assert!(matches!(second, Err(Error::Conflict { .. })), "{second:?}");
+    let same_kid = keys.insert_key(new_key("k1", NOW + 1)).await;
+    assert!(
+        matches!(same_kid, Err(Error::Conflict { .. })),
+        "{same_kid:?}"
+    );
+    let empty_kid = keys.insert_key(new_key("", NOW)).await;
+    assert!(
+        matches!(empty_kid, Err(Error::InvalidArgument { field: "kid", .. })),
+        "{empty_kid:?}"
+    );
+    let empty_key = keys
+        .insert_key(NewSigningKey::new("k3", Vec::new(), NOW))
+        .await;
+    assert!(
+        matches!(
+            empty_key,
+            Err(Error::InvalidArgument { field: "pkcs8", .. })
+        ),
+        "{empty_key:?}"
+    );
+
+    let listed = keys.list_keys().await.unwrap();
+    assert_eq!(
+        summary(&listed),
+        [("k1".to_owned(), KeyState::Current, None)]
+    );
+}
+
+pub(crate) async fn signing_key_rotation_keeps_old_key_until_retires_at(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    let retires = NOW + 1_900_000;
+    keys.insert_key(new_key("k1", NOW)).await.unwrap();
+
+    let previous = keys.rotate_key(new_key("k2", NOW + 10), retires).await;
+    assert_eq!(previous, Ok(Some("k1".to_owned())));
+    let expected_rotated = [
+        ("k1".to_owned(), KeyState::Retiring, Some(retires)),
+        ("k2".to_owned(), KeyState::Current, None),
+    ];
+    assert_eq!(summary(&keys.list_keys().await.unwrap()), expected_rotated);
+    assert!(KeyState::Retiring.is_published() && KeyState::Current.is_published());
+
+    assert_eq!(
+        keys.retire_expired_keys(retires - 1).await,
+        Ok(0),
+        "before retires_at"
+    );
+    assert_eq!(summary(&keys.list_keys().await.unwrap()), expected_rotated);
+
+    assert_eq!(
+        keys.retire_expired_keys(retires).await,
+        Ok(1),
+        "at retires_at"
+    );
+    assert_eq!(
+        summary(&keys.list_keys().await.unwrap()),
+        [
+            ("k1".to_owned(), KeyState::Retired, Some(retires)),
+            ("k2".to_owned(), KeyState::Current, None),
+        ]
+    );
+    assert!(!KeyState::Retired.is_published());
+    assert_eq!(
+        keys.retire_expired_keys(retires + 1).await,
+        Ok(0),
+        "retired once"
+    );
+}
+
+pub(crate) async fn signing_key_rotation_is_atomic(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    keys.insert_key(new_key("k1", NOW)).await.unwrap();
+    keys.rotate_key(new_key("k2", NOW + 1), NOW + 100)
+        .await
+        .unwrap();
+    let before = summary(&keys.list_keys().await.unwrap());
+
+    // A taken kid: nothing may change, in particular k2 must stay current.
+    for kid in ["k1", "k2"] {
+        let answer = keys.rotate_key(new_key(kid, NOW + 2), NOW + 200).await;
+        assert!(
+            matches!(answer, Err(Error::Conflict { .. })),
+            "{kid}: {answer:?}"
+        );
+        assert_eq!(summary(&keys.list_keys().await.unwrap()), before, "{kid}");
+    }
+    let empty = keys.rotate_key(new_key("", NOW + 2), NOW + 200).await;
+    assert!(
+        matches!(empty, Err(Error::InvalidArgument { .. })),
+        "{empty:?}"
+    );
+    assert_eq!(summary(&keys.list_keys().await.unwrap()), before);
+}
+
+pub(crate) async fn signing_key_rotation_without_current_key(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    assert_eq!(
+        keys.rotate_key(new_key("k1", NOW), NOW + 100).await,
+        Ok(None)
+    );
+    assert_eq!(
+        summary(&keys.list_keys().await.unwrap()),
+        [("k1".to_owned(), KeyState::Current, None)]
+    );
+}
+
+pub(crate) async fn signing_key_concurrent_rotations_leave_one_current(fixture: &impl Fixture) {
+    const ROTATIONS: usize = 16;
+    let store = fixture.open().await;
+    store.keys().insert_key(new_key("k0", NOW)).await.unwrap();
+
+    let results = together(ROTATIONS, |i| {
+        let keys = store.keys().clone();
+        async move {
+            let kid = format!("k{}", i + 1);
+            keys.rotate_key(new_key(&kid, NOW + 1), NOW + 100).await
+        }
+    })
+    .await;
+    let previous: Vec<String> = results
+        .into_iter()
+        .map(|r| {
+            r.expect("rotation")
+                .expect("there was always a current key")
+        })
+        .collect();
+    // Rotations were serialised: each retired a different key, k0 among them.
+    assert_eq!(distinct(previous.iter()), ROTATIONS);
+    assert!(previous.iter().any(|kid| kid == "k0"));
+
+    let listed = store.keys().list_keys().await.unwrap();
+    let count = |state| listed.iter().filter(|k| k.state == state).count();
+    assert_eq!(count(KeyState::Current), 1);
+    assert_eq!(count(KeyState::Retiring), ROTATIONS);
+    let current = listed
+        .iter()
+        .find(|k| k.state == KeyState::Current)
+        .unwrap();
+    assert!(
+        !previous.contains(&current.kid),
+        "the last new key is current"
+    );
+}
+
+pub(crate) async fn signing_key_bytes_round_trip_exactly(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    // Every byte value, as an encrypted blob would have.
+    let bytes: Vec<u8> = (0..=255u8).chain((0..=255u8).rev()).collect();
+    keys.insert_key(NewSigningKey::new("k1", bytes.clone(), NOW))
+        .await
+        .unwrap();
+    let listed = keys.list_keys().await.unwrap();
+    assert_eq!(listed[0].pkcs8(), &bytes[..]);
+    let debug = format!("{:?}", listed[0]);
+    assert!(
+        debug.contains("<512 bytes>") && !debug.contains("255"),
+        "{debug}"
+    );
+}

@@ -1,0 +1,258 @@
+//! The conformance suite on SQLite (a file in a fresh temporary directory
+//! per test), then what is particular to SQLite: opening, migrations,
+//! commit-before-answer.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod conformance;
+
+use std::any::Any;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use conformance::{Fixture, NOW, TTL, conformance_tests, replay_key};
+use rusqlite::Connection;
+use sigil_store::{Error, Insertion, ReplayNamespace, SqliteOptions, SqliteStore, Store};
+
+/// A directory of its own under the system temp dir, removed on drop.
+struct SqliteFixture {
+    dir: PathBuf,
+}
+
+impl SqliteFixture {
+    fn new() -> Self {
+        static COUNTER: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |d| d.subsec_nanos());
+        let dir = std::env::temp_dir().join(format!(
+            "sigil-store-test-{}-{nanos}-{}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        ));
+        std::fs::create_dir_all(&dir).expect("create the test directory");
+        Self { dir }
+    }
+
+    fn path(&self) -> PathBuf {
+        self.dir.join("sigil.db")
+    }
+
+    fn url(&self) -> String {
+        format!("sqlite://{}", self.path().display())
+    }
+
+    async fn open_with(&self, options: SqliteOptions) -> Result<Store, Error> {
+        SqliteStore::open(&self.url(), options)
+            .await
+            .map(Store::from_backend)
+    }
+}
+
+impl Drop for SqliteFixture {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+impl Fixture for SqliteFixture {
+    async fn open(&self) -> Store {
+        self.open_with(SqliteOptions::default())
+            .await
+            .expect("open the sqlite store")
+    }
+
+    /// Another connection holds the write lock; the store gives up after
+    /// 50 ms instead of 5 s.
+    async fn open_unanswerable(&self) -> (Store, Box<dyn Any + Send>) {
+        let mut options = SqliteOptions::default();
+        options.busy_timeout = Duration::from_millis(50);
+        let store = self
+            .open_with(options)
+            .await
+            .expect("open the sqlite store");
+        let locker = Connection::open(self.path()).expect("open a second connection");
+        locker
+            .execute_batch("BEGIN EXCLUSIVE")
+            .expect("take the write lock");
+        (store, Box::new(locker))
+    }
+}
+
+conformance_tests!(SqliteFixture::new());
+
+fn raw(path: &Path) -> Connection {
+    Connection::open(path).expect("open a raw connection")
+}
+
+#[tokio::test]
+async fn inserted_means_committed() {
+    let fixture = SqliteFixture::new();
+    let store = fixture.open().await;
+    let key = replay_key("committed", 0);
+    let ns = ReplayNamespace::TokenRequest;
+    let answer = store
+        .replay()
+        .insert_if_absent(ns, key, NOW + TTL, NOW)
+        .await;
+    assert_eq!(answer, Ok(Insertion::Inserted));
+
+    // Another connection, while the store is still open, sees the row: it
+    // was committed before the answer was sent.
+    let (namespace, expires): (i64, i64) = raw(&fixture.path())
+        .query_row(
+            "SELECT namespace, expires_at_ms FROM replay_records WHERE key = ?1",
+            [&key.as_bytes()[..]],
+            |row| Ok((row.get(0)?, row.get(1)?)),
+        )
+        .expect("the committed row");
+    assert_eq!(namespace, i64::from(ns.code()));
+    assert_eq!(expires, (NOW + TTL) as i64);
+}
+
+#[tokio::test]
+async fn database_is_wal_and_migrated_once() {
+    let fixture = SqliteFixture::new();
+    for _ in 0..2 {
+        fixture.open().await.close().await.unwrap();
+    }
+    let conn = raw(&fixture.path());
+    let mode: String = conn
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(mode, "wal");
+    let versions: Vec<i64> = conn
+        .prepare("SELECT version FROM schema_version ORDER BY version")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(versions, [1], "each migration recorded once");
+    let without_rowid: String = conn
+        .query_row(
+            "SELECT sql FROM sqlite_schema WHERE name = 'replay_records'",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert!(without_rowid.contains("WITHOUT ROWID"), "{without_rowid}");
+}
+
+#[tokio::test]
+async fn schema_newer_than_this_build_is_refused() {
+    let fixture = SqliteFixture::new();
+    fixture.open().await.close().await.unwrap();
+    raw(&fixture.path())
+        .execute("INSERT INTO schema_version (version) VALUES (99)", [])
+        .unwrap();
+    let answer = fixture.open_with(SqliteOptions::default()).await;
+    assert!(
+        matches!(
+            answer,
+            Err(Error::SchemaTooNew {
+                found: 99,
+                supported: 1
+            })
+        ),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn open_in_a_missing_directory_is_unavailable() {
+    let fixture = SqliteFixture::new();
+    let url = format!(
+        "sqlite://{}",
+        fixture.dir.join("missing/sigil.db").display()
+    );
+    let answer = Store::open(&url).await;
+    match answer {
+        Err(error @ Error::Unavailable { .. }) => {
+            assert!(
+                error.to_string().contains("missing"),
+                "names the place: {error}"
+            );
+        }
+        other => panic!("expected Unavailable, got {other:?}"),
+    }
+    assert!(!fixture.dir.join("missing").exists(), "nothing was created");
+}
+
+#[tokio::test]
+async fn open_on_a_directory_is_unavailable() {
+    let fixture = SqliteFixture::new();
+    let url = format!("sqlite://{}", fixture.dir.display());
+    let answer = Store::open(&url).await;
+    assert!(
+        matches!(answer, Err(Error::Unavailable { .. })),
+        "{answer:?}"
+    );
+}
+
+#[tokio::test]
+async fn open_on_a_file_that_is_not_a_database_is_corrupt() {
+    let fixture = SqliteFixture::new();
+    std::fs::write(fixture.path(), "not a database ".repeat(300)).unwrap();
+    let answer = Store::open(&fixture.url()).await;
+    assert!(matches!(answer, Err(Error::Corrupt { .. })), "{answer:?}");
+    assert!(answer.unwrap_err().is_unavailable(), "fails closed");
+}
+
+#[tokio::test]
+async fn store_open_refuses_other_schemes_without_echoing_the_url() {
+    for url in [
+        "postgres://sigil:hunter2@db/sigil",
+        "redis://:hunter2@cache",
+    ] {
+        let error = Store::open(url).await.unwrap_err();
+        assert!(
+            matches!(error, Error::UnsupportedScheme { .. }),
+            "{error:?}"
+        );
+        let message = error.to_string();
+        assert!(message.contains("sqlite://"), "{message}");
+        assert!(!message.contains("hunter2"), "{message}");
+    }
+}
+
+#[tokio::test]
+async fn in_memory_store_works_and_is_private() {
+    let first = Store::open("sqlite::memory:").await.unwrap();
+    let second = Store::open("sqlite::memory:").await.unwrap();
+    let key = replay_key("memory", 0);
+    let ns = ReplayNamespace::TokenRequest;
+    for (store, expected) in [
+        (&first, Insertion::Inserted),
+        (&first, Insertion::AlreadyUsed),
+        (&second, Insertion::Inserted),
+    ] {
+        let answer = store
+            .replay()
+            .insert_if_absent(ns, key, NOW + TTL, NOW)
+            .await;
+        assert_eq!(answer, Ok(expected));
+    }
+    assert_eq!(first.health().await, Ok(()));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_stores_on_one_file_accept_a_statement_once() {
+    // Two stores are two connections and two writer threads, as two
+    // processes sharing the file would be.
+    const TASKS: usize = 64;
+    let fixture = SqliteFixture::new();
+    let stores = [fixture.open().await, fixture.open().await];
+    let key = replay_key("two-stores", 0);
+    let results = conformance::together(TASKS, |i| {
+        let replay = stores[i % 2].replay().clone();
+        async move {
+            replay
+                .insert_if_absent(ReplayNamespace::TokenRequest, key, NOW + TTL, NOW)
+                .await
+        }
+    })
+    .await;
+    assert_eq!(conformance::tally(&results), (1, TASKS - 1));
+}
