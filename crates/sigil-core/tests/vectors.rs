@@ -321,6 +321,21 @@ fn p2pkh_as(key: &PrivateKey, network: Network) -> Option<String> {
     p2pkh_address(key, network).to_legacy()
 }
 
+/// The address is the `(network, kind, hash160_hex)` tuple `want` names.
+fn expect_tuple(addr: &Address, want: &Value) -> Result<(), String> {
+    expect_eq(
+        "network",
+        addr.network,
+        network_of(str_of(want, "network")?)?,
+    )?;
+    expect_eq("kind", addr.kind, kind_of(str_of(want, "kind")?)?)?;
+    expect_eq(
+        "hash",
+        to_hex(&addr.hash),
+        str_of(want, "hash160_hex")?.to_string(),
+    )
+}
+
 #[test]
 fn cashaddr() {
     each_case("cashaddr.json", |_, case| {
@@ -330,17 +345,7 @@ fn cashaddr() {
                 let legacy = Address::parse(str_of(input, "legacy")?).map_err(|e| e.to_string())?;
                 let cash = Address::parse(str_of(input, "cashaddr")?).map_err(|e| e.to_string())?;
                 expect_eq("same tuple", legacy, cash)?;
-                expect_eq(
-                    "network",
-                    cash.network,
-                    network_of(str_of(want, "network")?)?,
-                )?;
-                expect_eq("kind", cash.kind, kind_of(str_of(want, "kind")?)?)?;
-                expect_eq(
-                    "hash",
-                    to_hex(&cash.hash),
-                    str_of(want, "hash160_hex")?.to_string(),
-                )?;
+                expect_tuple(&cash, want)?;
                 expect_eq(
                     "encode",
                     legacy.to_cashaddr(),
@@ -392,18 +397,7 @@ fn cashaddr() {
             "signup_forms" => {
                 let got = Address::parse(str_of(input, "address")?);
                 if want["valid"].as_bool() == Some(true) {
-                    let addr = got.map_err(|e| e.to_string())?;
-                    expect_eq(
-                        "network",
-                        addr.network,
-                        network_of(str_of(want, "network")?)?,
-                    )?;
-                    expect_eq("kind", addr.kind, kind_of(str_of(want, "kind")?)?)?;
-                    expect_eq(
-                        "hash",
-                        to_hex(&addr.hash),
-                        str_of(want, "hash160_hex")?.to_string(),
-                    )
+                    expect_tuple(&got.map_err(|e| e.to_string())?, want)
                 } else {
                     // bchtest: with the mainnet hash is a valid testnet
                     // address, but never the mainnet one the case is about.
