@@ -9,7 +9,7 @@ use std::str::FromStr;
 
 use crate::base58;
 use crate::bech32;
-use crate::cashaddr::{CashAddr, PREFIXES};
+use crate::cashaddr::{CashAddr, PREFIX_NAMES, PREFIXES};
 use crate::error::{Error, Result};
 use crate::hash::hash160;
 use crate::keys::{Network, PublicKey};
@@ -165,8 +165,7 @@ impl Address {
     }
 
     fn from_cashaddr(text: &str) -> Result<Self> {
-        let prefixes: Vec<&str> = PREFIXES.iter().map(|(p, _)| *p).collect();
-        let cash = CashAddr::decode(text, &prefixes)?;
+        let cash = CashAddr::decode(text, &PREFIX_NAMES)?;
         let network = cash.network().ok_or_else(|| {
             Error::address(format!(
                 "unknown cashaddr prefix {:?} (bitcoincash, bchtest or bchreg)",

@@ -15,6 +15,9 @@ pub(crate) const PREFIXES: [(&str, Network); 3] = [
     ("bchreg", Network::Regtest),
 ];
 
+/// The known prefixes alone, in the order a prefix-less address tries them.
+pub(crate) const PREFIX_NAMES: [&str; 3] = [PREFIXES[0].0, PREFIXES[1].0, PREFIXES[2].0];
+
 /// A decoded CashAddr, of any size and type.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct CashAddr {
