@@ -28,9 +28,18 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the token service (arrives with the server crate; for now prints a
-    /// note and this help).
-    Serve,
+    /// Run the token service (SPEC §3-§5): token-for-endpoint, JWKS,
+    /// discovery, userinfo, health, metrics, OpenAPI.
+    ///
+    /// Configuration layers: defaults, then sigil.toml (or --config), then
+    /// SIGIL_* environment variables, then these flags. The master key that
+    /// encrypts signing keys at rest comes from SIGIL_MASTER_KEY or
+    /// SIGIL_MASTER_KEY_FILE, never from a flag.
+    Serve(ServeArgs),
+    /// List or rotate the token-signing keys (SPEC §13).
+    Keys(KeysArgs),
+    /// Manage the account registry (SPEC §9).
+    Accounts(AccountsArgs),
     /// Generate a random private key and print its WIF, public key,
     /// addresses and bap_id.
     ///
@@ -46,6 +55,132 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Build a bitcoin-auth X-Auth-Token header value for a request.
     AuthToken(AuthTokenArgs),
+}
+
+/// `sigil serve`.
+#[derive(Debug, Args)]
+pub(crate) struct ServeArgs {
+    /// The configuration file (default: ./sigil.toml when it exists).
+    #[arg(long, value_name = "PATH")]
+    pub(crate) config: Option<PathBuf>,
+    /// Address and port to listen on [default: 127.0.0.1:1911].
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) listen: Option<String>,
+    /// Issuer URL, the tokens' `iss` [default: http://localhost:1911].
+    #[arg(long, value_name = "URL")]
+    pub(crate) issuer: Option<String>,
+    /// Store URL [default: sqlite://sigil.db].
+    #[arg(long, value_name = "URL")]
+    pub(crate) database: Option<String>,
+    /// Redis URL for replay records and rate limits.
+    #[arg(long, value_name = "URL")]
+    pub(crate) redis: Option<String>,
+    /// Allowed `requestedBy` hosts of signed payloads, comma-separated.
+    #[arg(long, value_name = "H1,H2", value_delimiter = ',')]
+    pub(crate) payload_hosts: Option<Vec<String>>,
+    /// Rate limits on or off (off is for benchmarks and tests).
+    #[arg(long, value_enum, value_name = "on|off")]
+    pub(crate) rate_limits: Option<SwitchArg>,
+    /// Print the effective configuration as TOML and exit.
+    #[arg(long)]
+    pub(crate) print_config: bool,
+    /// Log format on standard error (level from RUST_LOG, default info).
+    #[arg(long, value_enum, default_value_t = LogFormat::Text)]
+    pub(crate) log_format: LogFormat,
+}
+
+/// `on` or `off`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum SwitchArg {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line.
+    Json,
+}
+
+/// Which store a maintenance command works on: the same layers as `serve`
+/// (sigil.toml or --config, SIGIL_DATABASE, --database).
+#[derive(Debug, Args)]
+pub(crate) struct StoreArgs {
+    /// The configuration file (default: ./sigil.toml when it exists).
+    #[arg(long, value_name = "PATH", global = true)]
+    pub(crate) config: Option<PathBuf>,
+    /// Store URL [default: sqlite://sigil.db].
+    #[arg(long, value_name = "URL", global = true)]
+    pub(crate) database: Option<String>,
+}
+
+/// `sigil keys`.
+#[derive(Debug, Args)]
+pub(crate) struct KeysArgs {
+    /// Which store.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: KeysCommand,
+}
+
+/// `sigil keys …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum KeysCommand {
+    /// Show every signing key: kid, state, created, retires-at.
+    List,
+    /// Make a new current key; the old one keeps verifying (stays in the
+    /// JWKS) until every token it signed has expired. Running servers pick
+    /// it up within their reload interval (5 s by default).
+    Rotate,
+}
+
+/// `sigil accounts`.
+#[derive(Debug, Args)]
+pub(crate) struct AccountsArgs {
+    /// Which store.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: AccountsCommand,
+}
+
+/// `sigil accounts …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum AccountsCommand {
+    /// Register a public key: its tokens carry the name and bap_id given.
+    Add(AccountAddArgs),
+    /// Show every account.
+    List,
+    /// Revoke an account: its key gets no more tokens.
+    Revoke {
+        /// The account's public key, hex.
+        pubkey: String,
+    },
+}
+
+/// `sigil accounts add`.
+#[derive(Debug, Args)]
+pub(crate) struct AccountAddArgs {
+    /// The public key, hex SEC1 (66 or 130 characters).
+    pub(crate) pubkey: String,
+    /// The tokens' `name` claim.
+    #[arg(long)]
+    pub(crate) name: Option<String>,
+    /// The tokens' `bap_id` claim (the BAP identity this key acts for).
+    #[arg(long = "bap-id", value_name = "ID")]
+    pub(crate) bap_id: Option<String>,
+    /// An endpoint URL prefix this key may get tokens for (repeatable;
+    /// none: any endpoint).
+    #[arg(long = "audience", value_name = "URL-PREFIX")]
+    pub(crate) audiences: Vec<String>,
 }
 
 /// `sigil keygen`.

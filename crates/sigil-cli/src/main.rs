@@ -29,7 +29,9 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> anyhow::Result<()> {
     let json = cli.json;
     match cli.command {
-        Command::Serve => commands::serve::run(),
+        Command::Serve(args) => commands::serve::run(&args),
+        Command::Keys(args) => commands::keys::run(&args, json),
+        Command::Accounts(args) => commands::accounts::run(&args, json),
         Command::Keygen(args) => commands::keygen::run(&args, json),
         Command::Sign(args) => commands::sign::run(&args, json),
         Command::Verify(args) => commands::verify::run(&args, json),

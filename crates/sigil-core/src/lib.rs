@@ -1,6 +1,7 @@
 #![doc = include_str!("../README.md")]
 
 mod address;
+pub mod api;
 pub mod auth_token;
 pub mod bap;
 mod base32;

@@ -1,7 +1,9 @@
 //! One module per subcommand; each exposes `run`.
 
+pub(crate) mod accounts;
 pub(crate) mod auth_token;
 pub(crate) mod keygen;
+pub(crate) mod keys;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;

@@ -1,16 +1,68 @@
-//! `sigil serve`: a placeholder until the server crate exists.
+//! `sigil serve`: load the layered configuration, then run the server until
+//! SIGINT or SIGTERM.
 
-use clap::CommandFactory as _;
+use anyhow::Context as _;
+use sigil_server::{Config, MasterKey, Overrides, Switch};
 
-use crate::cli::Cli;
+use crate::cli::{LogFormat, ServeArgs, SwitchArg};
+use crate::output;
 
-/// Says that the token service is not here yet, shows the help, succeeds.
+/// The flags that were given, as the configuration's last layer.
+fn overrides(args: &ServeArgs) -> Overrides {
+    Overrides {
+        listen: args.listen.clone(),
+        issuer: args.issuer.clone(),
+        database: args.database.clone(),
+        redis: args.redis.clone(),
+        payload_hosts: args.payload_hosts.clone(),
+        rate_limits: args.rate_limits.map(|s| match s {
+            SwitchArg::On => Switch::On,
+            SwitchArg::Off => Switch::Off,
+        }),
+    }
+}
+
+/// Runs `sigil serve`.
 ///
 /// # Errors
-/// None today; the signature is the one the real server will need.
-pub(crate) fn run() -> anyhow::Result<()> {
-    let help = Cli::command().render_help();
-    eprintln!("the token service arrives with the server crate; available commands:\n");
-    eprintln!("{help}");
-    Ok(())
+/// A bad configuration (one line naming the key), a master key that cannot
+/// be used, or a server that cannot start.
+pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
+    let config = Config::load(args.config.as_deref(), &overrides(args))?;
+    if args.print_config {
+        config.validate()?;
+        let text = config.to_toml()?;
+        return output::line(&format!(
+            "# sigil serve: the effective configuration (defaults, sigil.toml, SIGIL_*, flags).\n# Every key is documented in crates/sigil-server/sigil.example.toml.\n{}",
+            text.trim_end()
+        ));
+    }
+    let settings = config.validate()?;
+    let master = MasterKey::from_env().context("master key")?;
+    init_tracing(args.log_format);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(settings.listen)
+            .await
+            .with_context(|| format!("cannot listen on {}", settings.listen))?;
+        sigil_server::run(settings, master, listener, sigil_server::shutdown_signal())
+            .await
+            .context("sigil serve")
+    })
+}
+
+/// Logs to standard error; the level comes from RUST_LOG (default `info`).
+pub(crate) fn init_tracing(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
 }

@@ -1,0 +1,117 @@
+//! `sigil accounts add|list|revoke` (SPEC §9).
+
+use anyhow::{Context as _, bail};
+use serde_json::json;
+use sigil_core::timestamp::format_iso_ms;
+use sigil_core::{PublicKey, validate_endpoint};
+use sigil_store::{Account, Store};
+
+use super::keys::{now_ms, open_store, runtime};
+use crate::cli::{AccountAddArgs, AccountsArgs, AccountsCommand};
+use crate::output;
+
+/// Runs `sigil accounts …`.
+///
+/// # Errors
+/// A malformed key or audience, an existing or missing account, or a store
+/// that cannot be opened or written.
+pub(crate) fn run(args: &AccountsArgs, json: bool) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let (_, store) = open_store(&args.store).await?;
+        let result = match &args.command {
+            AccountsCommand::Add(add) => self::add(&store, add, json).await,
+            AccountsCommand::List => list(&store, json).await,
+            AccountsCommand::Revoke { pubkey } => revoke(&store, pubkey, json).await,
+        };
+        store.close().await.context("closing the store")?;
+        result
+    })
+}
+
+fn view(account: &Account) -> serde_json::Value {
+    json!({
+        "pubkey": account.pubkey.to_hex(),
+        "name": account.name,
+        "bap_id": account.bap_id,
+        "audiences": account.audiences,
+        "created_at": format_iso_ms(account.created_at_ms),
+        "revoked_at": account.revoked_at_ms.map(format_iso_ms),
+    })
+}
+
+fn print(account: &Account, json: bool) -> anyhow::Result<()> {
+    if json {
+        return output::json(&view(account));
+    }
+    output::fields(&[
+        ("pubkey", &account.pubkey.to_hex()),
+        ("name", account.name.as_deref().unwrap_or("-")),
+        ("bap_id", account.bap_id.as_deref().unwrap_or("-")),
+        ("audiences", &account.audiences.join(", ")),
+        ("created", &format_iso_ms(account.created_at_ms)),
+        (
+            "revoked",
+            &account
+                .revoked_at_ms
+                .map_or_else(|| "-".to_owned(), format_iso_ms),
+        ),
+    ])
+}
+
+async fn add(store: &Store, args: &AccountAddArgs, json: bool) -> anyhow::Result<()> {
+    let pubkey = PublicKey::from_hex(&args.pubkey).context("pubkey")?;
+    for audience in &args.audiences {
+        validate_endpoint(audience).with_context(|| format!("--audience {audience:?}"))?;
+    }
+    let mut account = Account::new(pubkey, now_ms());
+    account.name.clone_from(&args.name);
+    account.bap_id.clone_from(&args.bap_id);
+    account.audiences.clone_from(&args.audiences);
+    match store.accounts().add_account(account.clone()).await {
+        Ok(()) => print(&account, json),
+        Err(sigil_store::Error::Conflict { .. }) => {
+            bail!("an account for {} exists already", pubkey.to_hex())
+        }
+        Err(e) => Err(e).context("adding the account"),
+    }
+}
+
+async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let accounts = store
+        .accounts()
+        .list_accounts()
+        .await
+        .context("listing accounts")?;
+    if json {
+        return output::json(&accounts.iter().map(view).collect::<Vec<_>>());
+    }
+    let mut text = format!(
+        "{:<66}  {:<20}  {:<10}  {}\n",
+        "PUBKEY", "NAME", "STATE", "AUDIENCES"
+    );
+    for a in &accounts {
+        text.push_str(&format!(
+            "{:<66}  {:<20}  {:<10}  {}\n",
+            a.pubkey.to_hex(),
+            a.name.as_deref().unwrap_or("-"),
+            if a.is_revoked() { "revoked" } else { "active" },
+            if a.audiences.is_empty() {
+                "any".to_owned()
+            } else {
+                a.audiences.join(", ")
+            }
+        ));
+    }
+    output::line(text.trim_end())
+}
+
+async fn revoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
+    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    match store.accounts().revoke_account(pubkey, now_ms()).await {
+        Ok(account) => print(&account, json),
+        Err(sigil_store::Error::NotFound { .. }) => {
+            bail!("no account for {}", pubkey.to_hex())
+        }
+        Err(e) => Err(e).context("revoking the account"),
+    }
+}

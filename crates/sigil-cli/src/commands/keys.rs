@@ -1,0 +1,116 @@
+//! `sigil keys list|rotate` (SPEC §13).
+
+use anyhow::Context as _;
+use serde_json::json;
+use sigil_core::timestamp::format_iso_ms;
+use sigil_server::{Config, MasterKey, Overrides, Settings};
+use sigil_store::Store;
+
+use crate::cli::{KeysArgs, KeysCommand, StoreArgs};
+use crate::output;
+
+/// Longest validator leeway sigil allows (tokens may be accepted this long
+/// after `exp`), seconds.
+const MAX_LEEWAY_MS: u64 = sigil_core::jwt::MAX_LEEWAY_S * 1000;
+
+/// Opens the store the layered configuration names.
+pub(crate) async fn open_store(args: &StoreArgs) -> anyhow::Result<(Settings, Store)> {
+    let overrides = Overrides {
+        database: args.database.clone(),
+        ..Overrides::default()
+    };
+    let settings = Config::load(args.config.as_deref(), &overrides)?.validate()?;
+    let store = Store::open(&settings.database)
+        .await
+        .context("opening the store")?;
+    Ok((settings, store))
+}
+
+pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")
+}
+
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+}
+
+/// Runs `sigil keys …`.
+///
+/// # Errors
+/// The store cannot be opened or written; a key cannot be made or sealed.
+pub(crate) fn run(args: &KeysArgs, json: bool) -> anyhow::Result<()> {
+    runtime()?.block_on(async {
+        let (settings, store) = open_store(&args.store).await?;
+        let result = match args.command {
+            KeysCommand::List => list(&store, json).await,
+            KeysCommand::Rotate => rotate(&settings, &store, json).await,
+        };
+        store.close().await.context("closing the store")?;
+        result
+    })
+}
+
+async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
+    let keys = store.keys().list_keys().await.context("listing keys")?;
+    if json {
+        let rows: Vec<_> = keys
+            .iter()
+            .map(|k| {
+                json!({
+                    "kid": k.kid,
+                    "state": k.state.as_str(),
+                    "created_at": format_iso_ms(k.created_at_ms),
+                    "retires_at": k.retires_at_ms.map(format_iso_ms),
+                })
+            })
+            .collect();
+        return output::json(&rows);
+    }
+    let mut text = format!(
+        "{:<44}  {:<8}  {:<24}  {}\n",
+        "KID", "STATE", "CREATED", "RETIRES-AT"
+    );
+    for k in &keys {
+        text.push_str(&format!(
+            "{:<44}  {:<8}  {:<24}  {}\n",
+            k.kid,
+            k.state.as_str(),
+            format_iso_ms(k.created_at_ms),
+            k.retires_at_ms
+                .map_or_else(|| "-".to_owned(), format_iso_ms)
+        ));
+    }
+    output::line(text.trim_end())
+}
+
+async fn rotate(settings: &Settings, store: &Store, json: bool) -> anyhow::Result<()> {
+    let master = MasterKey::from_env().context("master key")?;
+    // The old key stays published until every token it signed has expired:
+    // the lifetime, plus the time a running server may still sign with it
+    // (one reload interval), plus the largest validator leeway.
+    let overlap_ms = settings.token_lifetime_s * 1000
+        + u64::try_from(settings.reload_interval.as_millis()).unwrap_or(u64::MAX)
+        + MAX_LEEWAY_MS;
+    let rotation =
+        sigil_server::rotate(store.keys().as_ref(), master.as_ref(), now_ms(), overlap_ms)
+            .await
+            .context("rotating the signing key")?;
+    if json {
+        return output::json(&json!({
+            "new_kid": rotation.new_kid,
+            "old_kid": rotation.old_kid,
+            "old_key_retires_at": format_iso_ms(rotation.retires_at_ms),
+        }));
+    }
+    let old = rotation.old_kid.as_deref().unwrap_or("-");
+    output::fields(&[
+        ("new kid", &rotation.new_kid),
+        ("old kid", old),
+        ("old key retires at", &format_iso_ms(rotation.retires_at_ms)),
+    ])
+}

@@ -1,0 +1,194 @@
+//! The HTTP API's shared vocabulary (SPEC sections 3, 5 and 8): well-known
+//! paths, the closed list of error codes, and the bodies a server sends and
+//! a client reads. Plain data: no I/O.
+//!
+//! With the `openapi` feature the bodies also derive `utoipa::ToSchema`, so
+//! the server's `/openapi.json` is generated from these very types.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Every path the token service answers, in one place.
+pub mod paths {
+    /// `POST`: a signed statement in, an access token out (SPEC §3).
+    pub const TOKEN_FOR_ENDPOINT: &str = "/api/auth/token-for-endpoint";
+    /// `GET`: the JSON Web Key Set (SPEC §5).
+    pub const JWKS: &str = "/.well-known/jwks.json";
+    /// `GET`: alias of [`JWKS`].
+    pub const JWKS_ALIAS: &str = "/api/auth/jwks";
+    /// `GET`: OpenID Connect discovery document.
+    pub const OPENID_CONFIGURATION: &str = "/.well-known/openid-configuration";
+    /// `GET`: RFC 8414 authorization server metadata (same document).
+    pub const OAUTH_AUTHORIZATION_SERVER: &str = "/.well-known/oauth-authorization-server";
+    /// `GET`: who the bearer token belongs to.
+    pub const USERINFO: &str = "/userinfo";
+    /// `GET`: alias of [`USERINFO`].
+    pub const USERINFO_ALIAS: &str = "/api/auth/oauth2/userinfo";
+    /// `GET`: liveness.
+    pub const HEALTH: &str = "/health";
+    /// `GET`: readiness (the store answers).
+    pub const READY: &str = "/ready";
+    /// `GET`: Prometheus metrics.
+    pub const METRICS: &str = "/metrics";
+    /// `GET`: the OpenAPI document of the whole HTTP surface.
+    pub const OPENAPI: &str = "/openapi.json";
+}
+
+/// The closed list of error codes of SPEC section 8.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// Malformed request: JSON, a field, a signature encoding, the message
+    /// form, the body size or content type.
+    InvalidRequest,
+    /// No such route.
+    NotFound,
+    /// The route exists, the method does not.
+    MethodNotAllowed,
+    /// The endpoint is not an allowed absolute URL.
+    InvalidTarget,
+    /// A decodable signature that does not prove what it claims.
+    InvalidSignature,
+    /// The signed timestamp is outside the window.
+    TimestampExpired,
+    /// The signed statement was already used.
+    ReplayDetected,
+    /// A bearer token is missing, malformed, expired or not for us.
+    InvalidToken,
+    /// The key (or payload host) is not allowed.
+    AccessDenied,
+    /// A rate limit was hit.
+    RateLimitExceeded,
+    /// The store cannot answer.
+    TemporarilyUnavailable,
+    /// A bug.
+    ServerError,
+}
+
+impl ErrorCode {
+    /// Every code, in SPEC order.
+    pub const ALL: [Self; 12] = [
+        Self::InvalidRequest,
+        Self::NotFound,
+        Self::MethodNotAllowed,
+        Self::InvalidTarget,
+        Self::InvalidSignature,
+        Self::TimestampExpired,
+        Self::ReplayDetected,
+        Self::InvalidToken,
+        Self::AccessDenied,
+        Self::RateLimitExceeded,
+        Self::TemporarilyUnavailable,
+        Self::ServerError,
+    ];
+
+    /// The wire string, e.g. `invalid_request`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::NotFound => "not_found",
+            Self::MethodNotAllowed => "method_not_allowed",
+            Self::InvalidTarget => "invalid_target",
+            Self::InvalidSignature => "invalid_signature",
+            Self::TimestampExpired => "timestamp_expired",
+            Self::ReplayDetected => "replay_detected",
+            Self::InvalidToken => "invalid_token",
+            Self::AccessDenied => "access_denied",
+            Self::RateLimitExceeded => "rate_limit_exceeded",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
+            Self::ServerError => "server_error",
+        }
+    }
+
+    /// The HTTP status SPEC section 8 gives the code. `invalid_request` is
+    /// 400 here; a server answers 413 or 415 with it for the body size and
+    /// content type.
+    #[must_use]
+    pub fn status(self) -> u16 {
+        match self {
+            Self::InvalidRequest | Self::InvalidTarget => 400,
+            Self::NotFound => 404,
+            Self::MethodNotAllowed => 405,
+            Self::InvalidSignature
+            | Self::TimestampExpired
+            | Self::ReplayDetected
+            | Self::InvalidToken => 401,
+            Self::AccessDenied => 403,
+            Self::RateLimitExceeded => 429,
+            Self::TemporarilyUnavailable => 503,
+            Self::ServerError => 500,
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The one error body of every refusal (SPEC section 8, RFC 6749 §5.2).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ErrorBody {
+    /// The code.
+    pub error: ErrorCode,
+    /// One sentence for a human, containing the phrases of SPEC section 8.
+    pub error_description: String,
+}
+
+/// The body of a successful `POST /api/auth/token-for-endpoint`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenResponse {
+    /// The ES256 `at+jwt` access token.
+    pub access_token: String,
+    /// Always `Bearer`.
+    pub token_type: String,
+    /// Seconds until `exp`.
+    pub expires_in: u64,
+}
+
+/// The body of `GET /userinfo`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct UserInfo {
+    /// The token's subject: 66 lower-case hex characters.
+    pub sub: String,
+    /// The same key (the seed's clients read `pubkey`).
+    pub pubkey: String,
+    /// Mainnet P2PKH address of the key.
+    pub address: String,
+    /// BAP identity, when the account registry knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bap_id: Option<String>,
+    /// Account name, when the account registry knows it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_serialise_as_their_wire_strings() {
+        for code in ErrorCode::ALL {
+            let json = serde_json::to_string(&code).unwrap();
+            assert_eq!(json, format!("\"{}\"", code.as_str()));
+            let back: ErrorCode = serde_json::from_str(&json).unwrap();
+            assert_eq!(back, code);
+        }
+    }
+
+    #[test]
+    fn statuses_follow_spec_section_8() {
+        let expected = [400, 404, 405, 400, 401, 401, 401, 401, 403, 429, 503, 500];
+        let got: Vec<u16> = ErrorCode::ALL.iter().map(|c| c.status()).collect();
+        assert_eq!(got, expected);
+    }
+}

@@ -1,0 +1,573 @@
+//! The server's configuration (SPEC §14): defaults → `sigil.toml` (or
+//! `--config`) → `SIGIL_*` environment variables → command-line flags,
+//! merged with figment and validated into typed values before anything binds.
+//!
+//! Secrets are never configuration values: the master key comes from
+//! `SIGIL_MASTER_KEY` or `SIGIL_MASTER_KEY_FILE` ([`crate::MasterKey`]).
+
+use std::net::{IpAddr, SocketAddr};
+use std::path::Path;
+use std::time::Duration;
+
+use figment::Figment;
+use figment::providers::{Env, Format as _, Serialized, Toml};
+use serde::{Deserialize, Serialize};
+use sigil_core::validate_endpoint;
+
+use crate::client_addr::IpNet;
+use crate::error::ConfigError;
+
+/// The file read when it exists and no `--config` is given.
+pub const DEFAULT_CONFIG_FILE: &str = "sigil.toml";
+
+/// The documented example configuration (every key, with its default).
+pub const EXAMPLE_CONFIG: &str = include_str!("../sigil.example.toml");
+
+/// `SIGIL_*` variables that belong to other commands or carry secrets, and
+/// so are not configuration keys of `serve`.
+const NON_CONFIG_VARIABLES: &[&str] = &[
+    "wif",
+    "master_key",
+    "master_key_file",
+    "config",
+    "log",
+    "log_format",
+    "server",
+];
+
+/// On or off, written `"on"`/`"off"` (or `true`/`false`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Switch {
+    /// Enabled.
+    On,
+    /// Disabled.
+    Off,
+}
+
+impl Switch {
+    /// True for [`Switch::On`].
+    #[must_use]
+    pub fn is_on(self) -> bool {
+        self == Self::On
+    }
+}
+
+/// One token bucket: a sustained rate and a burst (SPEC §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Requests per minute, sustained.
+    pub per_minute: u32,
+    /// Requests that may arrive at once.
+    pub burst: u32,
+}
+
+/// The limits of SPEC §10.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RateLimitConfig {
+    /// Per public key, counted after the signature verified.
+    pub per_key: BucketConfig,
+    /// Per client address, counted before the body is read.
+    pub per_address: BucketConfig,
+    /// Most keys and addresses tracked at once; when full, idle entries
+    /// are dropped first and new clients are refused (fail closed).
+    pub max_tracked: usize,
+}
+
+impl Default for RateLimitConfig {
+    fn default() -> Self {
+        Self {
+            per_key: BucketConfig {
+                per_minute: 60,
+                burst: 20,
+            },
+            per_address: BucketConfig {
+                per_minute: 300,
+                burst: 60,
+            },
+            max_tracked: 1_000_000,
+        }
+    }
+}
+
+/// Everything `sigil serve` can be told. Unknown keys are errors.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// Address and port to listen on.
+    pub listen: String,
+    /// The issuer URL: the tokens' `iss`, and the base of the discovery URLs.
+    pub issuer: String,
+    /// Store URL (SPEC §12).
+    pub database: String,
+    /// Optional Redis URL for replay records and rate limits (SPEC §12).
+    pub redis: Option<String>,
+    /// Allowed `requestedBy` hosts of signed payloads (SPEC §11); empty
+    /// means the issuer's host and port. A string is split at commas.
+    #[serde(deserialize_with = "list")]
+    pub payload_hosts: Vec<String>,
+    /// Rate limits on or off (`off` is for benchmarks and tests).
+    pub rate_limits: Switch,
+    /// The rate limits themselves.
+    pub rate_limit: RateLimitConfig,
+    /// Refuse the compat `endpoint:timestamp` message form (SPEC §3).
+    pub require_bound_message: bool,
+    /// Any key may obtain tokens (SPEC §9); `false` admits registered,
+    /// unrevoked accounts only.
+    pub open_registration: bool,
+    /// Optional allowlist of endpoint URL prefixes (matched at a path
+    /// boundary); empty allows every http(s) endpoint.
+    #[serde(deserialize_with = "list")]
+    pub audiences: Vec<String>,
+    /// Peers whose `X-Forwarded-For` is believed (IP or CIDR).
+    #[serde(deserialize_with = "list")]
+    pub trusted_proxies: Vec<String>,
+    /// Access token lifetime, seconds.
+    pub token_lifetime_s: u64,
+    /// Oldest accepted token-request timestamp, seconds.
+    pub max_request_age_s: u64,
+    /// Furthest accepted token-request timestamp into the future, seconds.
+    pub max_request_future_s: u64,
+    /// Largest accepted request body, bytes.
+    pub body_limit_bytes: usize,
+    /// Longest a request may take, milliseconds.
+    pub request_timeout_ms: u64,
+    /// How often signing keys and accounts are re-read from the store
+    /// (a rotation by another process is seen within this), milliseconds.
+    pub reload_interval_ms: u64,
+    /// How often expired replay records are purged, seconds.
+    pub purge_interval_s: u64,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:1911".into(),
+            issuer: "http://localhost:1911".into(),
+            database: sigil_store::DEFAULT_STORE_URL.into(),
+            redis: None,
+            payload_hosts: Vec::new(),
+            rate_limits: Switch::On,
+            rate_limit: RateLimitConfig::default(),
+            require_bound_message: false,
+            open_registration: true,
+            audiences: Vec::new(),
+            trusted_proxies: Vec::new(),
+            token_lifetime_s: sigil_core::jwt::DEFAULT_LIFETIME_S,
+            max_request_age_s: 300,
+            max_request_future_s: 60,
+            body_limit_bytes: 16 * 1024,
+            request_timeout_ms: 10_000,
+            reload_interval_ms: 5_000,
+            purge_interval_s: 60,
+        }
+    }
+}
+
+impl Config {
+    /// Merges the layers: defaults, then the TOML file (`file`, or
+    /// [`DEFAULT_CONFIG_FILE`] when it exists), then `SIGIL_*` variables of
+    /// the process environment, then `overrides` (the flags that were given;
+    /// `None` fields are skipped when `overrides` skips them).
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the key and the layer at fault: an unreadable
+    /// or unparsable file, an unknown key, a value of the wrong type.
+    pub fn load(file: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        Self::load_from(file, Env::prefixed("SIGIL_"), overrides)
+    }
+
+    /// [`Config::load`] with an explicit environment provider (tests).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`].
+    pub fn load_from(
+        file: Option<&Path>,
+        env: Env,
+        overrides: &Overrides,
+    ) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Self::default()));
+        match file {
+            Some(path) => {
+                if !path.is_file() {
+                    return Err(ConfigError(format!(
+                        "config file {} does not exist or is not a file",
+                        path.display()
+                    )));
+                }
+                figment = figment.merge(Toml::file_exact(path));
+            }
+            None if Path::new(DEFAULT_CONFIG_FILE).is_file() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE));
+            }
+            None => {}
+        }
+        let env = env
+            .filter(|key| {
+                let key = key.as_str().to_ascii_lowercase();
+                !NON_CONFIG_VARIABLES.contains(&key.as_str()) && !key.starts_with("test_")
+            })
+            .split("__");
+        figment = figment.merge(env).merge(Serialized::defaults(overrides));
+        figment
+            .extract::<Self>()
+            .map_err(|e| ConfigError(one_line(&e)))
+    }
+
+    /// Parses a TOML document on its own (no other layer).
+    ///
+    /// # Errors
+    ///
+    /// As [`Config::load`].
+    pub fn from_toml(text: &str) -> Result<Self, ConfigError> {
+        Figment::from(Serialized::defaults(Self::default()))
+            .merge(Toml::string(text))
+            .extract::<Self>()
+            .map_err(|e| ConfigError(one_line(&e)))
+    }
+
+    /// This configuration as a TOML document (`serve --print-config`).
+    ///
+    /// # Errors
+    ///
+    /// Never in practice: every field is TOML-representable.
+    pub fn to_toml(&self) -> Result<String, ConfigError> {
+        toml::to_string(self).map_err(|e| ConfigError(format!("cannot print the config: {e}")))
+    }
+
+    /// Checks every value and turns it into the typed [`Settings`] the
+    /// server runs with.
+    ///
+    /// # Errors
+    ///
+    /// [`ConfigError`] naming the key and what is wrong with it.
+    pub fn validate(&self) -> Result<Settings, ConfigError> {
+        let listen: SocketAddr = self.listen.parse().map_err(|_| {
+            ConfigError(format!(
+                "listen: {:?} is not an address and port such as 127.0.0.1:1911",
+                self.listen
+            ))
+        })?;
+        validate_endpoint(&self.issuer)
+            .map_err(|e| ConfigError(format!("issuer: {:?}: {e}", self.issuer)))?;
+        if self.issuer.contains('?') || self.issuer.ends_with('/') {
+            return Err(ConfigError(format!(
+                "issuer: {:?} must not end with '/' or contain a query",
+                self.issuer
+            )));
+        }
+        for audience in &self.audiences {
+            validate_endpoint(audience)
+                .map_err(|e| ConfigError(format!("audiences: {audience:?}: {e}")))?;
+        }
+        let trusted_proxies = self
+            .trusted_proxies
+            .iter()
+            .map(|text| {
+                text.parse::<IpNet>()
+                    .map_err(|e| ConfigError(format!("trusted_proxies: {text:?}: {e}")))
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let payload_hosts = if self.payload_hosts.is_empty() {
+            vec![issuer_host(&self.issuer)]
+        } else {
+            self.payload_hosts.clone()
+        };
+        for host in &payload_hosts {
+            if host.is_empty() || host.contains(['/', ' ', '@']) {
+                return Err(ConfigError(format!(
+                    "payload_hosts: {host:?} is not a host[:port]"
+                )));
+            }
+        }
+        for (name, bucket) in [
+            ("rate_limit.per_key", self.rate_limit.per_key),
+            ("rate_limit.per_address", self.rate_limit.per_address),
+        ] {
+            if bucket.per_minute == 0 || bucket.burst == 0 {
+                return Err(ConfigError(format!(
+                    "{name}: per_minute and burst must be at least 1 (use rate_limits = \"off\" to disable)"
+                )));
+            }
+        }
+        positive("token_lifetime_s", self.token_lifetime_s)?;
+        positive("max_request_age_s", self.max_request_age_s)?;
+        positive("request_timeout_ms", self.request_timeout_ms)?;
+        positive("reload_interval_ms", self.reload_interval_ms)?;
+        positive("purge_interval_s", self.purge_interval_s)?;
+        if self.reload_interval_ms > 10_000 {
+            return Err(ConfigError(
+                "reload_interval_ms: at most 10000 (SPEC §13: a rotation is seen within 10 s)"
+                    .into(),
+            ));
+        }
+        if self.body_limit_bytes < 1024 {
+            return Err(ConfigError("body_limit_bytes: at least 1024".into()));
+        }
+        if let Some(redis) = &self.redis {
+            return Err(ConfigError(format!(
+                "redis: this build has no Redis backend yet ({} given)",
+                scheme_of(redis)
+            )));
+        }
+        Ok(Settings {
+            listen,
+            issuer: self.issuer.clone(),
+            database: self.database.clone(),
+            payload_hosts,
+            rate_limits: self.rate_limits.is_on().then_some(self.rate_limit),
+            require_bound_message: self.require_bound_message,
+            open_registration: self.open_registration,
+            audiences: self.audiences.clone(),
+            trusted_proxies,
+            token_lifetime_s: self.token_lifetime_s,
+            window: sigil_core::Window {
+                max_age_ms: self.max_request_age_s * 1000,
+                max_future_ms: self.max_request_future_s * 1000,
+            },
+            body_limit_bytes: self.body_limit_bytes,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            reload_interval: Duration::from_millis(self.reload_interval_ms),
+            purge_interval: Duration::from_secs(self.purge_interval_s),
+        })
+    }
+}
+
+/// The command-line flags of SPEC §14: the last layer. `None` leaves the
+/// value of the earlier layers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Overrides {
+    /// `--listen ADDR`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub listen: Option<String>,
+    /// `--issuer URL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub issuer: Option<String>,
+    /// `--database URL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    /// `--redis URL`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<String>,
+    /// `--payload-hosts H1,H2`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub payload_hosts: Option<Vec<String>>,
+    /// `--rate-limits on|off`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rate_limits: Option<Switch>,
+}
+
+/// A validated configuration: what the server runs with.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Settings {
+    /// Where to listen.
+    pub listen: SocketAddr,
+    /// The issuer URL, without a trailing slash.
+    pub issuer: String,
+    /// Store URL.
+    pub database: String,
+    /// Allowed `requestedBy` hosts.
+    pub payload_hosts: Vec<String>,
+    /// The rate limits, or `None` when switched off.
+    pub rate_limits: Option<RateLimitConfig>,
+    /// Refuse the compat message form.
+    pub require_bound_message: bool,
+    /// Any key may obtain tokens.
+    pub open_registration: bool,
+    /// Endpoint allowlist (prefixes); empty allows all.
+    pub audiences: Vec<String>,
+    /// Trusted proxies.
+    pub trusted_proxies: Vec<IpNet>,
+    /// Token lifetime, seconds.
+    pub token_lifetime_s: u64,
+    /// Token-request time window.
+    pub window: sigil_core::Window,
+    /// Body limit, bytes.
+    pub body_limit_bytes: usize,
+    /// Request timeout.
+    pub request_timeout: Duration,
+    /// Key and account reload interval.
+    pub reload_interval: Duration,
+    /// Replay purge interval.
+    pub purge_interval: Duration,
+}
+
+impl Settings {
+    /// True when `peer` is a configured trusted proxy.
+    #[must_use]
+    pub fn is_trusted_proxy(&self, peer: IpAddr) -> bool {
+        self.trusted_proxies.iter().any(|net| net.contains(peer))
+    }
+}
+
+/// A list given as an array, or as one comma-separated string (what an
+/// environment variable or a flag carries).
+fn list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum List {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match List::deserialize(deserializer)? {
+        List::Many(items) => items,
+        List::One(text) => text
+            .split(',')
+            .map(str::trim)
+            .filter(|item| !item.is_empty())
+            .map(str::to_owned)
+            .collect(),
+    })
+}
+
+fn positive(name: &str, value: u64) -> Result<(), ConfigError> {
+    if value == 0 {
+        return Err(ConfigError(format!("{name}: must be at least 1")));
+    }
+    Ok(())
+}
+
+/// `host[:port]` of an http(s) URL (already validated).
+fn issuer_host(issuer: &str) -> String {
+    let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
+    rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
+}
+
+fn scheme_of(url: &str) -> String {
+    url.split_once(':').map_or_else(
+        || "a URL without a scheme".into(),
+        |(s, _)| format!("a {s}: URL"),
+    )
+}
+
+/// figment's errors span lines and may repeat; keep the first, whole.
+fn one_line(error: &figment::Error) -> String {
+    let first = error
+        .clone()
+        .into_iter()
+        .next()
+        .unwrap_or_else(|| error.clone());
+    let mut text = first.to_string().replace('\n', " ");
+    if let Some(source) = first.metadata.as_ref().map(|m| m.name.to_string()) {
+        text = format!("{text} (from {source})");
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_are_spec_defaults() {
+        let settings = Config::default().validate().unwrap();
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:1911");
+        assert_eq!(settings.issuer, "http://localhost:1911");
+        assert_eq!(settings.database, "sqlite://sigil.db");
+        assert_eq!(settings.payload_hosts, vec!["localhost:1911".to_owned()]);
+        let limits = settings.rate_limits.unwrap();
+        assert_eq!((limits.per_key.per_minute, limits.per_key.burst), (60, 20));
+        assert_eq!(
+            (limits.per_address.per_minute, limits.per_address.burst),
+            (300, 60)
+        );
+        assert_eq!(settings.token_lifetime_s, 1800);
+        assert_eq!(settings.window, sigil_core::Window::TOKEN_REQUEST);
+        assert_eq!(settings.body_limit_bytes, 16384);
+    }
+
+    #[test]
+    fn the_example_file_is_the_defaults() {
+        let parsed = Config::from_toml(EXAMPLE_CONFIG).unwrap();
+        assert_eq!(parsed, Config::default());
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn layers_apply_in_order_and_secrets_are_not_keys() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "sigil.toml",
+                "issuer = \"https://file.example\"\nlisten = \"127.0.0.1:1\"\ntoken_lifetime_s = 60",
+            )?;
+            jail.set_env("SIGIL_LISTEN", "127.0.0.1:2");
+            jail.set_env("SIGIL_TOKEN_LIFETIME_S", "120");
+            jail.set_env("SIGIL_RATE_LIMIT__PER_KEY__BURST", "7");
+            jail.set_env("SIGIL_MASTER_KEY", "not a config key");
+            jail.set_env("SIGIL_WIF", "not a config key");
+            let flags = Overrides {
+                listen: Some("127.0.0.1:3".into()),
+                ..Overrides::default()
+            };
+            let config = Config::load(None, &flags).map_err(|e| e.to_string())?;
+            assert_eq!(config.issuer, "https://file.example", "file over default");
+            assert_eq!(config.token_lifetime_s, 120, "env over file");
+            assert_eq!(config.rate_limit.per_key.burst, 7, "nested env");
+            assert_eq!(config.listen, "127.0.0.1:3", "flag over env");
+            jail.set_env("SIGIL_LISTNE", "x");
+            let error = Config::load(None, &Overrides::default())
+                .unwrap_err()
+                .to_string();
+            assert!(error.contains("listne"), "{error}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn printed_config_parses_back() {
+        let config = Config {
+            rate_limits: Switch::Off,
+            audiences: vec!["https://api.example.com".into()],
+            ..Config::default()
+        };
+        let printed = config.to_toml().unwrap();
+        assert_eq!(Config::from_toml(&printed).unwrap(), config);
+    }
+
+    #[test]
+    fn unknown_keys_and_bad_values_are_one_line_naming_the_key() {
+        let cases = [
+            ("unknown key", "lisen = \"x\"", "lisen"),
+            (
+                "wrong type",
+                "token_lifetime_s = \"long\"",
+                "token_lifetime_s",
+            ),
+            ("bad switch", "rate_limits = \"maybe\"", "maybe"),
+        ];
+        for (name, text, phrase) in cases {
+            let message = Config::from_toml(text).unwrap_err().to_string();
+            assert!(message.contains(phrase), "{name}: {message}");
+            assert!(!message.contains('\n'), "{name}: {message}");
+        }
+        let cases = [
+            ("listen", "listen = \"localhost\"", "listen"),
+            ("issuer", "issuer = \"ftp://x\"", "issuer"),
+            ("issuer slash", "issuer = \"http://x/\"", "issuer"),
+            (
+                "proxy",
+                "trusted_proxies = [\"10.0.0.0/33\"]",
+                "trusted_proxies",
+            ),
+            (
+                "zero burst",
+                "[rate_limit.per_key]\nper_minute = 1\nburst = 0",
+                "burst",
+            ),
+            ("reload", "reload_interval_ms = 60000", "10 s"),
+        ];
+        for (name, text, phrase) in cases {
+            let message = Config::from_toml(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(message.contains(phrase), "{name}: {message}");
+        }
+    }
+}

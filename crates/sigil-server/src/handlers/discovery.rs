@@ -1,0 +1,74 @@
+//! The JWKS and the two discovery documents (SPEC §5).
+
+use axum::extract::State;
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+use sigil_core::api::paths;
+
+use crate::state::AppState;
+
+/// The discovery document for `issuer`, serialised once at start-up.
+pub(crate) fn document(issuer: &str) -> Vec<u8> {
+    let url = |path: &str| format!("{issuer}{path}");
+    let document = json!({
+        "issuer": issuer,
+        "jwks_uri": url(paths::JWKS),
+        "token_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
+        "userinfo_endpoint": url(paths::USERINFO),
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "access_token_signing_alg_values_supported": ["ES256"],
+        "response_types_supported": ["token"],
+        "subject_types_supported": ["public"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "claims_supported": [
+            "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "address", "bap_id", "name"
+        ],
+        "service_documentation": url(paths::OPENAPI),
+        "sigil_token_for_endpoint_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
+        "sigil_openapi_uri": url(paths::OPENAPI),
+        "sigil_token_request_message_forms": ["compat", "bound"],
+        "sigil_signature_schemes_supported": ["bsm", "brc77"],
+    });
+    serde_json::to_vec(&document).expect("a json! value serialises")
+}
+
+fn public_json(body: Vec<u8>) -> Response {
+    let mut response = body.into_response();
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    headers.insert(
+        header::CACHE_CONTROL,
+        HeaderValue::from_static("public, max-age=300"),
+    );
+    headers.insert(
+        header::ACCESS_CONTROL_ALLOW_ORIGIN,
+        HeaderValue::from_static("*"),
+    );
+    response
+}
+
+/// The JSON Web Key Set: every key that signed a still-valid token.
+#[utoipa::path(
+    get,
+    path = "/.well-known/jwks.json",
+    tag = "discovery",
+    responses((status = 200, description = "JWKS (RFC 7517) with x5c; Cache-Control: public, max-age=300; CORS open", content_type = "application/json"))
+)]
+pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
+    public_json(state.keys().jwks_json().to_vec())
+}
+
+/// OpenID Connect / RFC 8414 discovery document.
+#[utoipa::path(
+    get,
+    path = "/.well-known/openid-configuration",
+    tag = "discovery",
+    responses((status = 200, description = "issuer, jwks_uri, token_endpoint, userinfo_endpoint, supported algorithms", content_type = "application/json"))
+)]
+pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Response {
+    public_json(state.discovery_json().to_vec())
+}

@@ -1,0 +1,7 @@
+//! One module per resource.
+
+pub(crate) mod discovery;
+pub(crate) mod health;
+pub(crate) mod openapi;
+pub(crate) mod token;
+pub(crate) mod userinfo;

@@ -1,0 +1,89 @@
+//! `GET /openapi.json`: the whole HTTP surface, generated from the handlers'
+//! annotations and the API types of `sigil_core::api`.
+
+use std::sync::OnceLock;
+
+use axum::http::{HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use sigil_core::api::{ErrorBody, ErrorCode, TokenResponse, UserInfo, paths};
+use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use super::{discovery, health, token, userinfo};
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "sigil",
+        description = "Authentication for holders of Bitcoin keys: a signed statement in, a short-lived ES256 access token out. Every error is {\"error\", \"error_description\"} with a code of SPEC section 8."
+    ),
+    paths(
+        token::token_for_endpoint,
+        discovery::jwks,
+        discovery::openid_configuration,
+        userinfo::userinfo,
+        health::health,
+        health::ready,
+        health::metrics,
+        openapi,
+    ),
+    components(schemas(ErrorBody, ErrorCode, TokenResponse, UserInfo)),
+    modifiers(&Aliases),
+    tags(
+        (name = "tokens", description = "Token issuing and user info"),
+        (name = "discovery", description = "JWKS and discovery documents"),
+        (name = "operations", description = "Health, readiness, metrics, this document"),
+    )
+)]
+struct ApiDoc;
+
+/// Adds the alias paths (same operations) and the bearer scheme.
+struct Aliases;
+
+impl Modify for Aliases {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        for (alias, canonical) in [
+            (paths::JWKS_ALIAS, paths::JWKS),
+            (
+                paths::OAUTH_AUTHORIZATION_SERVER,
+                paths::OPENID_CONFIGURATION,
+            ),
+            (paths::USERINFO_ALIAS, paths::USERINFO),
+        ] {
+            if let Some(item) = openapi.paths.paths.get(canonical).cloned() {
+                openapi.paths.paths.insert(alias.to_owned(), item);
+            }
+        }
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(Http::new(HttpAuthScheme::Bearer)),
+        );
+    }
+}
+
+/// The OpenAPI document.
+#[must_use]
+pub fn document() -> utoipa::openapi::OpenApi {
+    ApiDoc::openapi()
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
+pub(crate) async fn openapi() -> Response {
+    static JSON: OnceLock<Vec<u8>> = OnceLock::new();
+    let body = JSON
+        .get_or_init(|| {
+            document()
+                .to_json()
+                .map(String::into_bytes)
+                .unwrap_or_default()
+        })
+        .clone();
+    let mut response = body.into_response();
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json"),
+    );
+    response
+}

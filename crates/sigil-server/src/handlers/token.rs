@@ -1,0 +1,328 @@
+//! `POST /api/auth/token-for-endpoint` (SPEC §3): a signed statement in,
+//! an access token out. The checks run in SPEC's order; each refusal is the
+//! [`ApiError`] of SPEC §8.
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, HeaderValue, header};
+use axum::response::{IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::Value;
+use sigil_core::api::TokenResponse;
+use sigil_core::jwt::{self, AccessClaims, matches_at_path_boundary};
+use sigil_core::signature::decode_json;
+use sigil_core::{MessageForm, PublicKey, ReplayKey, Signature, TokenMessage, validate_endpoint};
+use sigil_store::{Insertion, ReplayNamespace};
+use tracing::instrument;
+
+use crate::client_addr::client_addr;
+use crate::error::ApiError;
+use crate::rate_limit::Decision;
+use crate::state::AppState;
+
+/// The request body as documented (the handler parses it by hand, so that
+/// each error names its field and the checks keep SPEC's order).
+#[derive(Debug, utoipa::ToSchema)]
+#[allow(dead_code)] // a schema for /openapi.json only
+pub(crate) struct TokenRequestBody {
+    /// Absolute http(s) URL without fragment, at most 2048 bytes: the token's `aud`.
+    #[schema(example = "https://api.example.com")]
+    endpoint: String,
+    /// Milliseconds since the epoch, as an integer or a string of digits.
+    #[schema(value_type = u64, example = 1_700_000_000_000_u64)]
+    timestamp: Value,
+    /// `endpoint + ":" + timestamp`, or the bound form
+    /// `sigil-token-request:v1\nissuer:<issuer>\nendpoint:<endpoint>\ntimestamp:<ms>`.
+    message: String,
+    /// Hex SEC1 public key (66 or 130 characters).
+    pubkey: String,
+    /// BSM or BRC-77 signature of `message`: base64, hex, or a JSON array of byte values.
+    #[schema(value_type = String)]
+    signature: Value,
+}
+
+/// The body with every field optional: serde refuses duplicate members
+/// ("duplicate field") and ill-formed JSON; presence and types are checked
+/// one field at a time so the description names the field.
+#[derive(Deserialize)]
+struct RawBody {
+    endpoint: Option<Value>,
+    timestamp: Option<Value>,
+    message: Option<Value>,
+    pubkey: Option<Value>,
+    signature: Option<Value>,
+}
+
+/// Obtain an access token for an endpoint by signing a statement.
+#[utoipa::path(
+    post,
+    path = "/api/auth/token-for-endpoint",
+    tag = "tokens",
+    request_body(content = TokenRequestBody, content_type = "application/json"),
+    responses(
+        (status = 200, description = "Token issued (Cache-Control: no-store)", body = TokenResponse),
+        (status = 400, description = "invalid_request or invalid_target", body = sigil_core::api::ErrorBody),
+        (status = 401, description = "invalid_signature, timestamp_expired or replay_detected", body = sigil_core::api::ErrorBody),
+        (status = 403, description = "access_denied", body = sigil_core::api::ErrorBody),
+        (status = 413, description = "body too large", body = sigil_core::api::ErrorBody),
+        (status = 415, description = "Content-Type not application/json", body = sigil_core::api::ErrorBody),
+        (status = 429, description = "rate_limit_exceeded (Retry-After)", body = sigil_core::api::ErrorBody),
+        (status = 503, description = "temporarily_unavailable: store unreachable, nothing issued", body = sigil_core::api::ErrorBody),
+    )
+)]
+#[instrument(skip_all, fields(client = %peer.ip()))]
+pub(crate) async fn token_for_endpoint(
+    State(state): State<AppState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Body,
+) -> Response {
+    let mut limit = None;
+    let result = issue(&state, peer, &headers, body, &mut limit).await;
+    let mut response = match result {
+        Ok(token) => {
+            let mut response = axum::Json(token).into_response();
+            let headers = response.headers_mut();
+            headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+            headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
+            response
+        }
+        Err(error) => error.into_response(),
+    };
+    if let Some(decision) = limit {
+        decision.write_headers(response.headers_mut());
+    }
+    response
+}
+
+async fn issue(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+    limit: &mut Option<Decision>,
+) -> Result<TokenResponse, ApiError> {
+    let settings = state.settings();
+    // 1. Per-address limit and body size, before any parsing.
+    if let Some(limits) = state.limits() {
+        let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
+        let decision = limits.per_address.check(&address, limits.per_address.now());
+        *limit = Some(decision);
+        if !decision.allowed {
+            return Err(ApiError::RateLimited {
+                retry_after_s: decision.retry_after_s,
+            });
+        }
+    }
+    require_json(headers)?;
+    let bytes = read_body(body, settings.body_limit_bytes).await?;
+
+    // 2. Well-formed body.
+    let request = parse(&bytes)?;
+
+    // 3. Endpoint syntax and the audience allowlist.
+    validate_endpoint(&request.endpoint).map_err(|e| ApiError::InvalidTarget(e.to_string()))?;
+    if !settings.audiences.is_empty()
+        && !settings
+            .audiences
+            .iter()
+            .any(|prefix| matches_at_path_boundary(prefix, &request.endpoint))
+    {
+        return Err(ApiError::InvalidTarget(format!(
+            "endpoint {:?} is not among the audiences this server issues tokens for",
+            request.endpoint
+        )));
+    }
+
+    // 4. Message equality.
+    let form = TokenMessage::check(
+        &request.message,
+        &request.endpoint,
+        &request.timestamp_text,
+        &settings.issuer,
+    )
+    .map_err(|e| ApiError::InvalidRequest(e.to_string()))?;
+    if form == MessageForm::Compat && settings.require_bound_message {
+        return Err(ApiError::InvalidRequest(format!(
+            "message: this server requires the bound form (sigil-token-request:v1 with issuer {}); the compat endpoint:timestamp form is refused",
+            settings.issuer
+        )));
+    }
+
+    // 5. Time window.
+    let now_ms = state.now_ms();
+    settings
+        .window
+        .check(request.timestamp_ms, now_ms)
+        .map_err(|e| ApiError::from_core(&e))?;
+
+    // 6. Signature.
+    state.metrics().signature_checked();
+    request
+        .signature
+        .verify(request.message.as_bytes(), &request.pubkey)
+        .map_err(|e| ApiError::from_core(&e))?;
+
+    // 7. Account policy.
+    let accounts = state.accounts();
+    let account = accounts.admit(
+        &request.pubkey,
+        &request.endpoint,
+        settings.open_registration,
+    )?;
+
+    // 8. Per-key limit, counted only now that the signature verified.
+    if let Some(limits) = state.limits() {
+        let decision = limits
+            .per_key
+            .check(&request.pubkey.serialize(), limits.per_key.now());
+        *limit = Some(limit.map_or(decision, |d| d.tighter(decision)));
+        if !decision.allowed {
+            return Err(ApiError::RateLimited {
+                retry_after_s: decision.retry_after_s,
+            });
+        }
+    }
+
+    // 9. Replay: the insert is the check, and it is committed before a
+    //    token exists.
+    let key = ReplayKey::for_statement(&request.pubkey, request.message.as_bytes());
+    let expires_at_ms = now_ms + settings.window.span_ms() + 1_000;
+    match state
+        .store()
+        .replay()
+        .insert_if_absent(ReplayNamespace::TokenRequest, key, expires_at_ms, now_ms)
+        .await
+    {
+        Ok(Insertion::Inserted) => {}
+        Ok(Insertion::AlreadyUsed) => return Err(ApiError::ReplayDetected),
+        Err(e) => return Err(ApiError::from_store(&e)),
+    }
+
+    // 10. Sign.
+    let mut jti = [0u8; 16];
+    getrandom::fill(&mut jti).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    let mut claims = AccessClaims::new(
+        &settings.issuer,
+        &request.pubkey,
+        &request.endpoint,
+        now_ms / 1000,
+        settings.token_lifetime_s,
+        jti,
+    );
+    if let Some(account) = account {
+        claims.name.clone_from(&account.name);
+        claims.bap_id.clone_from(&account.bap_id);
+    }
+    let keys = state.keys();
+    let access_token = jwt::issue(keys.current(), &claims)
+        .map_err(|e| ApiError::Internal(format!("signing failed: {e}")))?;
+    state.metrics().token_issued();
+    Ok(TokenResponse {
+        access_token,
+        token_type: "Bearer".into(),
+        expires_in: settings.token_lifetime_s,
+    })
+}
+
+/// A token request whose fields have their types.
+struct TokenRequest {
+    endpoint: String,
+    timestamp_ms: u64,
+    /// The timestamp's digits exactly as sent.
+    timestamp_text: String,
+    message: String,
+    pubkey: PublicKey,
+    signature: Signature,
+}
+
+pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::BodyTooLarge { limit }
+        } else {
+            ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
+        }
+    })
+}
+
+fn parse(bytes: &[u8]) -> Result<TokenRequest, ApiError> {
+    let raw: RawBody = serde_json::from_slice(bytes).map_err(|e| {
+        ApiError::InvalidRequest(format!(
+            "the body is not a JSON object of the token request: {e}"
+        ))
+    })?;
+    let endpoint = string_field(raw.endpoint, "endpoint")?;
+    let (timestamp_ms, timestamp_text) = timestamp_field(raw.timestamp)?;
+    let message = string_field(raw.message, "message")?;
+    let pubkey_text = string_field(raw.pubkey, "pubkey")?;
+    let pubkey = PublicKey::from_hex(&pubkey_text)
+        .map_err(|e| ApiError::InvalidRequest(format!("pubkey: {e}")))?;
+    let signature = match raw.signature {
+        None | Some(Value::Null) => return Err(missing("signature")),
+        Some(value @ (Value::String(_) | Value::Array(_))) => decode_json(&value)
+            .and_then(|bytes| Signature::from_bytes(&bytes))
+            .map_err(|e| ApiError::InvalidRequest(format!("signature: {e}")))?,
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "signature must be a string (base64 or hex) or an array of byte values".into(),
+            ));
+        }
+    };
+    Ok(TokenRequest {
+        endpoint,
+        timestamp_ms,
+        timestamp_text,
+        message,
+        pubkey,
+        signature,
+    })
+}
+
+fn missing(field: &str) -> ApiError {
+    ApiError::InvalidRequest(format!("{field} is missing"))
+}
+
+fn string_field(value: Option<Value>, field: &str) -> Result<String, ApiError> {
+    match value {
+        None | Some(Value::Null) => Err(missing(field)),
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(ApiError::InvalidRequest(format!(
+            "{field} must be a string"
+        ))),
+    }
+}
+
+fn timestamp_field(value: Option<Value>) -> Result<(u64, String), ApiError> {
+    let text = match value {
+        None | Some(Value::Null) => return Err(missing("timestamp")),
+        Some(Value::Number(n)) if n.is_u64() => n.to_string(),
+        Some(Value::String(text)) => text,
+        Some(_) => {
+            return Err(ApiError::InvalidRequest(
+                "timestamp must be an integer of milliseconds or a string of digits".into(),
+            ));
+        }
+    };
+    let ms = sigil_core::timestamp::parse_ms(&text)
+        .map_err(|e| ApiError::InvalidRequest(format!("timestamp: {e}")))?;
+    Ok((ms, text))
+}

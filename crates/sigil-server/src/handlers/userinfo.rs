@@ -1,0 +1,70 @@
+//! `GET /userinfo` (SPEC §5): who the bearer token belongs to.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use sigil_core::api::{UserInfo, paths};
+use sigil_core::jwt::{self, Audience, ValidationRules};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The claims of the bearer token, and the registry's name and `bap_id`.
+#[utoipa::path(
+    get,
+    path = "/userinfo",
+    tag = "tokens",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, body = UserInfo),
+        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer)", body = sigil_core::api::ErrorBody),
+    )
+)]
+pub(crate) async fn userinfo(
+    State(state): State<AppState>,
+    headers: HeaderMap,
+) -> Result<Json<UserInfo>, ApiError> {
+    let token = bearer(&headers)?;
+    let issuer = &state.settings().issuer;
+    let rules = ValidationRules::new(
+        issuer.clone(),
+        Audience::AnyOf(vec![
+            issuer.clone(),
+            format!("{issuer}{}", paths::USERINFO),
+            format!("{issuer}{}", paths::USERINFO_ALIAS),
+        ]),
+    );
+    let keys = state.keys();
+    let claims = jwt::validate(token, keys.verify_set(), &rules, state.now_ms() / 1000)
+        .map_err(|e| ApiError::from_core(&e))?;
+    let accounts = state.accounts();
+    let account = accounts.get(&claims.sub);
+    let pubkey = claims.sub.to_hex();
+    Ok(Json(UserInfo {
+        sub: pubkey.clone(),
+        pubkey,
+        address: claims.sub.to_address().to_string(),
+        bap_id: account.and_then(|a| a.bap_id.clone()).or(claims.bap_id),
+        name: account.and_then(|a| a.name.clone()).or(claims.name),
+    }))
+}
+
+/// The token of `Authorization: Bearer <token>`.
+fn bearer(headers: &HeaderMap) -> Result<&str, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Err(ApiError::InvalidToken(None));
+    };
+    let value = value.to_str().map_err(|_| {
+        ApiError::InvalidToken(Some("the Authorization header is not ASCII".into()))
+    })?;
+    match value.split_once(' ') {
+        Some((scheme, token))
+            if scheme.eq_ignore_ascii_case("bearer") && !token.trim().is_empty() =>
+        {
+            Ok(token.trim())
+        }
+        _ => Err(ApiError::InvalidToken(Some(
+            "the Authorization header must be \"Bearer <token>\"".into(),
+        ))),
+    }
+}

@@ -1,0 +1,354 @@
+//! Signing keys in a running server (SPEC §13): the current key that signs,
+//! the keys the JWKS publishes, generation on first start, rotation, and
+//! the periodic reload that lets every instance see a rotation.
+
+use std::sync::Arc;
+
+use sigil_core::jwks::{Jwk, JwkSet, Jwks};
+use sigil_core::{Es256SigningKey, es256};
+use sigil_store::{KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
+use zeroize::Zeroizing;
+
+use crate::master_key::{self, MasterKey};
+
+/// Why signing keys could not be loaded, made or rotated. Never contains
+/// key material.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum KeyError {
+    /// The store failed.
+    #[error("store: {0}")]
+    Store(#[from] sigil_store::Error),
+    /// A stored key cannot be opened or parsed, or a new one made.
+    #[error("{0}")]
+    Key(String),
+    /// The store holds no current key.
+    #[error("the store has no current signing key")]
+    NoCurrentKey,
+}
+
+/// One published key: parsed once, with its JWKS entry built once (the
+/// `x5c` certificate's signature is randomised, so it is never rebuilt).
+#[derive(Debug, Clone)]
+pub struct PublishedKey {
+    /// The key id.
+    pub kid: String,
+    /// Current or retiring.
+    pub state: KeyState,
+    /// When it was made, ms.
+    pub created_at_ms: u64,
+    /// When it stops being published (retiring keys).
+    pub retires_at_ms: Option<u64>,
+    signing: Arc<Es256SigningKey>,
+    jwk: Jwk,
+}
+
+/// The keys a server signs and publishes with, as read at one moment.
+#[derive(Debug, Clone)]
+pub struct KeyRing {
+    current: Arc<Es256SigningKey>,
+    keys: Vec<PublishedKey>,
+    jwks_json: Arc<[u8]>,
+    verify_set: JwkSet,
+}
+
+impl KeyRing {
+    /// Reads the store's keys at `now_ms`: the current key and every
+    /// retiring key not yet past `retires_at_ms`. Keys already in
+    /// `previous` are reused, not parsed again.
+    ///
+    /// # Errors
+    ///
+    /// [`KeyError`]: the store fails, there is no current key, or a key
+    /// cannot be opened (encrypted without the master key, altered).
+    pub async fn load(
+        store: &dyn SigningKeyStore,
+        master: Option<&MasterKey>,
+        now_ms: u64,
+        previous: Option<&Self>,
+    ) -> Result<Self, KeyError> {
+        let records = store.list_keys().await?;
+        Self::from_records(&records, master, now_ms, previous)
+    }
+
+    fn from_records(
+        records: &[SigningKeyRecord],
+        master: Option<&MasterKey>,
+        now_ms: u64,
+        previous: Option<&Self>,
+    ) -> Result<Self, KeyError> {
+        let mut keys = Vec::new();
+        for record in records {
+            let live = match record.state {
+                KeyState::Current => true,
+                KeyState::Retiring => record.retires_at_ms.is_some_and(|at| now_ms < at),
+                _ => false,
+            };
+            if !live {
+                continue;
+            }
+            let reused = previous.and_then(|p| p.keys.iter().find(|k| k.kid == record.kid));
+            let (signing, jwk) = match reused {
+                Some(key) => (key.signing.clone(), key.jwk.clone()),
+                None => open(record, master)?,
+            };
+            keys.push(PublishedKey {
+                kid: record.kid.clone(),
+                state: record.state,
+                created_at_ms: record.created_at_ms,
+                retires_at_ms: record.retires_at_ms,
+                signing,
+                jwk,
+            });
+        }
+        // Current key first, then the newest retiring keys.
+        keys.sort_by_key(|k| {
+            (
+                k.state != KeyState::Current,
+                std::cmp::Reverse(k.created_at_ms),
+            )
+        });
+        let current = keys
+            .first()
+            .filter(|k| k.state == KeyState::Current)
+            .map(|k| k.signing.clone())
+            .ok_or(KeyError::NoCurrentKey)?;
+        let jwks = Jwks {
+            keys: keys.iter().map(|k| k.jwk.clone()).collect(),
+        };
+        let jwks_json = serde_json::to_vec(&jwks)
+            .map_err(|e| KeyError::Key(format!("cannot serialise the JWKS: {e}")))?;
+        let verify_set = JwkSet::from_keys(
+            keys.iter()
+                .map(|k| (k.kid.clone(), k.signing.verifying_key().clone())),
+        )
+        .map_err(|e| KeyError::Key(e.to_string()))?;
+        Ok(Self {
+            current,
+            keys,
+            jwks_json: jwks_json.into(),
+            verify_set,
+        })
+    }
+
+    /// The key that signs new tokens.
+    #[must_use]
+    pub fn current(&self) -> &Arc<Es256SigningKey> {
+        &self.current
+    }
+
+    /// The published keys, current first.
+    #[must_use]
+    pub fn keys(&self) -> &[PublishedKey] {
+        &self.keys
+    }
+
+    /// The JWKS document, serialised once.
+    #[must_use]
+    pub fn jwks_json(&self) -> &Arc<[u8]> {
+        &self.jwks_json
+    }
+
+    /// The published keys as a checked key set, for validating our own
+    /// tokens (`/userinfo`).
+    #[must_use]
+    pub fn verify_set(&self) -> &JwkSet {
+        &self.verify_set
+    }
+
+    /// True when `records` describe the same published keys as this ring
+    /// at `now_ms` (nothing to reload).
+    fn same_as(&self, records: &[SigningKeyRecord], now_ms: u64) -> bool {
+        let live: Vec<(&str, KeyState, Option<u64>)> = records
+            .iter()
+            .filter(|r| {
+                r.state == KeyState::Current
+                    || (r.state == KeyState::Retiring
+                        && r.retires_at_ms.is_some_and(|at| now_ms < at))
+            })
+            .map(|r| (r.kid.as_str(), r.state, r.retires_at_ms))
+            .collect();
+        live.len() == self.keys.len()
+            && live.iter().all(|(kid, state, retires)| {
+                self.keys
+                    .iter()
+                    .any(|k| k.kid == *kid && k.state == *state && k.retires_at_ms == *retires)
+            })
+    }
+
+    /// Re-reads the store; returns a new ring when the published keys
+    /// changed, `None` when they did not.
+    ///
+    /// # Errors
+    ///
+    /// As [`KeyRing::load`].
+    pub async fn reload(
+        &self,
+        store: &dyn SigningKeyStore,
+        master: Option<&MasterKey>,
+        now_ms: u64,
+    ) -> Result<Option<Self>, KeyError> {
+        let records = store.list_keys().await?;
+        if self.same_as(&records, now_ms) {
+            return Ok(None);
+        }
+        Self::from_records(&records, master, now_ms, Some(self)).map(Some)
+    }
+}
+
+fn open(
+    record: &SigningKeyRecord,
+    master: Option<&MasterKey>,
+) -> Result<(Arc<Es256SigningKey>, Jwk), KeyError> {
+    let pkcs8 = master_key::from_stored(master, &record.kid, record.pkcs8())
+        .map_err(|e| KeyError::Key(e.0))?;
+    let key = Es256SigningKey::from_pkcs8(&pkcs8)
+        .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
+    if key.kid() != record.kid {
+        return Err(KeyError::Key(format!(
+            "signing key {}: stored kid does not match the key's thumbprint",
+            record.kid
+        )));
+    }
+    let jwk = key
+        .jwk(record.created_at_ms / 1000)
+        .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
+    Ok((Arc::new(key), jwk))
+}
+
+/// A fresh P-256 key from the OS CSPRNG, ready to store (sealed when a
+/// master key is set).
+///
+/// # Errors
+///
+/// [`KeyError::Key`] when randomness or encryption fails.
+pub fn new_key(master: Option<&MasterKey>, now_ms: u64) -> Result<NewSigningKey, KeyError> {
+    let pkcs8 = loop {
+        let mut random = Zeroizing::new([0u8; 32]);
+        getrandom::fill(random.as_mut_slice())
+            .map_err(|e| KeyError::Key(format!("no randomness: {e}")))?;
+        // Out of range with probability about 2^-32: draw again.
+        if let Ok(pkcs8) = es256::generate_pkcs8(&random) {
+            break Zeroizing::new(pkcs8);
+        }
+    };
+    let key = Es256SigningKey::from_pkcs8(&pkcs8).map_err(|e| KeyError::Key(e.to_string()))?;
+    let stored =
+        master_key::to_stored(master, key.kid(), &pkcs8).map_err(|e| KeyError::Key(e.0))?;
+    Ok(NewSigningKey::new(key.kid(), stored, now_ms))
+}
+
+/// Makes sure the store has a current key, generating one on first start.
+/// Returns the kid of a key made now, or `None` when one existed (or another
+/// instance made it first).
+///
+/// # Errors
+///
+/// As [`new_key`], or the store fails.
+pub async fn ensure_current(
+    store: &dyn SigningKeyStore,
+    master: Option<&MasterKey>,
+    now_ms: u64,
+) -> Result<Option<String>, KeyError> {
+    let records = store.list_keys().await?;
+    if records.iter().any(|r| r.state == KeyState::Current) {
+        return Ok(None);
+    }
+    let key = new_key(master, now_ms)?;
+    let kid = key.kid().to_owned();
+    match store.insert_key(key).await {
+        Ok(()) => Ok(Some(kid)),
+        Err(sigil_store::Error::Conflict { .. }) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// What [`rotate`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Rotation {
+    /// The new current key.
+    pub new_kid: String,
+    /// The key that is now retiring, if there was one.
+    pub old_kid: Option<String>,
+    /// When the old key leaves the JWKS, ms.
+    pub retires_at_ms: u64,
+}
+
+/// Makes a new current key; the old one stays published for `overlap_ms`
+/// (at least the token lifetime plus the reload interval and leeway, so
+/// every token it signed expires first).
+///
+/// # Errors
+///
+/// As [`new_key`], or the store fails.
+pub async fn rotate(
+    store: &dyn SigningKeyStore,
+    master: Option<&MasterKey>,
+    now_ms: u64,
+    overlap_ms: u64,
+) -> Result<Rotation, KeyError> {
+    let key = new_key(master, now_ms)?;
+    let new_kid = key.kid().to_owned();
+    let retires_at_ms = now_ms.saturating_add(overlap_ms);
+    let old_kid = store.rotate_key(key, retires_at_ms).await?;
+    Ok(Rotation {
+        new_kid,
+        old_kid,
+        retires_at_ms,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use sigil_store::{SqliteOptions, SqliteStore};
+
+    use super::*;
+
+    async fn memory() -> SqliteStore {
+        SqliteStore::open("sqlite::memory:", SqliteOptions::default())
+            .await
+            .unwrap()
+    }
+
+    #[tokio::test]
+    async fn first_start_generates_then_rotation_keeps_the_old_key_published() {
+        let store = memory().await;
+        let made = ensure_current(&store, None, 1_000).await.unwrap();
+        assert!(made.is_some());
+        assert_eq!(ensure_current(&store, None, 2_000).await.unwrap(), None);
+        let ring = KeyRing::load(&store, None, 3_000, None).await.unwrap();
+        assert_eq!(ring.keys().len(), 1);
+        assert_eq!(Some(ring.current().kid().to_owned()), made);
+        assert!(ring.reload(&store, None, 3_500).await.unwrap().is_none());
+
+        let rotation = rotate(&store, None, 4_000, 10_000).await.unwrap();
+        assert_eq!(rotation.old_kid, made);
+        let ring2 = ring.reload(&store, None, 5_000).await.unwrap().unwrap();
+        assert_eq!(ring2.current().kid(), rotation.new_kid);
+        assert_eq!(ring2.keys().len(), 2);
+        let jwks: serde_json::Value = serde_json::from_slice(ring2.jwks_json()).unwrap();
+        assert_eq!(jwks["keys"][0]["kid"], rotation.new_kid.as_str());
+        // The old key's entry is reused byte for byte (x5c not rebuilt).
+        assert_eq!(ring2.keys()[1].jwk, ring.keys()[0].jwk);
+        // Past retires_at it leaves the JWKS even before it is marked retired.
+        let ring3 = ring2.reload(&store, None, 14_000).await.unwrap().unwrap();
+        assert_eq!(ring3.keys().len(), 1);
+        assert!(ring3.verify_set().get(made.as_deref().unwrap()).is_none());
+    }
+
+    #[tokio::test]
+    async fn encrypted_keys_need_the_master_key() {
+        let store = memory().await;
+        let master = MasterKey::from_text("0123456789abcdef0123456789abcdef").unwrap();
+        ensure_current(&store, Some(&master), 1_000).await.unwrap();
+        let records = store.list_keys().await.unwrap();
+        assert!(records[0].pkcs8().starts_with(b"SGK1"));
+        assert!(
+            KeyRing::load(&store, Some(&master), 2_000, None)
+                .await
+                .is_ok()
+        );
+        let error = KeyRing::load(&store, None, 2_000, None).await.unwrap_err();
+        assert!(error.to_string().contains("SIGIL_MASTER_KEY"), "{error}");
+    }
+}

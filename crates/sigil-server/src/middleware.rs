@@ -1,0 +1,141 @@
+//! The edge of every request: a request id, the timeout, one error body for
+//! whatever the router or a layer refused (404, 405, extractor rejections),
+//! the access log, and the metrics.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::http::{HeaderValue, StatusCode};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sigil_core::api::{ErrorCode, paths};
+use tracing::{Instrument, error, info, info_span};
+
+use crate::error::{ApiError, HiddenCause};
+use crate::state::AppState;
+
+/// The request id header, set on every response.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Routes are labelled by their path when it is one of ours, so the
+/// metrics' cardinality stays bounded.
+const KNOWN_PATHS: [&str; 11] = [
+    paths::TOKEN_FOR_ENDPOINT,
+    paths::JWKS,
+    paths::JWKS_ALIAS,
+    paths::OPENID_CONFIGURATION,
+    paths::OAUTH_AUTHORIZATION_SERVER,
+    paths::USERINFO,
+    paths::USERINFO_ALIAS,
+    paths::HEALTH,
+    paths::READY,
+    paths::METRICS,
+    paths::OPENAPI,
+];
+
+fn next_request_id() -> String {
+    static COUNTER: AtomicU64 = AtomicU64::new(0);
+    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+    let prefix = PREFIX.get_or_init(|| {
+        let mut bytes = [0u8; 4];
+        let _ = getrandom::fill(&mut bytes);
+        u32::from_le_bytes(bytes)
+    });
+    format!(
+        "{prefix:08x}-{:08x}",
+        COUNTER.fetch_add(1, Ordering::Relaxed)
+    )
+}
+
+/// The outermost middleware (see the module summary).
+pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let request_id = next_request_id();
+    let method = request.method().as_str().to_owned();
+    let path = request.uri().path().to_owned();
+    let route = KNOWN_PATHS
+        .iter()
+        .find(|known| **known == path)
+        .copied()
+        .unwrap_or("unmatched");
+    let span = info_span!("request", id = %request_id, method = %method, route);
+    let timeout = state.settings().request_timeout;
+    let mut response = match tokio::time::timeout(timeout, next.run(request))
+        .instrument(span.clone())
+        .await
+    {
+        Ok(response) => normalise(response, &path, state.settings().body_limit_bytes).await,
+        Err(_) => ApiError::Unavailable(format!(
+            "request timed out after {} ms",
+            timeout.as_millis()
+        ))
+        .into_response(),
+    };
+    let status = response.status();
+    let code = response.extensions().get::<ErrorCode>().copied();
+    let elapsed = started.elapsed();
+    let _entered = span.enter();
+    if let Some(HiddenCause(cause)) = response.extensions().get::<HiddenCause>() {
+        error!(status = status.as_u16(), cause = %cause, "request failed");
+    }
+    info!(
+        status = status.as_u16(),
+        error = code.map(ErrorCode::as_str),
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
+        "answered"
+    );
+    state
+        .metrics()
+        .record_request(route, &method, status.as_u16(), code, elapsed);
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        response.headers_mut().insert(REQUEST_ID, value);
+    }
+    response
+}
+
+/// Turns a refusal that did not come from an [`ApiError`] (the router's
+/// 404 and 405, axum's extractor rejections, a panic caught below) into
+/// SPEC §8's body.
+async fn normalise(response: Response, path: &str, body_limit: usize) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<ErrorCode>().is_some()
+    {
+        return response;
+    }
+    let error = match status {
+        StatusCode::NOT_FOUND => ApiError::NotFound {
+            path: path.to_owned(),
+        },
+        StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
+            allowed: allowed_methods(path).into(),
+        },
+        StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge { limit: body_limit },
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
+        s if s.is_client_error() => {
+            let text = body_text(response.into_body()).await;
+            ApiError::InvalidRequest(format!("the request was refused: {text}"))
+        }
+        _ => {
+            let text = body_text(response.into_body()).await;
+            ApiError::Internal(format!("{status}: {text}"))
+        }
+    };
+    error.into_response()
+}
+
+/// The methods of each route (axum's 405 carries no `Allow` header).
+fn allowed_methods(path: &str) -> &'static str {
+    if path == paths::TOKEN_FOR_ENDPOINT {
+        "POST"
+    } else {
+        "GET, HEAD"
+    }
+}
+
+async fn body_text(body: Body) -> String {
+    let bytes = axum::body::to_bytes(body, 4096).await.unwrap_or_default();
+    String::from_utf8_lossy(&bytes).chars().take(200).collect()
+}

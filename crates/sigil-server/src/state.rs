@@ -1,0 +1,212 @@
+//! [`AppState`]: what every handler shares. Cheap to clone.
+
+use std::net::IpAddr;
+use std::sync::{Arc, RwLock};
+
+use sigil_store::Store;
+use tracing::{info, warn};
+
+use crate::accounts::Registry;
+use crate::clock::Clock;
+use crate::config::Settings;
+use crate::error::ServeError;
+use crate::keyring::{self, KeyRing};
+use crate::master_key::MasterKey;
+use crate::metrics::Metrics;
+use crate::rate_limit::KeyedLimiter;
+
+/// The shared state of a running server.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    settings: Settings,
+    store: Store,
+    master: Option<MasterKey>,
+    clock: Arc<dyn Clock>,
+    keys: RwLock<Arc<KeyRing>>,
+    accounts: RwLock<Arc<Registry>>,
+    limits: Option<Limits>,
+    metrics: Metrics,
+    discovery_json: Arc<[u8]>,
+}
+
+/// The in-process limiters of SPEC §10.
+#[derive(Debug)]
+pub(crate) struct Limits {
+    pub(crate) per_key: KeyedLimiter<[u8; 33]>,
+    pub(crate) per_address: KeyedLimiter<IpAddr>,
+}
+
+impl AppState {
+    /// Prepares a server over an open `store`: makes the first signing key
+    /// if there is none, loads the keys and accounts.
+    ///
+    /// # Errors
+    ///
+    /// [`ServeError`] when the store fails or the keys cannot be opened
+    /// (for example encrypted at rest and no master key given).
+    pub async fn new(
+        settings: Settings,
+        store: Store,
+        master: Option<MasterKey>,
+        clock: Arc<dyn Clock>,
+    ) -> Result<Self, ServeError> {
+        let now = clock.now_ms();
+        let keys_store = store.keys().as_ref();
+        if let Some(kid) = keyring::ensure_current(keys_store, master.as_ref(), now)
+            .await
+            .map_err(|e| ServeError::Keys(e.to_string()))?
+        {
+            info!(
+                kid,
+                encrypted = master.is_some(),
+                "generated the first signing key"
+            );
+        }
+        let ring = KeyRing::load(keys_store, master.as_ref(), now, None)
+            .await
+            .map_err(|e| ServeError::Keys(e.to_string()))?;
+        let registry = Registry::load(store.accounts().as_ref()).await?;
+        let limits = settings.rate_limits.map(|limits| Limits {
+            per_key: KeyedLimiter::new(limits.per_key, limits.max_tracked),
+            per_address: KeyedLimiter::new(limits.per_address, limits.max_tracked),
+        });
+        if limits.is_none() {
+            warn!("rate limits are OFF: use this only for benchmarks and tests");
+        }
+        let discovery_json = crate::handlers::discovery::document(&settings.issuer).into();
+        Ok(Self {
+            inner: Arc::new(Inner {
+                settings,
+                store,
+                master,
+                clock,
+                keys: RwLock::new(Arc::new(ring)),
+                accounts: RwLock::new(Arc::new(registry)),
+                limits,
+                metrics: Metrics::default(),
+                discovery_json,
+            }),
+        })
+    }
+
+    /// The validated configuration.
+    #[must_use]
+    pub fn settings(&self) -> &Settings {
+        &self.inner.settings
+    }
+
+    /// The store.
+    #[must_use]
+    pub fn store(&self) -> &Store {
+        &self.inner.store
+    }
+
+    /// Now, ms.
+    #[must_use]
+    pub fn now_ms(&self) -> u64 {
+        self.inner.clock.now_ms()
+    }
+
+    /// The signing keys as last loaded.
+    #[must_use]
+    pub fn keys(&self) -> Arc<KeyRing> {
+        self.inner
+            .keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The account registry as last loaded.
+    #[must_use]
+    pub fn accounts(&self) -> Arc<Registry> {
+        self.inner
+            .accounts
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The metrics.
+    #[must_use]
+    pub fn metrics(&self) -> &Metrics {
+        &self.inner.metrics
+    }
+
+    pub(crate) fn limits(&self) -> Option<&Limits> {
+        self.inner.limits.as_ref()
+    }
+
+    pub(crate) fn discovery_json(&self) -> &Arc<[u8]> {
+        &self.inner.discovery_json
+    }
+
+    /// Retires signing keys past their time, then re-reads keys and
+    /// accounts; what other processes changed (a `sigil keys rotate`, a
+    /// `sigil accounts revoke`) takes effect here.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails or a new key cannot be opened; the state keeps
+    /// what it had.
+    pub async fn refresh(&self) -> Result<(), ServeError> {
+        let now = self.now_ms();
+        let keys_store = self.inner.store.keys().as_ref();
+        let retired = keys_store.retire_expired_keys(now).await?;
+        if retired > 0 {
+            info!(
+                retired,
+                "retired signing keys whose tokens have all expired"
+            );
+        }
+        let current = self.keys();
+        if let Some(ring) = current
+            .reload(keys_store, self.inner.master.as_ref(), now)
+            .await
+            .map_err(|e| ServeError::Keys(e.to_string()))?
+        {
+            info!(
+                kid = ring.current().kid(),
+                published = ring.keys().len(),
+                "signing keys reloaded"
+            );
+            *self
+                .inner
+                .keys
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+        }
+        let registry = Registry::load(self.inner.store.accounts().as_ref()).await?;
+        *self
+            .inner
+            .accounts
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+        Ok(())
+    }
+
+    /// Deletes expired replay records; returns how many.
+    ///
+    /// # Errors
+    ///
+    /// When the store fails.
+    pub async fn purge(&self) -> Result<u64, sigil_store::Error> {
+        let purged = self
+            .inner
+            .store
+            .replay()
+            .purge_expired(self.now_ms())
+            .await?;
+        self.inner.metrics.replay_records_purged(purged);
+        if let Some(limits) = &self.inner.limits {
+            limits.per_key.retain_recent(limits.per_key.now());
+            limits.per_address.retain_recent(limits.per_address.now());
+        }
+        Ok(purged)
+    }
+}
