@@ -29,6 +29,6 @@ pub use master_key::{MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError};
 pub use metrics::Metrics;
 pub use middleware::REQUEST_ID;
 pub use rate_limit::{Decision, KeyedLimiter};
-pub use routes::router;
+pub use routes::{router, with_middleware};
 pub use serve::{run, serve, shutdown_signal};
 pub use state::AppState;

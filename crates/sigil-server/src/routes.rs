@@ -12,13 +12,9 @@ use crate::handlers::{discovery, health, openapi, token, userinfo};
 use crate::middleware;
 use crate::state::AppState;
 
-/// The application: routes, then one stack of layers (outermost first):
-/// request id, timeout, error normalisation, access log and metrics
-/// (`middleware::edge`); sensitive headers redacted; panics caught as 500.
-/// Body size and rate limits are enforced in the handlers, in SPEC §3's
-/// order.
+/// The application: every route, inside [`with_middleware`].
 pub fn router(state: AppState) -> Router {
-    Router::new()
+    let routes = Router::new()
         .route(paths::TOKEN_FOR_ENDPOINT, post(token::token_for_endpoint))
         .route(paths::JWKS, get(discovery::jwks))
         .route(paths::JWKS_ALIAS, get(discovery::jwks))
@@ -35,7 +31,17 @@ pub fn router(state: AppState) -> Router {
         .route(paths::HEALTH, get(health::health))
         .route(paths::READY, get(health::ready))
         .route(paths::METRICS, get(health::metrics))
-        .route(paths::OPENAPI, get(openapi::openapi))
+        .route(paths::OPENAPI, get(openapi::openapi));
+    with_middleware(routes, state)
+}
+
+/// Wraps `routes` in the one stack of layers (outermost first): request
+/// id, timeout, error normalisation, access log and metrics
+/// (`middleware::edge`); sensitive headers redacted; panics caught as 500
+/// `server_error`. Body size and rate limits are enforced in the handlers,
+/// in SPEC §3's order.
+pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
+    routes
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(

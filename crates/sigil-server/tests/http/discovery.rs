@@ -1,0 +1,149 @@
+//! JWKS, discovery documents, health, readiness, metrics and OpenAPI over
+//! HTTP (SPEC §5, security.md B10).
+
+use sigil_core::JwkSet;
+use sigil_core::api::paths;
+
+use crate::support::{ENDPOINT, TestServer, key, request};
+
+const NOW: u64 = 1_795_000_000_000;
+
+#[tokio::test]
+async fn jwks_is_public_cacheable_and_has_x5c() {
+    let server = TestServer::start("jwks", NOW).await;
+    for path in [paths::JWKS, paths::JWKS_ALIAS] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status, 200, "{path}");
+        assert_eq!(answer.header("cache-control"), Some("public, max-age=300"));
+        assert_eq!(answer.header("access-control-allow-origin"), Some("*"));
+        assert!(answer.header("access-control-allow-credentials").is_none());
+        let body = answer.json();
+        let keys = body["keys"].as_array().unwrap();
+        assert_eq!(keys.len(), 1);
+        for jwk in keys {
+            assert!(jwk.get("d").is_none(), "never a private member");
+            assert_eq!(jwk["kty"], "EC");
+            assert_eq!(jwk["crv"], "P-256");
+            assert_eq!(jwk["alg"], "ES256");
+            assert_eq!(jwk["use"], "sig");
+            assert_eq!(jwk["x5c"].as_array().unwrap().len(), 1);
+        }
+        JwkSet::from_json(answer.text.as_bytes()).expect("passes the T12 checks");
+    }
+    // The same bytes every time: x5c is built once.
+    assert_eq!(
+        server.get(paths::JWKS).await.text,
+        server.get(paths::JWKS_ALIAS).await.text
+    );
+}
+
+#[tokio::test]
+async fn discovery_documents_name_every_endpoint() {
+    let server = TestServer::start("discovery", NOW).await;
+    for path in [
+        paths::OPENID_CONFIGURATION,
+        paths::OAUTH_AUTHORIZATION_SERVER,
+    ] {
+        let answer = server.get(path).await;
+        assert_eq!(answer.status, 200, "{path}");
+        let doc = answer.json();
+        let issuer = "http://localhost:1911";
+        assert_eq!(doc["issuer"], issuer);
+        assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+        assert_eq!(
+            doc["token_endpoint"],
+            format!("{issuer}/api/auth/token-for-endpoint")
+        );
+        assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));
+        assert_eq!(
+            doc["id_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
+        assert_eq!(
+            doc["access_token_signing_alg_values_supported"],
+            serde_json::json!(["ES256"])
+        );
+    }
+}
+
+#[tokio::test]
+async fn health_ready_metrics() {
+    let server = TestServer::start("ops", NOW).await;
+    assert_eq!(server.get("/health").await.json()["status"], "ok");
+    assert_eq!(server.get("/ready").await.json()["status"], "ready");
+    server
+        .post_token(&request(&key(40), ENDPOINT, NOW))
+        .await
+        .token();
+    server.post_token(&request(&key(40), ENDPOINT, NOW)).await;
+    let metrics = server.get("/metrics").await;
+    assert_eq!(metrics.status, 200);
+    assert!(
+        metrics
+            .header("content-type")
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    for line in [
+        "sigil_tokens_issued_total 1",
+        "sigil_http_refusals_total{error=\"replay_detected\"} 1",
+        "sigil_signature_checks_total 2",
+        "sigil_http_requests_total{route=\"/api/auth/token-for-endpoint\",method=\"POST\",status=\"200\"} 1",
+    ] {
+        assert!(
+            metrics.text.lines().any(|l| l == line),
+            "missing {line}:\n{}",
+            metrics.text
+        );
+    }
+    assert!(
+        metrics
+            .text
+            .contains("sigil_http_request_duration_seconds_bucket{le=\"+Inf\"}")
+    );
+}
+
+#[tokio::test]
+async fn openapi_lists_every_route() {
+    let server = TestServer::start("openapi", NOW).await;
+    let doc = server.get(paths::OPENAPI).await.json();
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
+    let documented = doc["paths"].as_object().unwrap();
+    let all = [
+        (paths::TOKEN_FOR_ENDPOINT, "post"),
+        (paths::JWKS, "get"),
+        (paths::JWKS_ALIAS, "get"),
+        (paths::OPENID_CONFIGURATION, "get"),
+        (paths::OAUTH_AUTHORIZATION_SERVER, "get"),
+        (paths::USERINFO, "get"),
+        (paths::USERINFO_ALIAS, "get"),
+        (paths::HEALTH, "get"),
+        (paths::READY, "get"),
+        (paths::METRICS, "get"),
+        (paths::OPENAPI, "get"),
+    ];
+    for (path, method) in all {
+        assert!(
+            documented[path].get(method).is_some(),
+            "{method} {path} undocumented"
+        );
+        // And each documented route answers something other than 404.
+        let answer = if method == "post" {
+            server.post_token("{}").await
+        } else {
+            server.get(path).await
+        };
+        assert_ne!(answer.status, 404, "{path}");
+    }
+    assert_eq!(documented.len(), all.len(), "no undocumented extras either");
+    let schemas = doc["components"]["schemas"].as_object().unwrap();
+    for name in [
+        "ErrorBody",
+        "ErrorCode",
+        "TokenResponse",
+        "UserInfo",
+        "TokenRequestBody",
+    ] {
+        assert!(schemas.contains_key(name), "schema {name}");
+    }
+}
