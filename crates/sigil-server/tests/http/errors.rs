@@ -433,3 +433,28 @@ async fn compat_form_refused_when_bound_is_required() {
         .await
         .token();
 }
+
+#[tokio::test]
+async fn request_timeout_is_503_with_the_error_body() {
+    let dir = fresh_dir("timeout");
+    let config = Config {
+        request_timeout_ms: 100,
+        ..config_in(&dir)
+    };
+    let server = TestServer::start_with(config, dir, NOW).await;
+    let routes = Router::new().route(
+        "/slow",
+        get(|| async {
+            tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+            "too late"
+        }),
+    );
+    let app = with_middleware(routes, server.state.clone());
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    let started = std::time::Instant::now();
+    let answer = Answer::read(reqwest::get(format!("{base}/slow")).await.unwrap()).await;
+    answer.assert_error(503, "temporarily_unavailable", "retry");
+    assert!(started.elapsed() < std::time::Duration::from_secs(4));
+}

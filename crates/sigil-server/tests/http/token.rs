@@ -306,3 +306,36 @@ async fn store_failure_is_503_and_issues_nothing() {
     let ready = server.get("/ready").await;
     ready.assert_error(503, "temporarily_unavailable", "retry");
 }
+
+/// Expired replay records are purged (the background task calls the same
+/// `purge`); live ones never are.
+#[tokio::test]
+async fn purge_removes_only_expired_replay_records() {
+    let now = 1_795_000_000_000;
+    let server = TestServer::start("purge", now).await;
+    let old = request(&key(6), ENDPOINT, now);
+    server.post_token(&old).await.token();
+    assert_eq!(
+        server.state.purge().await.unwrap(),
+        0,
+        "a live record stays"
+    );
+    server.clock.advance(200_000);
+    let recent = request(&key(6), ENDPOINT, now + 200_000);
+    server.post_token(&recent).await.token();
+    // The first record outlives its window (300 s + 60 s + 1 s) and goes.
+    server.clock.advance(170_000);
+    assert_eq!(server.state.purge().await.unwrap(), 1);
+    assert_eq!(server.state.purge().await.unwrap(), 0);
+    server
+        .post_token(&recent)
+        .await
+        .assert_error(401, "replay_detected", "already used");
+    let metrics = server.get("/metrics").await.text;
+    assert!(
+        metrics
+            .lines()
+            .any(|l| l == "sigil_replay_records_purged_total 1"),
+        "{metrics}"
+    );
+}
