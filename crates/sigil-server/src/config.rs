@@ -452,7 +452,11 @@ fn one_line(error: &figment::Error) -> String {
         .into_iter()
         .next()
         .unwrap_or_else(|| error.clone());
-    let mut text = first.to_string().replace('\n', " ");
+    // figment names keys with its profile ("default.lisen"): drop it.
+    let mut text = first
+        .to_string()
+        .replace('\n', " ")
+        .replace("\"default.", "\"");
     if let Some(source) = first.metadata.as_ref().map(|m| m.name.to_string()) {
         text = format!("{text} (from {source})");
     }

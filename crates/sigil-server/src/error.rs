@@ -255,15 +255,14 @@ pub(crate) fn quoted(text: &str) -> String {
     }
 }
 
-/// Printable ASCII without `"` and `\`, for a quoted-string header parameter.
+/// Printable ASCII without `"` and `\`, for a quoted-string header parameter
+/// (double quotes become single ones).
 fn header_safe(text: &str) -> String {
     text.chars()
-        .map(|c| {
-            if c.is_ascii_graphic() && c != '"' && c != '\\' || c == ' ' {
-                c
-            } else {
-                '?'
-            }
+        .map(|c| match c {
+            '"' => '\'',
+            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => c,
+            _ => '?',
         })
         .take(200)
         .collect()

@@ -12,6 +12,8 @@ use crate::output;
 /// Longest validator leeway sigil allows (tokens may be accepted this long
 /// after `exp`), seconds.
 const MAX_LEEWAY_MS: u64 = sigil_core::jwt::MAX_LEEWAY_S * 1000;
+/// Largest `reload_interval_ms` a server accepts (SPEC §13: 10 s).
+const MAX_RELOAD_MS: u64 = 10_000;
 
 /// Opens the store the layered configuration names.
 pub(crate) async fn open_store(args: &StoreArgs) -> anyhow::Result<(Settings, Store)> {
@@ -91,11 +93,12 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
 async fn rotate(settings: &Settings, store: &Store, json: bool) -> anyhow::Result<()> {
     let master = MasterKey::from_env().context("master key")?;
     // The old key stays published until every token it signed has expired:
-    // the lifetime, plus the time a running server may still sign with it
-    // (one reload interval), plus the largest validator leeway.
-    let overlap_ms = settings.token_lifetime_s * 1000
-        + u64::try_from(settings.reload_interval.as_millis()).unwrap_or(u64::MAX)
-        + MAX_LEEWAY_MS;
+    // the lifetime (from the same configuration layers the servers read:
+    // run rotate with their sigil.toml / SIGIL_TOKEN_LIFETIME_S), plus the
+    // longest time a running server may still sign with it (the largest
+    // reload interval allowed, 10 s, whatever this configuration says),
+    // plus the largest validator leeway.
+    let overlap_ms = settings.token_lifetime_s * 1000 + MAX_RELOAD_MS + MAX_LEEWAY_MS;
     let rotation =
         sigil_server::rotate(store.keys().as_ref(), master.as_ref(), now_ms(), overlap_ms)
             .await

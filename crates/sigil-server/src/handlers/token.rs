@@ -22,10 +22,13 @@ use crate::error::ApiError;
 use crate::rate_limit::Decision;
 use crate::state::AppState;
 
-/// The request body as documented (the handler parses it by hand, so that
-/// each error names its field and the checks keep SPEC's order).
+/// A statement signed with the caller's Bitcoin key (SPEC §3).
+//
+// This type only documents the body in /openapi.json: the handler parses
+// the body field by hand so that each error names its field and the checks
+// keep SPEC's order (docs/decisions/0006-token-service.md).
 #[derive(Debug, utoipa::ToSchema)]
-#[allow(dead_code)] // a schema for /openapi.json only
+#[allow(dead_code)] // never constructed: a schema for /openapi.json only
 pub(crate) struct TokenRequestBody {
     /// Absolute http(s) URL without fragment, at most 2048 bytes: the token's `aud`.
     #[schema(example = "https://api.example.com")]
