@@ -18,6 +18,9 @@ use crate::config::BucketConfig;
 const SHARDS: usize = 16;
 const NANOS_PER_MINUTE: u64 = 60_000_000_000;
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
+/// A full shard is swept for idle keys at most this often, so a flood of
+/// new keys costs one map lookup each, not a scan each.
+const SWEEP_GAP: u64 = NANOS_PER_SECOND;
 
 /// The answer of one bucket to one request.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -69,7 +72,15 @@ pub struct KeyedLimiter<K> {
     burst: u32,
     max_per_shard: usize,
     epoch: Instant,
-    shards: Vec<Mutex<HashMap<K, u64>>>,
+    shards: Vec<Mutex<Shard<K>>>,
+}
+
+#[derive(Debug)]
+struct Shard<K> {
+    /// Theoretical arrival time per key, ns since the epoch.
+    map: HashMap<K, u64>,
+    /// When this shard was last swept because it was full.
+    last_sweep: Option<u64>,
 }
 
 impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
@@ -87,7 +98,14 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
             burst,
             max_per_shard: (max_tracked / SHARDS).max(1),
             epoch: Instant::now(),
-            shards: (0..SHARDS).map(|_| Mutex::new(HashMap::new())).collect(),
+            shards: (0..SHARDS)
+                .map(|_| {
+                    Mutex::new(Shard {
+                        map: HashMap::new(),
+                        last_sweep: None,
+                    })
+                })
+                .collect(),
         }
     }
 
@@ -102,23 +120,28 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// When the table is full of active keys, a new key is refused: memory
     /// stays bounded and the limiter fails closed.
     pub fn check(&self, key: &K, now: u64) -> Decision {
-        let shard = &self.shards[shard_of(key)];
-        let mut map = shard
+        let mut shard = self.shards[shard_of(key)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        if !map.contains_key(key) && map.len() >= self.max_per_shard {
-            map.retain(|_, tat| *tat > now);
-            if map.len() >= self.max_per_shard {
+        if !shard.map.contains_key(key) && shard.map.len() >= self.max_per_shard {
+            if shard
+                .last_sweep
+                .is_none_or(|at| now >= at.saturating_add(SWEEP_GAP))
+            {
+                shard.map.retain(|_, tat| *tat > now);
+                shard.last_sweep = Some(now);
+            }
+            if shard.map.len() >= self.max_per_shard {
                 return self.refusal(now.saturating_add(self.tolerance + self.interval), now);
             }
         }
-        let tat = map.get(key).copied().unwrap_or(now).max(now);
+        let tat = shard.map.get(key).copied().unwrap_or(now).max(now);
         if tat - now > self.tolerance {
             return self.refusal(tat, now);
         }
         let new_tat = tat + self.interval;
-        map.insert(key.clone(), new_tat);
-        drop(map);
+        shard.map.insert(key.clone(), new_tat);
+        drop(shard);
         Decision {
             allowed: true,
             limit: self.limit,
@@ -131,11 +154,11 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// The state of `key`'s bucket at `now`, without taking a token.
     #[must_use]
     pub fn peek(&self, key: &K, now: u64) -> Decision {
-        let map = self.shards[shard_of(key)]
+        let shard = self.shards[shard_of(key)]
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let tat = map.get(key).copied().unwrap_or(now).max(now);
-        drop(map);
+        let tat = shard.map.get(key).copied().unwrap_or(now).max(now);
+        drop(shard);
         Decision {
             allowed: tat - now <= self.tolerance,
             limit: self.limit,
@@ -168,11 +191,11 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         self.shards
             .iter()
             .map(|shard| {
-                let mut map = shard
+                let mut shard = shard
                     .lock()
                     .unwrap_or_else(std::sync::PoisonError::into_inner);
-                map.retain(|_, tat| *tat > now);
-                map.len()
+                shard.map.retain(|_, tat| *tat > now);
+                shard.map.len()
             })
             .sum()
     }
@@ -266,5 +289,33 @@ mod tests {
         // One interval later every bucket is full again: all dropped.
         assert_eq!(limiter.retain_recent(2 * S), 0);
         assert!(limiter.check(&5000, 2 * S).allowed);
+    }
+
+    /// security.md B8: memory stays bounded under 10^6 distinct keys, and
+    /// a flood of new keys into a full table is refused cheaply (no scan
+    /// per key: this test would take minutes if it were).
+    #[test]
+    fn a_million_distinct_keys_stay_bounded() {
+        let limiter: KeyedLimiter<u32> = KeyedLimiter::new(
+            BucketConfig {
+                per_minute: 60,
+                burst: 20,
+            },
+            16_000,
+        );
+        let mut admitted = 0u32;
+        for key in 0..1_000_000u32 {
+            if limiter.check(&key, u64::from(key) * 10).allowed {
+                admitted += 1;
+            }
+        }
+        let tracked = limiter.retain_recent(10_000_000);
+        assert!(tracked <= 16_000, "tracked {tracked}");
+        assert!(
+            (16_000..1_000_000).contains(&admitted),
+            "admitted {admitted}"
+        );
+        // Known keys keep their bucket while the table is full.
+        assert!(limiter.peek(&0, 10_000_000).remaining < 20);
     }
 }
