@@ -15,9 +15,10 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
     err.chain()
         .find_map(|cause| cause.downcast_ref::<sigil_core::Error>())
         .map_or(USAGE, |core| match core.class() {
-            ErrorClass::Verification | ErrorClass::Timestamp | ErrorClass::Token => {
-                VERIFICATION_FAILED
-            }
+            ErrorClass::Verification
+            | ErrorClass::Timestamp
+            | ErrorClass::Token
+            | ErrorClass::Policy => VERIFICATION_FAILED,
             // Malformed, and any class a newer sigil-core may add.
             _ => USAGE,
         })

@@ -21,6 +21,10 @@ pub enum ErrorClass {
     /// issuer, or its signature does not verify
     /// (HTTP 401 `invalid_token`, exit code 1).
     Token,
+    /// The input is well-formed and its signature verifies, but a configured
+    /// policy refuses it: a signed payload's `requestedBy` is not among the
+    /// allowed hosts (HTTP 403 `access_denied`, exit code 1).
+    Policy,
 }
 
 /// Everything that can go wrong in sigil-core.
@@ -131,11 +135,22 @@ pub enum Error {
     /// A signing key could not be parsed or made, or signing failed.
     #[error("signing key: {0}")]
     SigningKey(String),
+    /// A signed payload (SPEC section 11) is not a JSON object of exactly
+    /// `signedBy`, `requestedBy`, `data` and `timestamp` with the right
+    /// types, or a JSON text could not be parsed as `JSON.parse` would.
+    #[error("payload: {0}")]
+    Payload(String),
+    /// A verified statement that a configured policy refuses, e.g. a payload
+    /// whose `requestedBy` is not an allowed host (SPEC section 8
+    /// `access_denied`; the message contains `not allowed`).
+    #[error("not allowed: {0}")]
+    NotAllowed(String),
 }
 
 impl Error {
     /// The class of this error: malformed input, failed verification, a
-    /// timestamp outside the window, or a refused access token.
+    /// timestamp outside the window, a refused access token, or a policy
+    /// refusal.
     #[must_use]
     pub fn class(&self) -> ErrorClass {
         match self {
@@ -147,6 +162,7 @@ impl Error {
             | Self::StatementMismatch(_) => ErrorClass::Verification,
             Self::TimestampTooOld(_) | Self::TimestampInFuture(_) => ErrorClass::Timestamp,
             Self::Token(_) | Self::TokenExpired(_) | Self::UnknownKid(_) => ErrorClass::Token,
+            Self::NotAllowed(_) => ErrorClass::Policy,
             Self::Wif(_)
             | Self::PrivateKeyRange
             | Self::PublicKey(_)
@@ -157,7 +173,8 @@ impl Error {
             | Self::Message(_)
             | Self::Endpoint(_)
             | Self::Jwks(_)
-            | Self::SigningKey(_) => ErrorClass::Malformed,
+            | Self::SigningKey(_)
+            | Self::Payload(_) => ErrorClass::Malformed,
         }
     }
 

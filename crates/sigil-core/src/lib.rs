@@ -20,6 +20,7 @@ pub mod jwks;
 pub mod jws;
 pub mod jwt;
 mod keys;
+pub mod payload;
 mod replay;
 pub mod signature;
 pub mod signed_request;

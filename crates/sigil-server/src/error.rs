@@ -93,7 +93,8 @@ impl ApiError {
 
     /// Maps a sigil-core error by its class: malformed → 400
     /// `invalid_request`, verification → 401 `invalid_signature`, window →
-    /// 401 `timestamp_expired`, token → 401 `invalid_token`.
+    /// 401 `timestamp_expired`, token → 401 `invalid_token`, policy → 403
+    /// `access_denied`.
     #[must_use]
     pub fn from_core(error: &sigil_core::Error) -> Self {
         let text = error.to_string();
@@ -101,6 +102,7 @@ impl ApiError {
             ErrorClass::Verification => Self::InvalidSignature(text),
             ErrorClass::Timestamp => Self::TimestampExpired(text),
             ErrorClass::Token => Self::InvalidToken(Some(text)),
+            ErrorClass::Policy => Self::AccessDenied(text),
             _ => Self::InvalidRequest(text),
         }
     }
@@ -271,6 +273,35 @@ fn header_safe(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn core_classes_map_to_spec_codes() {
+        let cases = [
+            (
+                sigil_core::Error::Payload("x".into()),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                sigil_core::Error::SignatureInvalid("x".into()),
+                ErrorCode::InvalidSignature,
+            ),
+            (
+                sigil_core::Error::TimestampTooOld("x".into()),
+                ErrorCode::TimestampExpired,
+            ),
+            (
+                sigil_core::Error::TokenExpired("x".into()),
+                ErrorCode::InvalidToken,
+            ),
+            (
+                sigil_core::Error::NotAllowed("x".into()),
+                ErrorCode::AccessDenied,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(ApiError::from_core(&error).code(), code, "{error}");
+        }
+    }
 
     #[test]
     fn every_variant_has_its_spec_status_and_phrase() {
