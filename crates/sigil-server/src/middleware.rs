@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::{ErrorCode, paths};
@@ -49,24 +49,46 @@ fn next_request_id() -> String {
     )
 }
 
+/// The method as a metrics label: the standard ones by name, anything else
+/// `OTHER`.
+fn method_label(method: &Method) -> &'static str {
+    match method.as_str() {
+        "GET" => "GET",
+        "HEAD" => "HEAD",
+        "POST" => "POST",
+        "PUT" => "PUT",
+        "DELETE" => "DELETE",
+        "PATCH" => "PATCH",
+        "OPTIONS" => "OPTIONS",
+        "CONNECT" => "CONNECT",
+        "TRACE" => "TRACE",
+        _ => "OTHER",
+    }
+}
+
 /// The outermost middleware (see the module summary).
 pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
     let request_id = next_request_id();
-    let method = request.method().as_str().to_owned();
-    let path = request.uri().path().to_owned();
+    let method = method_label(request.method());
+    let path = request.uri().path();
     let route = KNOWN_PATHS
         .iter()
         .find(|known| **known == path)
         .copied()
         .unwrap_or("unmatched");
+    // Only a 404 names the path; a known route is its own path.
+    let unmatched_path = (route == "unmatched").then(|| path.to_owned());
     let span = info_span!("request", id = %request_id, method = %method, route);
     let timeout = state.settings().request_timeout;
     let mut response = match tokio::time::timeout(timeout, next.run(request))
         .instrument(span.clone())
         .await
     {
-        Ok(response) => normalise(response, &path, state.settings().body_limit_bytes).await,
+        Ok(response) => {
+            let path = unmatched_path.as_deref().unwrap_or(route);
+            normalise(response, path, state.settings().body_limit_bytes).await
+        }
         Err(_) => ApiError::Unavailable(format!(
             "request timed out after {} ms",
             timeout.as_millis()
@@ -88,7 +110,7 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     );
     state
         .metrics()
-        .record_request(route, &method, status.as_u16(), code, elapsed);
+        .record_request(route, method, status.as_u16(), code, elapsed);
     if let Ok(value) = HeaderValue::from_str(&request_id) {
         response.headers_mut().insert(REQUEST_ID, value);
     }
@@ -110,7 +132,12 @@ async fn normalise(response: Response, path: &str, body_limit: usize) -> Respons
             path: path.to_owned(),
         },
         StatusCode::METHOD_NOT_ALLOWED => ApiError::MethodNotAllowed {
-            allowed: allowed_methods(path).into(),
+            allowed: response
+                .headers()
+                .get(header::ALLOW)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default()
+                .to_owned(),
         },
         StatusCode::PAYLOAD_TOO_LARGE => ApiError::BodyTooLarge { limit: body_limit },
         StatusCode::UNSUPPORTED_MEDIA_TYPE => ApiError::UnsupportedMediaType,
@@ -124,15 +151,6 @@ async fn normalise(response: Response, path: &str, body_limit: usize) -> Respons
         }
     };
     error.into_response()
-}
-
-/// The methods of each route (axum's 405 carries no `Allow` header).
-fn allowed_methods(path: &str) -> &'static str {
-    if path == paths::TOKEN_FOR_ENDPOINT {
-        "POST"
-    } else {
-        "GET, HEAD"
-    }
 }
 
 async fn body_text(body: Body) -> String {

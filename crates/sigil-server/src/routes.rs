@@ -41,7 +41,11 @@ pub fn router(state: AppState) -> Router {
 /// `server_error`. Body size and rate limits are enforced in the handlers,
 /// in SPEC §3's order.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
-    routes
+    // The layers wrap the routed application as a whole (not each route),
+    // so they see its final answers, with the `Allow` header axum's method
+    // router adds to a 405 after the route's own layers have run.
+    Router::new()
+        .fallback_service(routes.with_state(state.clone()))
         .layer(
             ServiceBuilder::new()
                 .layer(axum::middleware::from_fn_with_state(
@@ -54,5 +58,4 @@ pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
                 ]))
                 .layer(CatchPanicLayer::new()),
         )
-        .with_state(state)
 }
