@@ -4,6 +4,8 @@
 
 use std::sync::Arc;
 
+use axum::body::Bytes;
+
 use sigil_core::jwks::{Jwk, JwkSet, Jwks};
 use sigil_core::{Es256SigningKey, es256};
 use sigil_store::{KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
@@ -48,7 +50,7 @@ pub struct PublishedKey {
 pub struct KeyRing {
     current: Arc<Es256SigningKey>,
     keys: Vec<PublishedKey>,
-    jwks_json: Arc<[u8]>,
+    jwks_json: Bytes,
     verify_set: JwkSet,
 }
 
@@ -78,15 +80,7 @@ impl KeyRing {
         previous: Option<&Self>,
     ) -> Result<Self, KeyError> {
         let mut keys = Vec::new();
-        for record in records {
-            let live = match record.state {
-                KeyState::Current => true,
-                KeyState::Retiring => record.retires_at_ms.is_some_and(|at| now_ms < at),
-                _ => false,
-            };
-            if !live {
-                continue;
-            }
+        for record in records.iter().filter(|r| is_published(r, now_ms)) {
             let reused = previous.and_then(|p| p.keys.iter().find(|k| k.kid == record.kid));
             let (signing, jwk) = match reused {
                 Some(key) => (key.signing.clone(), key.jwk.clone()),
@@ -126,7 +120,7 @@ impl KeyRing {
         Ok(Self {
             current,
             keys,
-            jwks_json: jwks_json.into(),
+            jwks_json: Bytes::from(jwks_json),
             verify_set,
         })
     }
@@ -143,9 +137,9 @@ impl KeyRing {
         &self.keys
     }
 
-    /// The JWKS document, serialised once.
+    /// The JWKS document, serialised once (cloning shares the bytes).
     #[must_use]
-    pub fn jwks_json(&self) -> &Arc<[u8]> {
+    pub fn jwks_json(&self) -> &Bytes {
         &self.jwks_json
     }
 
@@ -161,11 +155,7 @@ impl KeyRing {
     fn same_as(&self, records: &[SigningKeyRecord], now_ms: u64) -> bool {
         let live: Vec<(&str, KeyState, Option<u64>)> = records
             .iter()
-            .filter(|r| {
-                r.state == KeyState::Current
-                    || (r.state == KeyState::Retiring
-                        && r.retires_at_ms.is_some_and(|at| now_ms < at))
-            })
+            .filter(|r| is_published(r, now_ms))
             .map(|r| (r.kid.as_str(), r.state, r.retires_at_ms))
             .collect();
         live.len() == self.keys.len()
@@ -193,6 +183,15 @@ impl KeyRing {
             return Ok(None);
         }
         Self::from_records(&records, master, now_ms, Some(self)).map(Some)
+    }
+}
+
+/// The current key, and a retiring key until its `retires_at_ms`.
+fn is_published(record: &SigningKeyRecord, now_ms: u64) -> bool {
+    match record.state {
+        KeyState::Current => true,
+        KeyState::Retiring => record.retires_at_ms.is_some_and(|at| now_ms < at),
+        _ => false,
     }
 }
 

@@ -3,6 +3,7 @@
 use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
+use axum::body::Bytes;
 use sigil_store::Store;
 use tracing::{info, warn};
 
@@ -31,7 +32,7 @@ struct Inner {
     accounts: RwLock<Arc<Registry>>,
     limits: Option<Limits>,
     metrics: Metrics,
-    discovery_json: Arc<[u8]>,
+    discovery_json: Bytes,
 }
 
 /// The in-process limiters of SPEC §10.
@@ -78,7 +79,7 @@ impl AppState {
         if limits.is_none() {
             warn!("rate limits are OFF: use this only for benchmarks and tests");
         }
-        let discovery_json = crate::handlers::discovery::document(&settings.issuer).into();
+        let discovery_json = Bytes::from(crate::handlers::discovery::document(&settings.issuer));
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -142,7 +143,7 @@ impl AppState {
         self.inner.limits.as_ref()
     }
 
-    pub(crate) fn discovery_json(&self) -> &Arc<[u8]> {
+    pub(crate) fn discovery_json(&self) -> &Bytes {
         &self.inner.discovery_json
     }
 

@@ -1,5 +1,6 @@
 //! The JWKS and the two discovery documents (SPEC §5).
 
+use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -33,7 +34,7 @@ pub(crate) fn document(issuer: &str) -> Vec<u8> {
     serde_json::to_vec(&document).expect("a json! value serialises")
 }
 
-fn public_json(body: Vec<u8>) -> Response {
+fn public_json(body: Bytes) -> Response {
     let mut response = body.into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -59,7 +60,7 @@ fn public_json(body: Vec<u8>) -> Response {
     responses((status = 200, description = "JWKS (RFC 7517) with x5c; Cache-Control: public, max-age=300; CORS open", content_type = "application/json"))
 )]
 pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
-    public_json(state.keys().jwks_json().to_vec())
+    public_json(state.keys().jwks_json().clone())
 }
 
 /// OpenID Connect / RFC 8414 discovery document.
@@ -70,5 +71,5 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     responses((status = 200, description = "issuer, jwks_uri, token_endpoint, userinfo_endpoint, supported algorithms", content_type = "application/json"))
 )]
 pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Response {
-    public_json(state.discovery_json().to_vec())
+    public_json(state.discovery_json().clone())
 }

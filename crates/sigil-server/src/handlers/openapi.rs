@@ -3,6 +3,7 @@
 
 use std::sync::OnceLock;
 
+use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::{ErrorBody, ErrorCode, TokenResponse, UserInfo, paths};
@@ -71,13 +72,14 @@ pub fn document() -> utoipa::openapi::OpenApi {
 /// This document.
 #[utoipa::path(get, path = "/openapi.json", tag = "operations", responses((status = 200, description = "OpenAPI 3.1 document", content_type = "application/json")))]
 pub(crate) async fn openapi() -> Response {
-    static JSON: OnceLock<Vec<u8>> = OnceLock::new();
+    static JSON: OnceLock<Bytes> = OnceLock::new();
     let body = JSON
         .get_or_init(|| {
-            document()
-                .to_json()
-                .map(String::into_bytes)
-                .unwrap_or_default()
+            Bytes::from(
+                document()
+                    .to_json()
+                    .expect("the generated OpenAPI document serialises"),
+            )
         })
         .clone();
     let mut response = body.into_response();
