@@ -32,6 +32,26 @@ pub(crate) fn fields(pairs: &[(&str, &str)]) -> anyhow::Result<()> {
     write(&text)
 }
 
+/// Writes a table: a header row of the column names, then `rows`, each
+/// column left-aligned to its width (the last one is not padded).
+///
+/// # Errors
+/// When standard output cannot be written.
+pub(crate) fn table(columns: &[(&str, usize)], rows: &[Vec<String>]) -> anyhow::Result<()> {
+    let header: Vec<String> = columns.iter().map(|(name, _)| (*name).to_owned()).collect();
+    let mut text = String::new();
+    for row in std::iter::once(&header).chain(rows) {
+        let cells: Vec<String> = row
+            .iter()
+            .zip(columns)
+            .map(|(cell, (_, width))| format!("{cell:<width$}"))
+            .collect();
+        text.push_str(cells.join("  ").trim_end());
+        text.push('\n');
+    }
+    write(&text)
+}
+
 /// Writes `text` followed by a newline.
 ///
 /// # Errors

@@ -85,24 +85,30 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
     if json {
         return output::json(&accounts.iter().map(view).collect::<Vec<_>>());
     }
-    let mut text = format!(
-        "{:<66}  {:<20}  {:<10}  {}\n",
-        "PUBKEY", "NAME", "STATE", "AUDIENCES"
-    );
-    for a in &accounts {
-        text.push_str(&format!(
-            "{:<66}  {:<20}  {:<10}  {}\n",
-            a.pubkey.to_hex(),
-            a.name.as_deref().unwrap_or("-"),
-            if a.is_revoked() { "revoked" } else { "active" },
-            if a.audiences.is_empty() {
-                "any".to_owned()
-            } else {
-                a.audiences.join(", ")
-            }
-        ));
-    }
-    output::line(text.trim_end())
+    let rows: Vec<Vec<String>> = accounts
+        .iter()
+        .map(|a| {
+            vec![
+                a.pubkey.to_hex(),
+                a.name.clone().unwrap_or_else(|| "-".to_owned()),
+                if a.is_revoked() { "revoked" } else { "active" }.to_owned(),
+                if a.audiences.is_empty() {
+                    "any".to_owned()
+                } else {
+                    a.audiences.join(", ")
+                },
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            ("PUBKEY", 66),
+            ("NAME", 20),
+            ("STATE", 10),
+            ("AUDIENCES", 0),
+        ],
+        &rows,
+    )
 }
 
 async fn revoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {

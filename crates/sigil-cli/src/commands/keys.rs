@@ -73,21 +73,27 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
             .collect();
         return output::json(&rows);
     }
-    let mut text = format!(
-        "{:<44}  {:<8}  {:<24}  {}\n",
-        "KID", "STATE", "CREATED", "RETIRES-AT"
-    );
-    for k in &keys {
-        text.push_str(&format!(
-            "{:<44}  {:<8}  {:<24}  {}\n",
-            k.kid,
-            k.state.as_str(),
-            format_iso_ms(k.created_at_ms),
-            k.retires_at_ms
-                .map_or_else(|| "-".to_owned(), format_iso_ms)
-        ));
-    }
-    output::line(text.trim_end())
+    let rows: Vec<Vec<String>> = keys
+        .iter()
+        .map(|k| {
+            vec![
+                k.kid.clone(),
+                k.state.as_str().to_owned(),
+                format_iso_ms(k.created_at_ms),
+                k.retires_at_ms
+                    .map_or_else(|| "-".to_owned(), format_iso_ms),
+            ]
+        })
+        .collect();
+    output::table(
+        &[
+            ("KID", 44),
+            ("STATE", 8),
+            ("CREATED", 24),
+            ("RETIRES-AT", 0),
+        ],
+        &rows,
+    )
 }
 
 async fn rotate(settings: &Settings, store: &Store, json: bool) -> anyhow::Result<()> {
