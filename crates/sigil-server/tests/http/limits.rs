@@ -124,14 +124,15 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         ..config_in(&dir)
     };
     let server = TestServer::start_with(config, dir, NOW).await;
-    let send = |client: &'static str| {
-        let request = server
-            .client
-            .post(server.url("/api/auth/token-for-endpoint"))
-            .header("content-type", "application/json")
-            .header("x-forwarded-for", client)
-            .body("{}");
-        async move { crate::support::Answer::read(request.send().await.unwrap()).await }
+    let proxy = &server;
+    let send = |client: &'static str| async move {
+        proxy
+            .post_raw(
+                Some("application/json"),
+                &[("x-forwarded-for", client)],
+                "{}",
+            )
+            .await
     };
     // Two clients behind the proxy have a bucket each.
     for client in ["203.0.113.1", "203.0.113.1", "203.0.113.2", "203.0.113.2"] {
@@ -154,18 +155,13 @@ async fn forwarded_for_counts_only_behind_a_trusted_proxy() {
         .iter()
         .enumerate()
     {
-        let answer = crate::support::Answer::read(
-            server
-                .client
-                .post(server.url("/api/auth/token-for-endpoint"))
-                .header("content-type", "application/json")
-                .header("x-forwarded-for", *client)
-                .body("{}")
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = server
+            .post_raw(
+                Some("application/json"),
+                &[("x-forwarded-for", client)],
+                "{}",
+            )
+            .await;
         let expected = if i < 2 { 400 } else { 429 };
         assert_eq!(answer.status, expected, "{client}: {}", answer.text);
     }

@@ -91,15 +91,25 @@ impl TestServer {
 
     /// POSTs a JSON text to the token route.
     pub async fn post_token(&self, body: &str) -> Answer {
-        let response = self
-            .client
-            .post(self.url(TOKEN_PATH))
-            .header("content-type", "application/json")
-            .body(body.to_owned())
-            .send()
-            .await
-            .unwrap();
-        Answer::read(response).await
+        self.post_raw(Some("application/json"), &[], body).await
+    }
+
+    /// POSTs `body` to the token route with this `Content-Type` (none when
+    /// `None`) and extra headers.
+    pub async fn post_raw(
+        &self,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
+        let mut request = self.client.post(self.url(TOKEN_PATH)).body(body.to_owned());
+        if let Some(content_type) = content_type {
+            request = request.header("content-type", content_type);
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        Answer::read(request.send().await.unwrap()).await
     }
 
     pub async fn get(&self, path: &str) -> Answer {
