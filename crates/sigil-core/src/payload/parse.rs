@@ -230,7 +230,7 @@ impl Parser<'_> {
         }
     }
 
-    /// One escape starting at the backslash; `\uXXXX` gives one UTF-16 unit
+    /// One escape starting at the backslash; `\u` with four hex digits gives one UTF-16 unit
     /// (surrogate pairs are joined by [`JsString::from_utf16`]).
     fn escape(&mut self) -> Result<u16, String> {
         let at = self.pos;

@@ -17,7 +17,7 @@ use super::value::{JsString, JsValue};
 ///   `{"2":0,"10":0,"b":1,"a":2}`;
 /// - strings: `"` and `\` escaped, U+0008 U+0009 U+000A U+000C U+000D as
 ///   `\b \t \n \f \r`, other U+0000–U+001F as `\u00xx` (lower-case hex), a
-///   lone surrogate as `\udxxx` (lower-case hex); everything else, `/`,
+///   lone surrogate as `\ud` and three lower-case hex digits (e.g. `\ud800`); everything else, `/`,
 ///   U+007F, U+2028 and U+2029 included, as raw UTF-8;
 /// - numbers as `Number::toString` writes them: shortest round-trip digits,
 ///   `1` for `1.0`, `0` for `-0`, `1e+21` from 10²¹ up and `1e-7` below
