@@ -33,6 +33,10 @@ pub mod paths {
     pub const METRICS: &str = "/metrics";
     /// `GET`: the OpenAPI document of the whole HTTP surface.
     pub const OPENAPI: &str = "/openapi.json";
+    /// `POST`: verify a Signup signed payload, once (SPEC §11).
+    pub const PAYLOADS_VERIFY: &str = "/api/payloads/verify";
+    /// `POST`: alias of [`PAYLOADS_VERIFY`].
+    pub const PAYLOADS_VERIFY_ALIAS: &str = "/api/verify";
 }
 
 /// The closed list of error codes of SPEC section 8.
@@ -169,6 +173,32 @@ pub struct UserInfo {
     /// Account name, when the account registry knows it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub name: Option<String>,
+}
+
+/// The body of a successful `POST /api/payloads/verify` (SPEC §11).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct PayloadVerification {
+    /// Always `true`: every refusal is an [`ErrorBody`].
+    pub verified: bool,
+    /// The signer's address, normalised: CashAddr in any accepted spelling
+    /// becomes lower-case CashAddr with its prefix; legacy stays legacy.
+    pub address: String,
+    /// The payload's `requestedBy`, one of the server's allowed hosts.
+    #[serde(rename = "requestedBy")]
+    pub requested_by: String,
+    /// The payload's `signedBy`.
+    #[serde(rename = "signedBy")]
+    pub signed_by: String,
+    /// The payload's `timestamp`, ms since the epoch.
+    pub timestamp: u64,
+    /// Lower-case hex SHA-256 of the payload bytes that were verified: the
+    /// replay key, the same for every encoding of the signature.
+    pub payload_sha256: String,
+    /// `true` when the payload arrived as an object and was re-serialised
+    /// as `JSON.stringify` writes it (and that text verified); `false` when
+    /// it arrived as the exact signed text.
+    pub reserialised: bool,
 }
 
 #[cfg(test)]

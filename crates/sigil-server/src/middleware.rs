@@ -21,8 +21,10 @@ pub const REQUEST_ID: &str = "x-request-id";
 
 /// Routes are labelled by their path when it is one of ours, so the
 /// metrics' cardinality stays bounded.
-const KNOWN_PATHS: [&str; 11] = [
+const KNOWN_PATHS: [&str; 13] = [
     paths::TOKEN_FOR_ENDPOINT,
+    paths::PAYLOADS_VERIFY,
+    paths::PAYLOADS_VERIFY_ALIAS,
     paths::JWKS,
     paths::JWKS_ALIAS,
     paths::OPENID_CONFIGURATION,

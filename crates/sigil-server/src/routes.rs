@@ -1,4 +1,4 @@
-//! [`router`]: every route of SPEC §3 and §5, and the middleware around them.
+//! [`router`]: every route of SPEC §3, §5 and §11, and the middleware around them.
 
 use axum::Router;
 use axum::http::header;
@@ -8,7 +8,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-use crate::handlers::{discovery, health, openapi, token, userinfo};
+use crate::handlers::{discovery, health, openapi, payload, token, userinfo};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -16,6 +16,8 @@ use crate::state::AppState;
 pub fn router(state: AppState) -> Router {
     let routes = Router::new()
         .route(paths::TOKEN_FOR_ENDPOINT, post(token::token_for_endpoint))
+        .route(paths::PAYLOADS_VERIFY, post(payload::verify_payload))
+        .route(paths::PAYLOADS_VERIFY_ALIAS, post(payload::verify_payload))
         .route(paths::JWKS, get(discovery::jwks))
         .route(paths::JWKS_ALIAS, get(discovery::jwks))
         .route(

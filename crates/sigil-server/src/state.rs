@@ -4,6 +4,7 @@ use std::net::IpAddr;
 use std::sync::{Arc, RwLock};
 
 use axum::body::Bytes;
+use sigil_core::payload::Policy;
 use sigil_store::Store;
 use tracing::{info, warn};
 
@@ -33,6 +34,7 @@ struct Inner {
     limits: Option<Limits>,
     metrics: Metrics,
     discovery_json: Bytes,
+    payload_policy: Policy,
 }
 
 /// The in-process limiters of SPEC §10.
@@ -80,6 +82,7 @@ impl AppState {
             warn!("rate limits are OFF: use this only for benchmarks and tests");
         }
         let discovery_json = Bytes::from(crate::handlers::discovery::document(&settings.issuer));
+        let payload_policy = Policy::new(settings.payload_hosts.iter().cloned());
         Ok(Self {
             inner: Arc::new(Inner {
                 settings,
@@ -91,6 +94,7 @@ impl AppState {
                 limits,
                 metrics: Metrics::default(),
                 discovery_json,
+                payload_policy,
             }),
         })
     }
@@ -141,6 +145,10 @@ impl AppState {
 
     pub(crate) fn limits(&self) -> Option<&Limits> {
         self.inner.limits.as_ref()
+    }
+
+    pub(crate) fn payload_policy(&self) -> &Policy {
+        &self.inner.payload_policy
     }
 
     pub(crate) fn discovery_json(&self) -> &Bytes {

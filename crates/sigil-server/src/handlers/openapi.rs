@@ -6,11 +6,11 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{ErrorBody, ErrorCode, TokenResponse, UserInfo, paths};
+use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo, paths};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{discovery, health, token, userinfo};
+use super::{discovery, health, payload, token, userinfo};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -20,6 +20,7 @@ use super::{discovery, health, token, userinfo};
     ),
     paths(
         token::token_for_endpoint,
+        payload::verify_payload,
         discovery::jwks,
         discovery::openid_configuration,
         userinfo::userinfo,
@@ -28,10 +29,11 @@ use super::{discovery, health, token, userinfo};
         health::metrics,
         openapi,
     ),
-    components(schemas(ErrorBody, ErrorCode, TokenResponse, UserInfo)),
+    components(schemas(ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo)),
     modifiers(&Aliases),
     tags(
         (name = "tokens", description = "Token issuing and user info"),
+        (name = "payloads", description = "Signup signed payloads, each verified once"),
         (name = "discovery", description = "JWKS and discovery documents"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
     )
@@ -50,6 +52,7 @@ impl Modify for Aliases {
                 paths::OPENID_CONFIGURATION,
             ),
             (paths::USERINFO_ALIAS, paths::USERINFO),
+            (paths::PAYLOADS_VERIFY_ALIAS, paths::PAYLOADS_VERIFY),
         ] {
             if let Some(item) = openapi.paths.paths.get(canonical).cloned() {
                 openapi.paths.paths.insert(alias.to_owned(), item);

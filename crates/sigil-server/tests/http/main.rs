@@ -7,5 +7,6 @@
 mod discovery;
 mod errors;
 mod limits;
+mod payload;
 mod support;
 mod token;

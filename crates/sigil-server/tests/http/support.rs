@@ -102,7 +102,25 @@ impl TestServer {
         headers: &[(&str, &str)],
         body: &str,
     ) -> Answer {
-        let mut request = self.client.post(self.url(TOKEN_PATH)).body(body.to_owned());
+        self.post_to(TOKEN_PATH, content_type, headers, body).await
+    }
+
+    /// POSTs a JSON text to `path`.
+    pub async fn post_json(&self, path: &str, body: &str) -> Answer {
+        self.post_to(path, Some("application/json"), &[], body)
+            .await
+    }
+
+    /// POSTs `body` to `path` with this `Content-Type` (none when `None`)
+    /// and extra headers.
+    pub async fn post_to(
+        &self,
+        path: &str,
+        content_type: Option<&str>,
+        headers: &[(&str, &str)],
+        body: &str,
+    ) -> Answer {
+        let mut request = self.client.post(self.url(path)).body(body.to_owned());
         if let Some(content_type) = content_type {
             request = request.header("content-type", content_type);
         }
