@@ -55,6 +55,8 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Build a bitcoin-auth X-Auth-Token header value for a request.
     AuthToken(AuthTokenArgs),
+    /// Sign or verify Signup payloads (SPEC §11).
+    Payload(PayloadArgs),
 }
 
 /// `sigil serve`.
@@ -275,6 +277,79 @@ pub(crate) struct AuthTokenArgs {
     /// Where the private key comes from.
     #[command(flatten)]
     pub(crate) key: KeySource,
+}
+
+/// `sigil payload`.
+#[derive(Debug, Args)]
+pub(crate) struct PayloadArgs {
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: PayloadCommand,
+}
+
+/// `sigil payload …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum PayloadCommand {
+    /// Sign `{signedBy, requestedBy, data, timestamp}` as the Signup wallet
+    /// does (JSON.stringify, then BSM with the compressed key); prints
+    /// `{payload, address, signature}` with a CashAddr address.
+    Sign(PayloadSignArgs),
+    /// Verify a signed payload: the signature by the address over the exact
+    /// bytes of the file, the four keys, requestedBy and the ±300 s window.
+    /// Replays are not checked: the CLI keeps no store (the server does).
+    Verify(PayloadVerifyArgs),
+}
+
+/// `sigil payload sign`.
+#[derive(Debug, Args)]
+pub(crate) struct PayloadSignArgs {
+    /// The host (and port) of the app asking for the signature.
+    #[arg(long, value_name = "HOST")]
+    pub(crate) requested_by: String,
+
+    /// The app's data, a JSON value (its key order is kept, as JSON.parse
+    /// keeps it).
+    #[arg(long, value_name = "JSON", allow_hyphen_values = true)]
+    pub(crate) data: String,
+
+    /// The wallet's name.
+    #[arg(long, value_name = "NAME", default_value = "Signup.cash")]
+    pub(crate) signed_by: String,
+
+    /// Signing time, ms since the epoch [default: now].
+    #[arg(long, value_name = "MS")]
+    pub(crate) timestamp: Option<u64>,
+
+    /// Where the private key comes from.
+    #[command(flatten)]
+    pub(crate) key: KeySource,
+}
+
+/// `sigil payload verify`.
+#[derive(Debug, Args)]
+pub(crate) struct PayloadVerifyArgs {
+    /// The file holding the exact signed text (`-` for standard input).
+    /// Trailing whitespace, such as the newline an editor adds, is ignored:
+    /// a payload ends with `}`.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) payload_file: PathBuf,
+
+    /// The signer's CashAddr or legacy P2PKH address.
+    #[arg(long, value_name = "ADDR")]
+    pub(crate) address: String,
+
+    /// The BSM signature: base64, hex or a JSON byte array.
+    #[arg(long, value_name = "SIG", allow_hyphen_values = true)]
+    pub(crate) signature: String,
+
+    /// Allowed requestedBy host; repeat for several. Without it the
+    /// payload's own requestedBy is accepted, and printed for you to check.
+    #[arg(long = "requested-by", value_name = "HOST")]
+    pub(crate) requested_by: Vec<String>,
+
+    /// Verify as of this time, ms since the epoch [default: now].
+    #[arg(long, value_name = "MS")]
+    pub(crate) at: Option<u64>,
 }
 
 /// A signature scheme on the command line.

@@ -36,5 +36,6 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Sign(args) => commands::sign::run(&args, json),
         Command::Verify(args) => commands::verify::run(&args, json),
         Command::AuthToken(args) => commands::auth_token::run(&args, json),
+        Command::Payload(args) => commands::payload::run(&args, json),
     }
 }

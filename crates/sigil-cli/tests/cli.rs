@@ -693,3 +693,216 @@ fn now_ms() -> u64 {
         .expect("the clock is after 1970");
     u64::try_from(elapsed.as_millis()).expect("milliseconds fit in u64")
 }
+
+/// A fresh temp file holding `text`.
+fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
+    let path = std::env::temp_dir().join(format!("sigil-cli-{name}-{}", std::process::id()));
+    std::fs::write(&path, text).expect("temp file written");
+    path
+}
+
+#[test]
+fn payload_sign_reproduces_the_seed_doc_vector() {
+    let case = vector_case("signup_payloads.json", "seed-doc-example");
+    let (input, want) = (&case["input"], &case["expected"]);
+    let signed = sigil_with_wif(
+        input["signer_wif"].as_str().unwrap(),
+        &[
+            "payload",
+            "sign",
+            "--requested-by",
+            "domain.tld",
+            "--data",
+            input["data_json_text"].as_str().unwrap(),
+            "--timestamp",
+            "1599640414562",
+        ],
+    );
+    let printed = signed.assert_code(0).json();
+    assert_eq!(printed["payload"], want["payload"]);
+    assert_eq!(printed["signature"], want["signature"]);
+    assert_eq!(printed["address"], want["address"], "a CashAddr address");
+    assert_eq!(printed.as_object().unwrap().len(), 3, "{printed}");
+}
+
+#[test]
+fn payload_verify_checks_the_published_vector() {
+    let case = vector_case("signup_payloads.json", "signup-utils-test-vector");
+    let input = &case["input"];
+    let want = &case["expected"];
+    // An editor's trailing newline is not part of the signed text.
+    let file = temp_file(
+        "published",
+        &format!("{}\n", input["payload"].as_str().unwrap()),
+    );
+    let file = file.to_str().unwrap();
+    let signature = input["signature"].as_str().unwrap();
+    let at = "1601555811427";
+    for address in [
+        input["address"].as_str().unwrap(),
+        want["legacy_address"].as_str().unwrap(),
+    ] {
+        let report = sigil(&[
+            "--json",
+            "payload",
+            "verify",
+            "--payload-file",
+            file,
+            "--address",
+            address,
+            "--signature",
+            signature,
+            "--requested-by",
+            "localhost:5000",
+            "--at",
+            at,
+        ]);
+        let report = report.assert_code(0).json();
+        assert_eq!(report["verified"], true);
+        assert_eq!(report["address"], address);
+        assert_eq!(report["payload_sha256"], want["payload_sha256_hex"]);
+        assert_eq!(report["requestedBy"], "localhost:5000");
+    }
+    // Human output, and standard input as the file.
+    let text = run_with(
+        &[
+            "payload",
+            "verify",
+            "--payload-file",
+            "-",
+            "--address",
+            input["address"].as_str().unwrap(),
+            "--signature",
+            signature,
+            "--at",
+            at,
+        ],
+        None,
+        Some(input["payload"].as_str().unwrap()),
+    );
+    assert!(
+        text.assert_code(0).stdout.contains("requestedBy"),
+        "{}",
+        text.stdout
+    );
+    assert!(text.stdout.contains("localhost:5000"));
+
+    let cashaddr = input["address"].as_str().unwrap();
+    // (address, signature, extra flags, exit code, phrase on stderr)
+    let refusals: [(&str, &str, &[&str], i32, &str); 5] = [
+        (
+            cashaddr,
+            signature,
+            &["--requested-by", "other.example", "--at", at],
+            1,
+            "not allowed",
+        ),
+        (
+            cashaddr,
+            signature,
+            &["--at", "1601556112428"],
+            1,
+            "timestamp too old",
+        ),
+        (cashaddr, "not base64!", &["--at", at], 2, "signature"),
+        // Another address: the recovered key is not its owner.
+        (
+            "15CRxFdyRpGZLW9w8HnHvVduizdL5jKNbs",
+            signature,
+            &["--at", at],
+            1,
+            "signature verification failed",
+        ),
+        // A mixed-case CashAddr is malformed input.
+        (
+            "bitcoincash:QPgan8qtp0s6vny6mg6ja7zs8599tdfg9yvrk89qm6",
+            signature,
+            &["--at", at],
+            2,
+            "address",
+        ),
+    ];
+    for (address, sig, extra, code, phrase) in refusals {
+        let mut args = vec![
+            "payload",
+            "verify",
+            "--payload-file",
+            file,
+            "--address",
+            address,
+            "--signature",
+            sig,
+        ];
+        args.extend_from_slice(extra);
+        let run = sigil(&args);
+        run.assert_code(code);
+        assert!(
+            run.stderr.contains(phrase),
+            "{:?} lacks {phrase:?}",
+            run.stderr
+        );
+    }
+}
+
+#[test]
+fn payload_sign_then_verify_now_and_refuse_changes() {
+    let (wif, _, _) = keygen(&[]);
+    let signed = sigil_with_wif(
+        &wif,
+        &[
+            "payload",
+            "sign",
+            "--requested-by",
+            "app.example.com:8443",
+            "--data",
+            r#"{"é":"€ 😀","2":[1.0,1e21]}"#,
+        ],
+    )
+    .assert_code(0)
+    .json();
+    let text = signed["payload"].as_str().unwrap();
+    assert!(
+        text.contains(r#""data":{"2":[1,1e+21],"é":"€ 😀"}"#),
+        "JSON.stringify order and numbers: {text}"
+    );
+    let file = temp_file("roundtrip", text);
+    let args = |file: &str| {
+        vec![
+            "--json".to_owned(),
+            "payload".into(),
+            "verify".into(),
+            "--payload-file".into(),
+            file.into(),
+            "--address".into(),
+            signed["address"].as_str().unwrap().into(),
+            "--signature".into(),
+            signed["signature"].as_str().unwrap().into(),
+            "--requested-by".into(),
+            "app.example.com:8443".into(),
+        ]
+    };
+    let ok = sigil(
+        &args(file.to_str().unwrap())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    assert_eq!(ok.assert_code(0).json()["signedBy"], "Signup.cash");
+    let changed = temp_file("changed", &text.replace("8443", "8444"));
+    let refused = sigil(
+        &args(changed.to_str().unwrap())
+            .iter()
+            .map(String::as_str)
+            .collect::<Vec<_>>(),
+    );
+    refused.assert_code(1);
+    assert_eq!(refused.json()["verified"], false);
+    assert!(
+        refused.json()["error"]
+            .as_str()
+            .unwrap()
+            .contains("signature verification failed"),
+        "{}",
+        refused.stdout
+    );
+}

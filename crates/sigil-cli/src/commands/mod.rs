@@ -4,6 +4,7 @@ pub(crate) mod accounts;
 pub(crate) mod auth_token;
 pub(crate) mod keygen;
 pub(crate) mod keys;
+pub(crate) mod payload;
 pub(crate) mod serve;
 pub(crate) mod sign;
 pub(crate) mod verify;

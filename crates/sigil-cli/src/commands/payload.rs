@@ -1,0 +1,134 @@
+//! `sigil payload sign | verify`: Signup signed payloads (SPEC §11) from
+//! the command line, with the same functions the server's
+//! `POST /api/payloads/verify` uses (`sigil_core::payload`).
+
+use std::io::Read as _;
+use std::path::Path;
+
+use anyhow::Context as _;
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
+use serde::Serialize;
+use sigil_core::api::PayloadVerification;
+use sigil_core::payload::{self, JsValue, Payload, Policy};
+
+use super::keys::now_ms;
+use crate::cli::{PayloadArgs, PayloadCommand, PayloadSignArgs, PayloadVerifyArgs};
+use crate::{output, secret};
+
+/// What `payload sign` prints: what a wallet hands back to the app.
+#[derive(Debug, Serialize)]
+struct Signed {
+    payload: String,
+    address: String,
+    signature: String,
+}
+
+/// What `payload verify --json` prints when verification fails.
+#[derive(Debug, Serialize)]
+struct Refused {
+    verified: bool,
+    error: String,
+}
+
+/// Runs `sigil payload …`.
+///
+/// # Errors
+/// Malformed input (exit 2), or a payload that does not verify (exit 1).
+pub(crate) fn run(args: &PayloadArgs, json: bool) -> anyhow::Result<()> {
+    match &args.command {
+        PayloadCommand::Sign(args) => sign(args),
+        PayloadCommand::Verify(args) => verify(args, json),
+    }
+}
+
+/// Prints `{payload, address, signature}` as one JSON line (with or without
+/// `--json`: it is what an app receives from the wallet).
+fn sign(args: &PayloadSignArgs) -> anyhow::Result<()> {
+    let data = JsValue::parse(&args.data).context("--data is not a JSON value")?;
+    let key = secret::private_key(&args.key)?;
+    let text = Payload::new(
+        args.signed_by.as_str(),
+        args.requested_by.as_str(),
+        data,
+        args.timestamp.unwrap_or_else(now_ms),
+    )
+    .to_text();
+    let signature = STANDARD.encode(payload::sign(&text, &key).to_bytes());
+    let address = key
+        .address()
+        .to_cashaddr()
+        .context("a P2PKH address always has a CashAddr form")?;
+    output::json(&Signed {
+        payload: text,
+        address,
+        signature,
+    })
+}
+
+fn verify(args: &PayloadVerifyArgs, json: bool) -> anyhow::Result<()> {
+    let text = read_payload(&args.payload_file)?;
+    let hosts = if args.requested_by.is_empty() {
+        // No host given: accept the payload's own (printed below).
+        Payload::parse(&text)
+            .map(|p| vec![p.requested_by])
+            .unwrap_or_default()
+    } else {
+        args.requested_by.clone()
+    };
+    let outcome = payload::verify(
+        &text,
+        args.address.trim(),
+        args.signature.trim(),
+        &Policy::new(hosts),
+        args.at.unwrap_or_else(now_ms),
+    );
+    let verified = match outcome {
+        Ok(verified) => verified,
+        Err(e) => {
+            if json {
+                output::json(&Refused {
+                    verified: false,
+                    error: e.to_string(),
+                })?;
+            }
+            return Err(e.into());
+        }
+    };
+    let report = PayloadVerification {
+        verified: true,
+        address: verified.address,
+        requested_by: verified.requested_by,
+        signed_by: verified.signed_by,
+        timestamp: verified.timestamp_ms,
+        payload_sha256: verified.payload_sha256,
+        reserialised: false,
+    };
+    if json {
+        return output::json(&report);
+    }
+    output::line("verified (replay not checked: remember payload_sha256 to accept it once)")?;
+    output::fields(&[
+        ("address", &report.address),
+        ("requestedBy", &report.requested_by),
+        ("signedBy", &report.signed_by),
+        ("timestamp", &report.timestamp.to_string()),
+        ("payload_sha256", &report.payload_sha256),
+    ])
+}
+
+/// The file's text (or standard input's for `-`), trailing whitespace
+/// removed: a payload ends with `}`, so it never belongs to the signed text.
+fn read_payload(path: &Path) -> anyhow::Result<String> {
+    let text = if path == Path::new("-") {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .context("reading the payload from standard input")?;
+        text
+    } else {
+        std::fs::read_to_string(path)
+            .with_context(|| format!("reading the payload file {}", path.display()))?
+    };
+    Ok(text.trim_end().to_owned())
+}
