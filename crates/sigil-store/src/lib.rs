@@ -3,6 +3,7 @@
 mod account;
 mod backend;
 mod error;
+mod payload;
 mod replay;
 mod signing_key;
 mod sqlite;
@@ -12,6 +13,7 @@ mod url;
 pub use account::{Account, AccountStore};
 pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
+pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};
 pub use replay::{Insertion, ReplayNamespace, ReplayStore};
 pub use signing_key::{KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 pub use sqlite::{SqliteOptions, SqliteStore};

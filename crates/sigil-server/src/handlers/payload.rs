@@ -5,8 +5,8 @@
 //! size, the body's three fields, then [`sigil_core::payload::verify_json`]
 //! (address, signature, the payload's four keys, `requestedBy`, window),
 //! the per-key limit (counted only for a verified signature), and last the
-//! replay insert, keyed on SHA-256 of the exact payload bytes and committed
-//! before the answer. The rate limiters are the token route's: both routes
+//! replay insert ([`sigil_store::record_payload`]), keyed on SHA-256 of the
+//! exact payload bytes, kept 24 h and committed before the answer. The rate limiters are the token route's: both routes
 //! check signatures, and SPEC §10 budgets signature checks per client and
 //! per key, whichever route they arrive on.
 
@@ -21,7 +21,7 @@ use serde_json::Value;
 use serde_json::value::RawValue;
 use sigil_core::api::PayloadVerification;
 use sigil_core::payload;
-use sigil_store::{Insertion, ReplayNamespace};
+use sigil_store::{PayloadRefusal, record_payload};
 use tracing::instrument;
 
 use super::token::{read_body, require_json};
@@ -29,11 +29,6 @@ use crate::client_addr::client_addr;
 use crate::error::ApiError;
 use crate::rate_limit::Decision;
 use crate::state::AppState;
-
-/// How long a payload's replay record outlives its timestamp: a day,
-/// far past the ±300 s window, so a clock set back on this server (or a
-/// window widened later) cannot make a used payload acceptable again.
-pub(crate) const PAYLOAD_RECORD_TTL_MS: u64 = 24 * 60 * 60 * 1000;
 
 /// A Signup payload, the address that signed it and the signature.
 //
@@ -162,21 +157,11 @@ async fn verify(
     }
 
     // 5. Once: the insert is the check, committed before the answer.
-    let expires_at_ms = verified.timestamp_ms.max(now_ms) + PAYLOAD_RECORD_TTL_MS;
-    match state
-        .store()
-        .replay()
-        .insert_if_absent(
-            ReplayNamespace::SignedPayload,
-            verified.replay_key,
-            expires_at_ms,
-            now_ms,
-        )
-        .await
-    {
-        Ok(Insertion::Inserted) => {}
-        Ok(Insertion::AlreadyUsed) => return Err(ApiError::ReplayDetected),
-        Err(e) => return Err(ApiError::from_store(&e)),
+    match record_payload(state.store().replay().as_ref(), &verified, now_ms).await {
+        Ok(()) => {}
+        Err(PayloadRefusal::Replay) => return Err(ApiError::ReplayDetected),
+        Err(PayloadRefusal::Store(e)) => return Err(ApiError::from_store(&e)),
+        Err(PayloadRefusal::Invalid(e)) => return Err(ApiError::from_core(&e)),
     }
     Ok(PayloadVerification {
         verified: true,

@@ -48,6 +48,7 @@ macro_rules! conformance_tests {
             replay_expired_record_counts_as_absent,
             replay_purge_removes_only_expired_records,
             replay_refuses_a_record_born_expired,
+            payload_verified_once,
             signing_key_first_insert_then_conflict,
             signing_key_rotation_keeps_old_key_until_retires_at,
             signing_key_rotation_is_atomic,

@@ -216,3 +216,90 @@ pub(crate) async fn replay_refuses_a_record_born_expired(fixture: &impl Fixture)
         "the refused calls stored nothing"
     );
 }
+
+/// The published Signup vector (signup_payloads.json `signup-utils-test-vector`)
+/// and its high-S twin.
+const SIGNUP_TEXT: &str = r#"{"signedBy":"Signup.cash","requestedBy":"localhost:5000","data":{"message":"Testing verify() fn for Signup.cash utils"},"timestamp":1601555811427}"#;
+const SIGNUP_ADDRESS: &str = "bitcoincash:qpgan8qtp0s6vny6mg6ja7zs8599tdfg9yvrk89qm6";
+const SIGNUP_SIGNATURE: &str =
+    "IGid4hb8JNwmpvHtgFuR8riP5y+FRq3BV1+2fprknEPAfJ2DszXa+7gYTkgZjuwf0i7NA9FEfSERS4sDAIy0nFM=";
+const SIGNUP_HIGH_S: &str =
+    "H2id4hb8JNwmpvHtgFuR8riP5y+FRq3BV1+2fprknEPAg2J8TMolBEfnsbfmcRPgLIvh2RVqy38qdEdbjEOBpO4=";
+const SIGNUP_WRONG: &str =
+    "INmSM+yycDpu03E0AppgQMNZnHn8wUX2D2HbYTLxqogoWXXH/M2Od1JMHrqxoeObADfV/kD0mXEwbdF/pbSsixY=";
+const SIGNUP_NOW: u64 = 1_601_555_811_427;
+
+/// `verify_payload_once` with this store as the replay store: the published
+/// vector once, then its twin (another signature encoding of the same
+/// bytes) and the object form are replays; a wrong signature never reaches
+/// the store; the record outlives the window.
+pub(crate) async fn payload_verified_once(fixture: &impl Fixture) {
+    use sigil_core::ErrorClass;
+    use sigil_core::payload::Policy;
+    use sigil_store::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, verify_payload_once};
+
+    let store = fixture.open().await;
+    let replay = store.replay().as_ref();
+    let policy = Policy::new(["localhost:5000"]);
+    let text = serde_json_string(SIGNUP_TEXT);
+    let once = |payload: String, signature: &'static str, now: u64| {
+        let policy = policy.clone();
+        async move {
+            verify_payload_once(replay, &payload, SIGNUP_ADDRESS, signature, &policy, now).await
+        }
+    };
+    match once(text.clone(), SIGNUP_WRONG, SIGNUP_NOW).await {
+        Err(PayloadRefusal::Invalid(e)) => assert_eq!(e.class(), ErrorClass::Verification),
+        other => panic!("wrong signature: {other:?}"),
+    }
+    let verified = once(text.clone(), SIGNUP_SIGNATURE, SIGNUP_NOW)
+        .await
+        .expect("the published vector verifies once");
+    assert_eq!(
+        verified.payload_sha256,
+        "81d76b5b4907c5bc765cbe541415958f6b04b3d1a91daa7172636d0cea7aaa5e"
+    );
+    assert!(matches!(
+        once(text.clone(), SIGNUP_SIGNATURE, SIGNUP_NOW).await,
+        Err(PayloadRefusal::Replay)
+    ));
+    assert!(matches!(
+        once(text, SIGNUP_HIGH_S, SIGNUP_NOW).await,
+        Err(PayloadRefusal::Replay)
+    ));
+    // The object form is the same bytes once re-serialised: a replay too.
+    assert!(matches!(
+        once(SIGNUP_TEXT.to_owned(), SIGNUP_SIGNATURE, SIGNUP_NOW).await,
+        Err(PayloadRefusal::Replay)
+    ));
+    // The record is live far past the window; purging at the window's end
+    // leaves it.
+    let purged = replay
+        .purge_expired(SIGNUP_NOW + 301_000)
+        .await
+        .expect("purge");
+    assert_eq!(purged, 0);
+    let again = replay
+        .insert_if_absent(
+            ReplayNamespace::SignedPayload,
+            verified.replay_key,
+            SIGNUP_NOW + PAYLOAD_RECORD_TTL_MS,
+            SIGNUP_NOW + PAYLOAD_RECORD_TTL_MS - 1,
+        )
+        .await;
+    assert_eq!(again, Ok(Insertion::AlreadyUsed), "still live a day later");
+}
+
+/// `text` as a JSON string literal (the body's `payload` member).
+fn serde_json_string(text: &str) -> String {
+    let mut out = String::from("\"");
+    for c in text.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
+}
