@@ -1,0 +1,336 @@
+//! The two error types: [`Error`] for configuring the validator and fetching
+//! keys, [`Rejection`] for refusing a request (SPEC section 8).
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use sigil_core::ErrorClass;
+use sigil_core::api::{ErrorBody, ErrorCode};
+
+/// Why a validator could not be built, or its keys not fetched.
+///
+/// Messages are lower case, name what was wrong and never contain secrets.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A setting is unusable (an issuer URL that is not https, a leeway over
+    /// 30 s, a zero limit, …).
+    #[error("config: {0}")]
+    Config(String),
+    /// The discovery document could not be fetched or is unusable.
+    #[error("discovery: {0}")]
+    Discovery(String),
+    /// The JWKS could not be fetched (network, status, size, redirect).
+    #[error("jwks fetch: {0}")]
+    Fetch(String),
+    /// The JWKS was fetched but refused (security catalogue T12); the
+    /// previous good key set stays in use.
+    #[error("jwks refused: {0}")]
+    Jwks(String),
+    /// The replay guard could not answer (or is full): the statement is
+    /// refused with 503.
+    #[error("replay guard: {0}")]
+    ReplayGuard(String),
+}
+
+/// A refused request. [`IntoResponse`] renders SPEC section 8's body
+/// `{"error", "error_description"}` with `Cache-Control: no-store`, and on
+/// 401 a `WWW-Authenticate` challenge (RFC 6750 section 3):
+/// `Bearer error="invalid_token", error_description="…"` for a refused
+/// token, plain `Bearer` otherwise.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum Rejection {
+    /// 401 `invalid_token`: no credentials at all (challenge: plain `Bearer`).
+    #[error("no credentials")]
+    MissingCredentials,
+    /// 401 `invalid_token`: the bearer token is malformed, expired, for
+    /// another audience or issuer, badly signed, or insufficient alone
+    /// where signed requests are required. Holds the reason.
+    #[error("{0}")]
+    InvalidToken(String),
+    /// 400 `invalid_request`: a malformed header (an undecodable signature,
+    /// a timestamp that is not digits, a malformed `X-Auth-Token`, a signed
+    /// request header missing while the others are present).
+    #[error("{0}")]
+    InvalidRequest(String),
+    /// 413 `invalid_request`: the body is over the limit the validator
+    /// buffers to hash it.
+    #[error("request body too large: the limit is {limit} bytes")]
+    BodyTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// 401 `invalid_signature`: the signature does not verify for the
+    /// token's `sub` (or the `X-Auth-Token` key), or the body hash, target or
+    /// method does not match what was received.
+    #[error("{0}")]
+    InvalidSignature(String),
+    /// 401 `timestamp_expired`: outside the ±300 s window.
+    #[error("{0}")]
+    TimestampExpired(String),
+    /// 401 `replay_detected`: the signed statement was already used.
+    #[error("this signed statement was already used")]
+    ReplayDetected,
+    /// 503 `temporarily_unavailable`: no usable key set (the JWKS cannot be
+    /// fetched) or the replay guard cannot answer. Nothing is accepted then.
+    /// The cause is logged, never sent.
+    #[error("temporarily unavailable: {0}")]
+    Unavailable(String),
+    /// 500 `server_error`: a wiring bug, e.g. the [`Authenticated`]
+    /// extractor used on a route the validator layer does not cover. The
+    /// cause is logged, never sent.
+    ///
+    /// [`Authenticated`]: crate::Authenticated
+    #[error("internal: {0}")]
+    Internal(String),
+}
+
+impl Rejection {
+    /// Maps a sigil-core error by its class: malformed → 400
+    /// `invalid_request`, verification → 401 `invalid_signature`, window →
+    /// 401 `timestamp_expired`, token → 401 `invalid_token` (as
+    /// `docs/decisions/0002-signature-error-classes.md` and the token
+    /// service do).
+    #[must_use]
+    pub fn from_core(error: &sigil_core::Error) -> Self {
+        let text = error.to_string();
+        match error.class() {
+            ErrorClass::Verification => Self::InvalidSignature(text),
+            ErrorClass::Timestamp => Self::TimestampExpired(text),
+            ErrorClass::Token => Self::InvalidToken(text),
+            _ => Self::InvalidRequest(text),
+        }
+    }
+
+    /// The SPEC section 8 code.
+    #[must_use]
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Self::MissingCredentials | Self::InvalidToken(_) => ErrorCode::InvalidToken,
+            Self::InvalidRequest(_) | Self::BodyTooLarge { .. } => ErrorCode::InvalidRequest,
+            Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
+            Self::TimestampExpired(_) => ErrorCode::TimestampExpired,
+            Self::ReplayDetected => ErrorCode::ReplayDetected,
+            Self::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
+            Self::Internal(_) => ErrorCode::ServerError,
+        }
+    }
+
+    /// The HTTP status.
+    #[must_use]
+    pub fn status(&self) -> StatusCode {
+        match self {
+            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            other => StatusCode::from_u16(other.code().status())
+                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+        }
+    }
+
+    /// The `error_description` sent: the reason, with SPEC section 8's
+    /// phrases (`token expired`, `signature verification failed`,
+    /// `timestamp too old`, `already used`, `body too large`); nothing
+    /// internal for 5xx.
+    #[must_use]
+    pub fn description(&self) -> String {
+        match self {
+            Self::MissingCredentials => {
+                "a bearer token is required: send Authorization: Bearer <token> (or an X-Auth-Token)"
+                    .into()
+            }
+            Self::ReplayDetected => {
+                "this signed statement was already used; sign a new one with a fresh timestamp"
+                    .into()
+            }
+            Self::Unavailable(_) => {
+                "the service cannot check credentials right now; nothing was accepted, retry later"
+                    .into()
+            }
+            Self::Internal(_) => "internal error; it has been logged".into(),
+            Self::InvalidToken(d)
+            | Self::InvalidRequest(d)
+            | Self::InvalidSignature(d)
+            | Self::TimestampExpired(d) => d.clone(),
+            Self::BodyTooLarge { .. } => self.to_string(),
+        }
+    }
+}
+
+impl IntoResponse for Rejection {
+    fn into_response(self) -> Response {
+        let description = self.description();
+        match &self {
+            // The causes are logged where they happen (a failed JWKS fetch
+            // once per cool-down, a replay guard error per request).
+            Self::Unavailable(cause) => tracing::debug!(%cause, "sigil-validator: 503"),
+            Self::Internal(cause) => tracing::error!(%cause, "sigil-validator: 500"),
+            _ => {}
+        }
+        let mut response = (
+            self.status(),
+            Json(ErrorBody {
+                error: self.code(),
+                error_description: description.clone(),
+            }),
+        )
+            .into_response();
+        let headers = response.headers_mut();
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        match &self {
+            Self::InvalidToken(_) => {
+                let challenge = format!(
+                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
+                    header_safe(&description)
+                );
+                let value = HeaderValue::from_str(&challenge)
+                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""));
+                headers.insert(header::WWW_AUTHENTICATE, value);
+            }
+            // RFC 9110 section 15.5.2: every 401 carries a challenge.
+            Self::MissingCredentials
+            | Self::InvalidSignature(_)
+            | Self::TimestampExpired(_)
+            | Self::ReplayDetected => {
+                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+            }
+            Self::Unavailable(_) => {
+                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response.extensions_mut().insert(self.code());
+        response
+    }
+}
+
+/// Printable ASCII without `"` and `\`, for a quoted-string header parameter
+/// (double quotes become single ones), at most 200 characters.
+fn header_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => c,
+            _ => '?',
+        })
+        .take(200)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_status_code_and_phrase() {
+        let cases = [
+            (
+                Rejection::MissingCredentials,
+                401,
+                "invalid_token",
+                "bearer token",
+            ),
+            (
+                Rejection::InvalidToken("token expired: x".into()),
+                401,
+                "invalid_token",
+                "token expired",
+            ),
+            (
+                Rejection::InvalidRequest("signature: x".into()),
+                400,
+                "invalid_request",
+                "signature",
+            ),
+            (
+                Rejection::BodyTooLarge { limit: 10 },
+                413,
+                "invalid_request",
+                "body too large",
+            ),
+            (
+                Rejection::InvalidSignature("signature verification failed: x".into()),
+                401,
+                "invalid_signature",
+                "signature verification failed",
+            ),
+            (
+                Rejection::TimestampExpired("timestamp too old: x".into()),
+                401,
+                "timestamp_expired",
+                "timestamp too old",
+            ),
+            (
+                Rejection::ReplayDetected,
+                401,
+                "replay_detected",
+                "already used",
+            ),
+            (
+                Rejection::Unavailable("issuer down at 10.0.0.1".into()),
+                503,
+                "temporarily_unavailable",
+                "retry later",
+            ),
+            (
+                Rejection::Internal("layer missing".into()),
+                500,
+                "server_error",
+                "logged",
+            ),
+        ];
+        for (rejection, status, code, phrase) in cases {
+            assert_eq!(rejection.status().as_u16(), status, "{rejection:?}");
+            assert_eq!(rejection.code().as_str(), code, "{rejection:?}");
+            let description = rejection.description();
+            assert!(description.contains(phrase), "{rejection:?}: {description}");
+            assert!(!description.contains("10.0.0.1") && !description.contains("layer missing"));
+        }
+    }
+
+    #[test]
+    fn core_classes_map_to_spec_codes() {
+        let cases = [
+            (
+                sigil_core::Error::SignatureEncoding("x".into()),
+                ErrorCode::InvalidRequest,
+            ),
+            (
+                sigil_core::Error::SignatureInvalid("x".into()),
+                ErrorCode::InvalidSignature,
+            ),
+            (
+                sigil_core::Error::TimestampInFuture("x".into()),
+                ErrorCode::TimestampExpired,
+            ),
+            (
+                sigil_core::Error::TokenExpired("x".into()),
+                ErrorCode::InvalidToken,
+            ),
+            (
+                sigil_core::Error::UnknownKid("x".into()),
+                ErrorCode::InvalidToken,
+            ),
+        ];
+        for (error, code) in cases {
+            assert_eq!(Rejection::from_core(&error).code(), code, "{error}");
+        }
+    }
+
+    #[test]
+    fn challenges() {
+        let challenge = |r: Rejection| {
+            r.into_response()
+                .headers()
+                .get(header::WWW_AUTHENTICATE)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        assert_eq!(challenge(Rejection::MissingCredentials).unwrap(), "Bearer");
+        assert_eq!(
+            challenge(Rejection::InvalidToken("wrong \"aud\"\n\\".into())).unwrap(),
+            "Bearer error=\"invalid_token\", error_description=\"wrong 'aud'??\""
+        );
+        assert_eq!(challenge(Rejection::ReplayDetected).unwrap(), "Bearer");
+        assert_eq!(challenge(Rejection::InvalidRequest("x".into())), None);
+        assert_eq!(challenge(Rejection::Unavailable("x".into())), None);
+    }
+}

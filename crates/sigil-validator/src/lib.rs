@@ -1,0 +1,31 @@
+#![doc = include_str!("../README.md")]
+
+mod authenticated;
+mod builder;
+mod credentials;
+mod error;
+mod extract;
+mod fetch;
+mod key_cache;
+mod layer;
+mod replay;
+mod validator;
+
+pub use authenticated::{AuthKind, Authenticated};
+pub use builder::{
+    DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CACHE_TTL,
+    DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_STALE, DEFAULT_MIN_CACHE_TTL, DEFAULT_REFETCH_COOLDOWN,
+    ValidatorBuilder,
+};
+pub use credentials::X_AUTH_TOKEN_HEADER;
+pub use error::{Error, Rejection};
+pub use extract::AuthenticatedRequest;
+pub use layer::{AuthLayer, AuthService};
+pub use replay::{BoxFuture, DEFAULT_REPLAY_CAPACITY, MemoryReplayGuard, ReplayGuard, ReplayKind};
+pub use validator::Validator;
+
+/// Re-exported so a resource server needs no direct sigil-core dependency
+/// for the common settings.
+pub use sigil_core::auth_token::BodyEncoding;
+pub use sigil_core::jwt::{Audience, VerifiedClaims};
+pub use sigil_core::{JwkSet, PublicKey, ReplayKey, Window};
