@@ -57,6 +57,111 @@ pub(crate) enum Command {
     AuthToken(AuthTokenArgs),
     /// Sign or verify Signup payloads (SPEC §11).
     Payload(PayloadArgs),
+    /// Obtain an access token for an endpoint from a sigil server and print it.
+    Token(TokenArgs),
+    /// Call a URL with a sigil token (optionally a signed request) and print
+    /// the answer's body. Exit 0 for a 2xx answer, 1 otherwise.
+    Call(CallArgs),
+    /// Verify a token against its issuer's JWKS and print its header and
+    /// claims. Exit 1 when it does not verify.
+    Inspect(InspectArgs),
+}
+
+/// Which sigil server to ask, and how to sign for it.
+#[derive(Debug, Args)]
+pub(crate) struct ServerArgs {
+    /// The sigil server's base URL; its discovery document names the issuer
+    /// and the token endpoint.
+    #[arg(
+        long,
+        env = "SIGIL_SERVER",
+        value_name = "URL",
+        default_value = "http://localhost:1911"
+    )]
+    pub(crate) server: String,
+
+    /// Signature scheme of the token request (and of a signed request).
+    #[arg(long, value_enum, default_value_t = SchemeArg::Bsm)]
+    pub(crate) scheme: SchemeArg,
+
+    /// Sign the compat `endpoint:timestamp` message instead of the
+    /// issuer-bound form (for servers older than sigil).
+    #[arg(long)]
+    pub(crate) compat: bool,
+
+    /// Where the private key comes from.
+    #[command(flatten)]
+    pub(crate) key: KeySource,
+}
+
+/// `sigil token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// The endpoint (absolute URL) the token is for: its `aud`.
+    #[arg(long, value_name = "URL")]
+    pub(crate) endpoint: String,
+
+    /// The server and the key.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `sigil call`.
+#[derive(Debug, Args)]
+pub(crate) struct CallArgs {
+    /// The URL to call.
+    pub(crate) url: String,
+
+    /// HTTP method [default: GET, or POST with --data].
+    #[arg(short = 'X', long = "request", value_name = "METHOD")]
+    pub(crate) method: Option<String>,
+
+    /// The request body; `@PATH` reads it from a file.
+    #[arg(
+        short = 'd',
+        long = "data",
+        value_name = "BODY",
+        allow_hyphen_values = true
+    )]
+    pub(crate) data: Option<String>,
+
+    /// Extra header, `Name: value`; repeatable.
+    #[arg(short = 'H', long = "header", value_name = "HEADER")]
+    pub(crate) headers: Vec<String>,
+
+    /// Also sign the request (SPEC §6: X-Timestamp, X-Body-Hash,
+    /// X-Signature with the token's key).
+    #[arg(long)]
+    pub(crate) sign_request: bool,
+
+    /// The token's audience [default: the URL without query or fragment].
+    #[arg(long, value_name = "URL")]
+    pub(crate) audience: Option<String>,
+
+    /// The server and the key.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+}
+
+/// `sigil inspect`.
+#[derive(Debug, Args)]
+pub(crate) struct InspectArgs {
+    /// The token (compact JWS); `-` reads it from standard input.
+    pub(crate) token: String,
+
+    /// The sigil server whose JWKS must have signed the token (never the
+    /// token's own `iss`: nothing is fetched because a token says so).
+    #[arg(
+        long,
+        env = "SIGIL_SERVER",
+        value_name = "URL",
+        default_value = "http://localhost:1911"
+    )]
+    pub(crate) server: String,
+
+    /// The audience to require [default: the token's own `aud`, printed].
+    #[arg(long, value_name = "URL")]
+    pub(crate) audience: Option<String>,
 }
 
 /// `sigil serve`.

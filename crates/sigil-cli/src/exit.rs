@@ -9,9 +9,26 @@ pub(crate) const VERIFICATION_FAILED: u8 = 1;
 /// Usage or input error: malformed input, a missing key, a bad flag.
 pub(crate) const USAGE: u8 = 2;
 
-/// The exit code for `err`: a sigil-core error anywhere in its chain decides
-/// by its class; anything else (I/O, usage) is a usage or input error.
+/// A refusal decided elsewhere (a server's 401/403, a resource server's
+/// non-2xx answer): exit 1 with this message.
+#[derive(Debug)]
+pub(crate) struct Refused(pub(crate) String);
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl std::error::Error for Refused {}
+
+/// The exit code for `err`: [`Refused`] is 1; otherwise a sigil-core error
+/// anywhere in its chain decides by its class; anything else (I/O, usage)
+/// is a usage or input error.
 pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
+    if err.chain().any(|cause| cause.is::<Refused>()) {
+        return VERIFICATION_FAILED;
+    }
     err.chain()
         .find_map(|cause| cause.downcast_ref::<sigil_core::Error>())
         .map_or(USAGE, |core| match core.class() {
@@ -48,5 +65,7 @@ mod tests {
             assert_eq!(code_of(&err), want, "{name}");
         }
         assert_eq!(code_of(&anyhow::anyhow!("no key given")), USAGE);
+        let refused = anyhow::Error::new(Refused("401".into())).context("calling");
+        assert_eq!(code_of(&refused), VERIFICATION_FAILED);
     }
 }

@@ -37,5 +37,8 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Verify(args) => commands::verify::run(&args, json),
         Command::AuthToken(args) => commands::auth_token::run(&args, json),
         Command::Payload(args) => commands::payload::run(&args, json),
+        Command::Token(args) => commands::client::token(&args, json),
+        Command::Call(args) => commands::client::call(&args, json),
+        Command::Inspect(args) => commands::inspect::run(&args, json),
     }
 }

@@ -2,6 +2,8 @@
 
 pub(crate) mod accounts;
 pub(crate) mod auth_token;
+pub(crate) mod client;
+pub(crate) mod inspect;
 pub(crate) mod keygen;
 pub(crate) mod keys;
 pub(crate) mod payload;

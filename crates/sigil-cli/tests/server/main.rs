@@ -9,6 +9,7 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+mod resource;
 mod support;
 
 #[allow(clippy::wildcard_imports)] // the helpers are this binary's vocabulary

@@ -1,0 +1,152 @@
+//! The example resource server of SPEC section 15: the seed's Express
+//! example, as an axum service built on `sigil-validator`.
+//!
+//! ```text
+//! resource-server --listen 127.0.0.1:3000 --issuer http://localhost:1911 \
+//!     --audience http://127.0.0.1:3000 [--require-signed-requests]
+//! ```
+//!
+//! `GET /health` is open. `GET` and `POST /api/protected` accept a sigil
+//! bearer token (with the signed-request headers of SPEC §6 when present,
+//! or always with `--require-signed-requests`) or a bitcoin-auth
+//! `X-Auth-Token` (SPEC §7), and answer
+//! `{"sub": "<pubkey hex>", "auth": "bearer" | "signed" | "x-auth-token", "bap_id"?}`.
+//! Every refusal, unknown paths and methods included, is SPEC §8's body.
+
+use std::net::SocketAddr;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use axum::routing::get;
+use axum::{Json, Router};
+use clap::Parser;
+use serde_json::json;
+use sigil_core::api::{ErrorBody, ErrorCode};
+use sigil_validator::{Authenticated, Validator};
+
+/// An axum resource server protected by sigil tokens (SPEC section 15).
+#[derive(Debug, Parser)]
+#[command(name = "resource-server", version)]
+struct Args {
+    /// Address and port to listen on.
+    #[arg(long, default_value = "127.0.0.1:3000", value_name = "ADDR")]
+    listen: SocketAddr,
+
+    /// The sigil issuer whose tokens are accepted (its discovery document
+    /// gives the JWKS).
+    #[arg(long, value_name = "URL")]
+    issuer: String,
+
+    /// This service's audience: a token's `aud` must equal it or continue it
+    /// at a path boundary (`URL/…`, `URL?…`).
+    #[arg(long, value_name = "URL")]
+    audience: String,
+
+    /// Refuse a bare bearer token: every request must also be signed with
+    /// the token's key (SPEC §6).
+    #[arg(long)]
+    require_signed_requests: bool,
+
+    /// After a token with an unknown `kid`, the JWKS is fetched again at
+    /// most once per this many seconds (a rotation at the issuer is picked
+    /// up on the first token of the new key after it).
+    #[arg(long, default_value_t = 30, value_name = "S")]
+    jwks_refetch_cooldown_s: u64,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let args = Args::parse();
+    match run(args).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("resource-server: {e}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
+    let validator = Validator::builder(args.issuer.as_str(), args.audience.as_str())
+        .require_signed_requests(args.require_signed_requests)
+        .refetch_cooldown(Duration::from_secs(args.jwks_refetch_cooldown_s))
+        .discover()
+        .await
+        .map_err(|e| format!("cannot use issuer {}: {e}", args.issuer))?;
+    let app = app(&validator);
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
+    eprintln!(
+        "resource-server: listening on http://{}, issuer {}, audience {}{}",
+        listener.local_addr()?,
+        args.issuer,
+        args.audience,
+        if args.require_signed_requests {
+            ", signed requests required"
+        } else {
+            ""
+        }
+    );
+    axum::serve(listener, app)
+        .with_graceful_shutdown(async {
+            let _ = tokio::signal::ctrl_c().await;
+        })
+        .await?;
+    Ok(())
+}
+
+/// The routes: `/health` open, `/api/protected` behind the validator.
+fn app(validator: &Validator) -> Router {
+    let protected = Router::new()
+        .route("/api/protected", get(protected).post(protected))
+        .route_layer(validator.layer());
+    Router::new()
+        .route("/health", get(|| async { Json(json!({"status": "ok"})) }))
+        .merge(protected)
+        .method_not_allowed_fallback(method_not_allowed)
+        .fallback(not_found)
+}
+
+/// SPEC §15's answer: who, and how.
+async fn protected(who: Authenticated) -> Json<Authenticated> {
+    Json(who)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    refusal(
+        StatusCode::NOT_FOUND,
+        ErrorCode::NotFound,
+        format!("no route for path {:?}", uri.path()),
+    )
+}
+
+async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+    let allowed = if uri.path() == "/health" {
+        "GET, HEAD"
+    } else {
+        "GET, HEAD, POST"
+    };
+    let mut response = refusal(
+        StatusCode::METHOD_NOT_ALLOWED,
+        ErrorCode::MethodNotAllowed,
+        format!("method {method} not allowed here; allowed methods: {allowed}"),
+    );
+    if let Ok(value) = allowed.parse() {
+        response.headers_mut().insert("allow", value);
+    }
+    response
+}
+
+fn refusal(status: StatusCode, error: ErrorCode, error_description: String) -> Response {
+    (
+        status,
+        Json(ErrorBody {
+            error,
+            error_description,
+        }),
+    )
+        .into_response()
+}
