@@ -29,8 +29,8 @@ impl ResourceServer {
         let path = PathBuf::from(env!("CARGO_BIN_EXE_sigil")).with_file_name("resource-server");
         assert!(
             path.is_file(),
-            "{} is missing: build the workspace's binaries first (`cargo build --workspace`; \
-             scripts/test's `cargo nextest run --workspace` does)",
+            "{} is missing: build it first (`cargo build --workspace`); a workspace test \
+             run builds it for resource-server's own integration test (tests/cli.rs)",
             path.display()
         );
         path

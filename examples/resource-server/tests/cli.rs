@@ -1,0 +1,71 @@
+//! The binary's command line: its flags, and start-up failures that exit 2
+//! with one line naming the cause. (Being an integration test of this
+//! package, it also makes the workspace's test build produce the
+//! `resource-server` binary that the end-to-end tests in
+//! `crates/sigil-cli/tests/server/resource.rs` run.)
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+use std::process::Command;
+
+fn resource_server(args: &[&str]) -> (i32, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_resource-server"))
+        .args(args)
+        .output()
+        .expect("the binary runs");
+    (
+        out.status.code().expect("exits normally"),
+        String::from_utf8(out.stdout).unwrap(),
+        String::from_utf8(out.stderr).unwrap(),
+    )
+}
+
+#[test]
+fn help_lists_the_spec_flags() {
+    let (code, stdout, _) = resource_server(&["--help"]);
+    assert_eq!(code, 0);
+    for flag in [
+        "--listen",
+        "--issuer",
+        "--audience",
+        "--require-signed-requests",
+    ] {
+        assert!(stdout.contains(flag), "{flag} missing from:\n{stdout}");
+    }
+}
+
+#[test]
+fn an_unusable_issuer_fails_at_start_with_exit_2() {
+    let cases: [(&[&str], &str); 3] = [
+        // Plain http to a non-loopback host: refused before any I/O.
+        (
+            &[
+                "--issuer",
+                "http://auth.example.com",
+                "--audience",
+                "http://127.0.0.1:3000",
+            ],
+            "https",
+        ),
+        // Nothing listens there: the JWKS cannot be fetched at start-up.
+        (
+            &[
+                "--issuer",
+                "http://127.0.0.1:9",
+                "--audience",
+                "http://127.0.0.1:3000",
+            ],
+            "cannot use issuer http://127.0.0.1:9",
+        ),
+        // A required flag missing: clap's usage error.
+        (&["--issuer", "http://127.0.0.1:9"], "--audience"),
+    ];
+    for (args, phrase) in cases {
+        let (code, _, stderr) = resource_server(args);
+        assert_eq!(code, 2, "{args:?}: {stderr}");
+        assert!(
+            stderr.contains(phrase),
+            "{args:?}: {stderr:?} lacks {phrase:?}"
+        );
+    }
+}
