@@ -1,0 +1,177 @@
+//! The command-line surface (clap derive types). Each subcommand measures
+//! one thing against its own ceiling; the shared flags ([`BatchArgs`],
+//! [`LoadArgs`], [`PinArgs`]) are meant to be reused by subcommands to come
+//! (`validate`, for sigil-validator: see the README).
+
+use std::path::PathBuf;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+
+use crate::measure::BatchPlan;
+use crate::requests::{FormArg, SchemeArg};
+
+/// sigil's benchmark program: per-core crypto ceilings, and a closed-loop
+/// keep-alive load against `sigil serve` compared with them.
+#[derive(Debug, Parser)]
+#[command(name = "sigil-bench", version)]
+pub(crate) struct Cli {
+    /// What to measure.
+    #[command(subcommand)]
+    pub(crate) command: Command,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub(crate) enum Command {
+    /// Measure only the per-core ceilings: the CPU cost of what the server
+    /// computes for one token request (crypto, hashing, JSON), without HTTP
+    /// or store, for each scheme and message form, with a breakdown.
+    Ceiling(CeilingArgs),
+    /// Measure the ceilings, then drive POST /api/auth/token-for-endpoint
+    /// of a `sigil serve` (started here, or --target) with a closed-loop
+    /// keep-alive load, and compare throughput with the ceiling.
+    Token(Box<TokenArgs>),
+}
+
+/// How the ceilings are measured (`performance.md` §1).
+#[derive(Debug, Clone, Args)]
+pub(crate) struct BatchArgs {
+    /// Target length of one calibrated batch, in milliseconds.
+    #[arg(long, value_name = "MS", default_value_t = 150)]
+    pub(crate) batch_ms: u64,
+    /// Batches per measurement; the median is reported.
+    #[arg(long, value_name = "N", default_value_t = 11)]
+    pub(crate) batches: usize,
+}
+
+impl BatchArgs {
+    /// As a [`BatchPlan`].
+    pub(crate) fn plan(&self) -> BatchPlan {
+        BatchPlan {
+            batch: Duration::from_millis(self.batch_ms.max(1)),
+            batches: self.batches.max(1),
+        }
+    }
+}
+
+/// `sigil-bench ceiling`.
+#[derive(Debug, Args)]
+pub(crate) struct CeilingArgs {
+    /// Signature schemes.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [SchemeArg::Bsm, SchemeArg::Brc77])]
+    pub(crate) scheme: Vec<SchemeArg>,
+    /// Message forms.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [FormArg::Compat, FormArg::Bound])]
+    pub(crate) form: Vec<FormArg>,
+    /// Pin the measuring thread to these CPUs (`taskset -c` list).
+    #[arg(long, value_name = "LIST")]
+    pub(crate) cpus: Option<String>,
+    /// Only the whole-request figure, without the step-by-step breakdown.
+    #[arg(long)]
+    pub(crate) no_components: bool,
+    /// Calibration.
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
+    /// One JSON object on standard output instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The closed-loop load, common to every endpoint.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct LoadArgs {
+    /// Connections, each with one request in flight; several values run
+    /// one phase each.
+    #[arg(long, value_name = "N", num_args = 1.., default_values_t = [16])]
+    pub(crate) concurrency: Vec<usize>,
+    /// Measured seconds per phase.
+    #[arg(long, value_name = "S", default_value_t = 10.0)]
+    pub(crate) duration: f64,
+    /// Seconds of load before measuring, per phase.
+    #[arg(long, value_name = "S", default_value_t = 2.0)]
+    pub(crate) warmup: f64,
+    /// Requests prepared per phase [default: enough for the ceiling's rate
+    /// on the server's cores for warm-up + duration, plus 25 %].
+    #[arg(long, value_name = "N")]
+    pub(crate) requests: Option<usize>,
+}
+
+/// Server and load on separate CPUs.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct PinArgs {
+    /// Pin the server (`taskset -c`) and this program's load thread to
+    /// separate CPUs, so a one-core server ratio compares across machines.
+    #[arg(long)]
+    pub(crate) pin: bool,
+    /// The server's CPUs with --pin (`taskset -c` list). With --target, the
+    /// CPUs that server was started on (`taskset -c LIST sigil serve …`):
+    /// the ceiling is measured there.
+    #[arg(long, value_name = "LIST", default_value = "0")]
+    pub(crate) server_cpus: String,
+    /// The load generator's CPUs with --pin.
+    #[arg(long, value_name = "LIST", default_value = "1")]
+    pub(crate) load_cpus: String,
+}
+
+/// Which server: one started here, or one already running.
+#[derive(Debug, Clone, Args)]
+pub(crate) struct ServerArgs {
+    /// The `sigil` binary to start [default: `sigil` next to this
+    /// program, i.e. target/release/sigil].
+    #[arg(long, value_name = "PATH", conflicts_with = "target")]
+    pub(crate) server_bin: Option<PathBuf>,
+    /// A running server (`http://host:port`) instead of starting one.
+    #[arg(long, value_name = "URL")]
+    pub(crate) target: Option<String>,
+    /// With --target: the server's process id, to read its CPU time and memory.
+    #[arg(long, value_name = "PID", requires = "target")]
+    pub(crate) server_pid: Option<u32>,
+    /// With --target: the issuer for the bound form [default: from its
+    /// discovery document].
+    #[arg(long, value_name = "URL", requires = "target")]
+    pub(crate) issuer: Option<String>,
+    /// The server's store (`--database`) [default: an SQLite file in a
+    /// fresh temporary directory].
+    #[arg(long, value_name = "URL", conflicts_with = "target")]
+    pub(crate) store: Option<String>,
+    /// `RUST_LOG` for the server [default: inherited; the server logs
+    /// `info`, one access line per request].
+    #[arg(long, value_name = "FILTER", conflicts_with = "target")]
+    pub(crate) server_log_level: Option<String>,
+    /// Where the server's log goes [default: a file in the temporary directory].
+    #[arg(long, value_name = "PATH", conflicts_with = "target")]
+    pub(crate) server_log: Option<PathBuf>,
+}
+
+/// `sigil-bench token`.
+#[derive(Debug, Args)]
+pub(crate) struct TokenArgs {
+    /// The server.
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// Signature schemes; several values run one phase each.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [SchemeArg::Bsm])]
+    pub(crate) scheme: Vec<SchemeArg>,
+    /// Message forms; several values run one phase each.
+    #[arg(long, value_enum, num_args = 1.., default_values_t = [FormArg::Compat])]
+    pub(crate) form: Vec<FormArg>,
+    /// Distinct signing keys the requests rotate through.
+    #[arg(long, value_name = "K", default_value_t = 1000)]
+    pub(crate) keys: usize,
+    /// The load.
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    /// Pinning.
+    #[command(flatten)]
+    pub(crate) pin: PinArgs,
+    /// Also print the ceiling's step-by-step breakdown.
+    #[arg(long)]
+    pub(crate) components: bool,
+    /// Calibration of the ceilings.
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
+    /// One JSON object on standard output instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}

@@ -1,0 +1,353 @@
+//! The closed-loop load: `concurrency` tasks, each with its own keep-alive
+//! HTTP/1.1 connection (hyper's client connection, no pool), each sending
+//! its next request as soon as the previous answer has arrived. Requests
+//! are taken in order from a shared set made beforehand, so each is sent
+//! exactly once.
+//!
+//! Time line: every connection is opened, then all tasks start together;
+//! answers during the warm-up are not counted; answers that arrive within
+//! the measured window are; at the end of the window the tasks stop
+//! sending. The server's CPU time and this process's are read from `/proc`
+//! at the window's start and end, and the server's resident memory every
+//! 100 ms in between.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::thread;
+use std::time::Duration;
+
+use anyhow::{Context as _, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt as _, Full};
+use hyper::client::conn::http1::{self, SendRequest};
+use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::{Method, Request, Uri};
+use hyper_util::rt::TokioIo;
+use tokio::net::TcpStream;
+use tokio::sync::{mpsc, watch};
+use tokio::time::Instant;
+
+use crate::pin;
+use crate::procfs::{self, CpuTicks};
+use crate::requests::Bodies;
+
+/// What to send, where, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadPlan {
+    /// The server's socket.
+    pub(crate) addr: SocketAddr,
+    /// The `Host` header.
+    pub(crate) host: String,
+    /// The method of every request.
+    pub(crate) method: Method,
+    /// The request target of every request.
+    pub(crate) path: String,
+    /// The `Content-Type` of the bodies.
+    pub(crate) content_type: &'static str,
+    /// Connections, each with one request in flight.
+    pub(crate) concurrency: usize,
+    /// Answers not counted at the start.
+    pub(crate) warmup: Duration,
+    /// The measured window.
+    pub(crate) duration: Duration,
+    /// The server's process id, for its CPU time and memory.
+    pub(crate) server_pid: Option<u32>,
+    /// `taskset -c` list for the load generator's threads; `None`: not pinned.
+    pub(crate) cpus: Option<String>,
+}
+
+/// What a load run measured.
+#[derive(Debug, Default)]
+pub(crate) struct LoadOutcome {
+    /// 200 answers in the window.
+    pub(crate) ok: u64,
+    /// Other answers in the window, by SPEC §8 `error` code (`http_<status>`
+    /// when the body names none; `transport` for a broken connection).
+    pub(crate) errors: BTreeMap<String, u64>,
+    /// Error answers during the warm-up.
+    pub(crate) warmup_errors: u64,
+    /// Time from sending to the whole answer, for every answer in the window.
+    pub(crate) latencies_ns: Vec<u64>,
+    /// Length of the window actually measured (shorter when the requests ran out).
+    pub(crate) window: Duration,
+    /// Whether the prepared requests ran out.
+    pub(crate) exhausted: bool,
+    /// Requests taken from the set.
+    pub(crate) used: usize,
+    /// Server CPU time (user + system) in the window.
+    pub(crate) server_cpu: Option<Duration>,
+    /// This process's CPU time in the window.
+    pub(crate) load_cpu: Option<Duration>,
+    /// Largest server `VmRSS` sampled in the window, KiB.
+    pub(crate) server_rss_kib: Option<u64>,
+    /// Server `VmHWM` (peak resident since it started) at the end, KiB.
+    pub(crate) server_hwm_kib: Option<u64>,
+}
+
+/// Runs `plan` on a thread of its own (pinned if asked) with its own
+/// runtime: one thread when pinned to one CPU, else one per CPU.
+///
+/// # Errors
+/// When pinning fails, the connections cannot be opened, or the requests
+/// run out during the warm-up.
+pub(crate) fn run(plan: &LoadPlan, bodies: Arc<Bodies>) -> anyhow::Result<LoadOutcome> {
+    let plan = plan.clone();
+    let handle = thread::Builder::new()
+        .name("sigil-bench-load".into())
+        .spawn(move || -> anyhow::Result<LoadOutcome> {
+            let workers = match &plan.cpus {
+                Some(list) => {
+                    pin::pin_current_thread(list)?;
+                    pin::parse_cpu_list(list)?.len()
+                }
+                None => thread::available_parallelism().map_or(1, usize::from),
+            };
+            let runtime = if workers <= 1 {
+                tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()?
+            } else {
+                tokio::runtime::Builder::new_multi_thread()
+                    .worker_threads(workers)
+                    .enable_all()
+                    .build()?
+            };
+            runtime.block_on(drive(Arc::new(plan), bodies))
+        })?;
+    handle
+        .join()
+        .map_err(|_| anyhow::anyhow!("the load thread panicked"))?
+}
+
+/// When counting starts and sending stops.
+#[derive(Debug, Clone, Copy)]
+struct Timeline {
+    from: Instant,
+    until: Instant,
+}
+
+/// One task's share.
+#[derive(Debug, Default)]
+struct TaskOutcome {
+    ok: u64,
+    errors: BTreeMap<String, u64>,
+    warmup_errors: u64,
+    latencies_ns: Vec<u64>,
+}
+
+/// State shared by the tasks.
+struct Shared {
+    plan: Arc<LoadPlan>,
+    bodies: Arc<Bodies>,
+    next: AtomicUsize,
+    exhausted: AtomicBool,
+    uri: Uri,
+    host: HeaderValue,
+    content_type: HeaderValue,
+}
+
+async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadOutcome> {
+    let shared = Arc::new(Shared {
+        uri: plan.path.parse().context("request target")?,
+        host: HeaderValue::from_str(&plan.host).context("Host header")?,
+        content_type: HeaderValue::from_static(plan.content_type),
+        plan: plan.clone(),
+        bodies,
+        next: AtomicUsize::new(0),
+        exhausted: AtomicBool::new(false),
+    });
+    let (ready_tx, mut ready_rx) = mpsc::channel(plan.concurrency.max(1));
+    let (start_tx, start_rx) = watch::channel(None::<Timeline>);
+    let tasks: Vec<_> = (0..plan.concurrency)
+        .map(|_| tokio::spawn(task(shared.clone(), ready_tx.clone(), start_rx.clone())))
+        .collect();
+    drop(ready_tx);
+    for _ in 0..plan.concurrency {
+        match ready_rx.recv().await {
+            Some(Ok(())) => {}
+            Some(Err(e)) => return Err(e.context(format!("connecting to {}", plan.addr))),
+            None => bail!("a load task ended before connecting"),
+        }
+    }
+    let started = Instant::now();
+    let timeline = Timeline {
+        from: started + plan.warmup,
+        until: started + plan.warmup + plan.duration,
+    };
+    start_tx.send_replace(Some(timeline));
+    let monitor = monitor(&shared, timeline, plan.server_pid).await;
+    let mut outcome = LoadOutcome {
+        used: shared.next.load(Ordering::Relaxed).min(shared.bodies.len()),
+        exhausted: shared.exhausted.load(Ordering::Relaxed),
+        ..monitor
+    };
+    for joined in tasks {
+        let part = joined.await.context("a load task failed")?;
+        outcome.ok += part.ok;
+        outcome.warmup_errors += part.warmup_errors;
+        for (code, n) in part.errors {
+            *outcome.errors.entry(code).or_default() += n;
+        }
+        outcome.latencies_ns.extend(part.latencies_ns);
+    }
+    if outcome.exhausted && outcome.window.is_zero() {
+        bail!(
+            "the {} prepared requests ran out during the warm-up: pass a larger --requests",
+            shared.bodies.len()
+        );
+    }
+    Ok(outcome)
+}
+
+/// Reads CPU time at the window's edges and memory in between.
+async fn monitor(shared: &Shared, timeline: Timeline, pid: Option<u32>) -> LoadOutcome {
+    let ticks = procfs::ticks_per_second();
+    tokio::time::sleep_until(timeline.from).await;
+    let server_before = pid.and_then(procfs::process_cpu);
+    let own_before = procfs::own_cpu();
+    let from = Instant::now();
+    let mut rss_max: Option<u64> = None;
+    let end = loop {
+        if let Some((rss, _)) = pid.and_then(procfs::process_memory_kib) {
+            rss_max = Some(rss_max.map_or(rss, |m| m.max(rss)));
+        }
+        let now = Instant::now();
+        if now >= timeline.until || shared.exhausted.load(Ordering::Relaxed) {
+            break now;
+        }
+        let next = (now + Duration::from_millis(100)).min(timeline.until);
+        tokio::time::sleep_until(next).await;
+    };
+    let server_after = pid.and_then(procfs::process_cpu);
+    let own_after = procfs::own_cpu();
+    let since = |after: Option<CpuTicks>, before: Option<CpuTicks>| match (after, before) {
+        (Some(a), Some(b)) => Some(a.since(b, ticks)),
+        _ => None,
+    };
+    LoadOutcome {
+        window: end.saturating_duration_since(from),
+        server_cpu: since(server_after, server_before),
+        load_cpu: since(own_after, own_before),
+        server_rss_kib: rss_max,
+        server_hwm_kib: pid.and_then(procfs::process_memory_kib).map(|(_, hwm)| hwm),
+        ..LoadOutcome::default()
+    }
+}
+
+async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+    let stream = TcpStream::connect(addr).await?;
+    stream.set_nodelay(true)?;
+    let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
+    tokio::spawn(async move {
+        let _ = connection.await;
+    });
+    Ok(sender)
+}
+
+async fn send(
+    sender: &mut SendRequest<Full<Bytes>>,
+    request: Request<Full<Bytes>>,
+) -> anyhow::Result<(u16, Bytes)> {
+    sender.ready().await?;
+    let response = sender.send_request(request).await?;
+    let status = response.status().as_u16();
+    let body = response.into_body().collect().await?.to_bytes();
+    Ok((status, body))
+}
+
+/// The SPEC §8 `error` code of a refusal, or `http_<status>`.
+pub(crate) fn error_code(status: u16, body: &[u8]) -> String {
+    serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error")?.as_str().map(str::to_owned))
+        .unwrap_or_else(|| format!("http_{status}"))
+}
+
+async fn task(
+    shared: Arc<Shared>,
+    ready: mpsc::Sender<anyhow::Result<()>>,
+    mut start: watch::Receiver<Option<Timeline>>,
+) -> TaskOutcome {
+    let plan = &shared.plan;
+    let mut outcome = TaskOutcome::default();
+    let mut sender = match connect(plan.addr).await {
+        Ok(sender) => sender,
+        Err(e) => {
+            let _ = ready.send(Err(e)).await;
+            return outcome;
+        }
+    };
+    let _ = ready.send(Ok(())).await;
+    drop(ready);
+    let Ok(Some(timeline)) = start.wait_for(Option::is_some).await.map(|t| *t) else {
+        return outcome;
+    };
+    let expected = plan.duration.as_secs_f64() * 30_000.0 / plan.concurrency.max(1) as f64;
+    outcome.latencies_ns.reserve(expected as usize);
+    while Instant::now() < timeline.until {
+        let index = shared.next.fetch_add(1, Ordering::Relaxed);
+        let Some(body) = shared.bodies.get(index) else {
+            shared.exhausted.store(true, Ordering::Relaxed);
+            break;
+        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = plan.method.clone();
+        *request.uri_mut() = shared.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, shared.host.clone());
+        headers.insert(CONTENT_TYPE, shared.content_type.clone());
+        let sent = Instant::now();
+        let answer = send(&mut sender, request).await;
+        let done = Instant::now();
+        let in_window = done >= timeline.from && done < timeline.until;
+        let code = match answer {
+            Ok((200, _)) => None,
+            Ok((status, body)) => Some(error_code(status, &body)),
+            Err(_) => Some("transport".to_owned()),
+        };
+        if in_window && code.as_deref() != Some("transport") {
+            outcome
+                .latencies_ns
+                .push(u64::try_from((done - sent).as_nanos()).unwrap_or(u64::MAX));
+        }
+        match code {
+            None if in_window => outcome.ok += 1,
+            None => {}
+            Some(code) if in_window => *outcome.errors.entry(code).or_default() += 1,
+            Some(_) if done < timeline.from => outcome.warmup_errors += 1,
+            Some(_) => {}
+        }
+        if sender.is_closed() {
+            // Reconnect; count a failure and back off if that fails too.
+            loop {
+                match connect(plan.addr).await {
+                    Ok(fresh) => {
+                        sender = fresh;
+                        break;
+                    }
+                    Err(_) if Instant::now() < timeline.until => {
+                        *outcome.errors.entry("connect".into()).or_default() += 1;
+                        tokio::time::sleep(Duration::from_millis(10)).await;
+                    }
+                    Err(_) => return outcome,
+                }
+            }
+        }
+    }
+    outcome
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn error_codes_come_from_the_body() {
+        let body = br#"{"error":"replay_detected","error_description":"already used"}"#;
+        assert_eq!(error_code(401, body), "replay_detected");
+        assert_eq!(error_code(502, b"<html>bad gateway</html>"), "http_502");
+        assert_eq!(error_code(500, br#"{"error":42}"#), "http_500");
+    }
+}
