@@ -7,6 +7,15 @@
 //! and therefore no token, ever leaves before its write is committed; and a
 //! burst of inserts costs one commit instead of one each.
 //!
+//! Group commit needs the queue to fill while the thread is busy or away.
+//! When the first call of a batch wakes the thread, the scheduler usually
+//! runs it at once, on the core of the task that sent the call (on a
+//! one-core server, always): the thread would find that one call and
+//! commit it alone, once per request. So before it commits a batch that is
+//! not full, the thread yields its core once (`sched_yield`), letting the
+//! request tasks that are ready reach their own store calls; then it drains
+//! the queue again. With an idle core the yield returns at once.
+//!
 //! A work item that fails with an [`Error::is_unavailable`] error (I/O, disk
 //! full, corrupt page, busy past the timeout) fails the whole batch: the
 //! transaction is rolled back and every caller of the batch gets that
@@ -108,11 +117,18 @@ fn serve(conn: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usi
             Message::Work(job) => batch.push(job),
             Message::Close(reply) => closing = Some(reply),
         }
-        while closing.is_none() && batch.len() < max_batch {
-            match receiver.try_recv() {
-                Ok(Message::Work(job)) => batch.push(job),
-                Ok(Message::Close(reply)) => closing = Some(reply),
-                Err(_) => break,
+        for round in 0..2 {
+            while closing.is_none() && batch.len() < max_batch {
+                match receiver.try_recv() {
+                    Ok(Message::Work(job)) => batch.push(job),
+                    Ok(Message::Close(reply)) => closing = Some(reply),
+                    Err(_) => break,
+                }
+            }
+            if round == 0 && closing.is_none() && batch.len() < max_batch {
+                // Let the tasks that are ready queue their calls (module
+                // summary), then take them into this batch.
+                thread::yield_now();
             }
         }
         if !batch.is_empty() {
