@@ -11,7 +11,7 @@ use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::{ErrorCode, paths};
-use tracing::{Instrument, error, info, info_span};
+use tracing::{Instrument, debug, debug_span, error, info};
 
 use crate::error::{ApiError, HiddenCause};
 use crate::state::AppState;
@@ -81,7 +81,9 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
         .unwrap_or("unmatched");
     // Only a 404 names the path; a known route is its own path.
     let unmatched_path = (route == "unmatched").then(|| path.to_owned());
-    let span = info_span!("request", id = %request_id, method = %method, route);
+    // A debug span: with the default `info` filter it costs nothing; the
+    // lines logged here at info and above name the request themselves.
+    let span = debug_span!("request", id = %request_id, method = %method, route);
     let timeout = state.settings().request_timeout;
     let mut response = match tokio::time::timeout(timeout, next.run(request))
         .instrument(span.clone())
@@ -102,14 +104,32 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     let elapsed = started.elapsed();
     let _entered = span.enter();
     if let Some(HiddenCause(cause)) = response.extensions().get::<HiddenCause>() {
-        error!(status = status.as_u16(), cause = %cause, "request failed");
+        error!(
+            id = %request_id,
+            method,
+            route,
+            status = status.as_u16(),
+            cause = %cause,
+            "request failed"
+        );
     }
-    info!(
-        status = status.as_u16(),
-        error = code.map(ErrorCode::as_str),
-        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
-        "answered"
-    );
+    // Refusals and failures at info; successes at debug: one formatted
+    // line and one write per token would cost about a tenth of a token's
+    // CPU (BENCHMARKS.md). The metrics count every answer.
+    let micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX);
+    if status.is_client_error() || status.is_server_error() {
+        info!(
+            id = %request_id,
+            method,
+            route,
+            status = status.as_u16(),
+            error = code.map(ErrorCode::as_str),
+            micros,
+            "answered"
+        );
+    } else {
+        debug!(status = status.as_u16(), micros, "answered");
+    }
     state
         .metrics()
         .record_request(route, method, status.as_u16(), code, elapsed);

@@ -1,6 +1,8 @@
 //! `sigil serve`: load the layered configuration, then run the server until
 //! SIGINT or SIGTERM.
 
+use std::io::IsTerminal as _;
+
 use anyhow::Context as _;
 use sigil_server::{Config, MasterKey, Overrides, Switch};
 
@@ -60,6 +62,7 @@ pub(crate) fn init_tracing(format: LogFormat) {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.try_init(),
