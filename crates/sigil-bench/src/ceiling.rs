@@ -86,22 +86,29 @@ pub(crate) fn now_ms() -> u64 {
         .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
 }
 
+/// A fresh P-256 signing key, parsed once, as the server holds its own.
+///
+/// # Errors
+/// When the operating system gives no randomness.
+pub(crate) fn fresh_signing_key() -> anyhow::Result<Es256SigningKey> {
+    let pkcs8 = loop {
+        let mut random = [0u8; 32];
+        getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
+        if let Ok(document) = es256::generate_pkcs8(&random) {
+            break document;
+        }
+    };
+    Es256SigningKey::from_pkcs8(&pkcs8).context("parsing the P-256 key")
+}
+
 impl ServerWork {
     /// A server for `issuer` with a fresh P-256 key.
     ///
     /// # Errors
     /// When the operating system gives no randomness.
     pub(crate) fn new(issuer: &str) -> anyhow::Result<Self> {
-        let pkcs8 = loop {
-            let mut random = [0u8; 32];
-            getrandom::fill(&mut random).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
-            if let Ok(document) = es256::generate_pkcs8(&random) {
-                break document;
-            }
-        };
-        let key = Es256SigningKey::from_pkcs8(&pkcs8).context("parsing the P-256 key")?;
         Ok(Self {
-            key,
+            key: fresh_signing_key()?,
             issuer: issuer.to_owned(),
             window: Window::TOKEN_REQUEST,
             lifetime_s: DEFAULT_LIFETIME_S,

@@ -1,7 +1,6 @@
 //! The command-line surface (clap derive types). Each subcommand measures
 //! one thing against its own ceiling; the shared flags ([`BatchArgs`],
-//! [`LoadArgs`], [`PinArgs`]) are meant to be reused by subcommands to come
-//! (`validate`, for sigil-validator: see the README).
+//! [`LoadArgs`], [`PinArgs`]) are shared by `token` and `validate`.
 
 use std::path::PathBuf;
 use std::time::Duration;
@@ -32,6 +31,11 @@ pub(crate) enum Command {
     /// of a `sigil serve` (started here, or --target) with a closed-loop
     /// keep-alive load, and compare throughput with the ceiling.
     Token(Box<TokenArgs>),
+    /// Measure token validation in sigil-validator against its ceiling, one
+    /// ES256 verify: in process (Validator::validate_token over distinct
+    /// valid tokens, with a breakdown), and with --http through the example
+    /// resource server under a closed-loop keep-alive load.
+    Validate(Box<ValidateArgs>),
 }
 
 /// How the ceilings are measured (`performance.md` §1).
@@ -171,6 +175,51 @@ pub(crate) struct TokenArgs {
     /// Calibration of the ceilings.
     #[command(flatten)]
     pub(crate) batch: BatchArgs,
+    /// One JSON object on standard output instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `sigil-bench validate`.
+#[derive(Debug, Args)]
+pub(crate) struct ValidateArgs {
+    /// Distinct access tokens, each for its own subject, checked in turn
+    /// (with --http: fetched from the issuer beforehand, then sent over and
+    /// over; sigil-validator caches no checked token).
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) tokens: usize,
+    /// Pin the in-process measurements to these CPUs (`taskset -c` list)
+    /// [default with --http --pin: the server's CPUs].
+    #[arg(long, value_name = "LIST")]
+    pub(crate) cpus: Option<String>,
+    /// Only the ceiling and the validator figure, without the breakdown.
+    #[arg(long)]
+    pub(crate) no_components: bool,
+    /// Calibration of the in-process figures.
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
+    /// Also start `sigil serve` (the issuer) and the example
+    /// `resource-server` in front of it, fetch --tokens real tokens, and
+    /// drive GET /api/protected with `Authorization: Bearer` (one phase per
+    /// --concurrency).
+    #[arg(long)]
+    pub(crate) http: bool,
+    /// With --http: the `resource-server` binary [default: next to this
+    /// program, i.e. target/release/resource-server].
+    #[arg(long, value_name = "PATH", requires = "http")]
+    pub(crate) resource_server_bin: Option<PathBuf>,
+    /// With --http: the `sigil` binary that issues the tokens [default:
+    /// next to this program].
+    #[arg(long, value_name = "PATH", requires = "http")]
+    pub(crate) issuer_bin: Option<PathBuf>,
+    /// With --http: the load (--requests does not apply: the tokens are
+    /// cycled).
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    /// With --http: pinning (the resource server gets --server-cpus; the
+    /// load generator and the issuer --load-cpus).
+    #[command(flatten)]
+    pub(crate) pin: PinArgs,
     /// One JSON object on standard output instead of tables.
     #[arg(long)]
     pub(crate) json: bool,

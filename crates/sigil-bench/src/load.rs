@@ -1,8 +1,10 @@
 //! The closed-loop load: `concurrency` tasks, each with its own keep-alive
 //! HTTP/1.1 connection (hyper's client connection, no pool), each sending
 //! its next request as soon as the previous answer has arrived. Requests
-//! are taken in order from a shared set made beforehand, so each is sent
-//! exactly once.
+//! are taken in order from a shared set made beforehand: each item is a
+//! request body, or the value of its `Authorization` header ([`Carry`]).
+//! The set is sent once (signed token requests: a repeat is a replay), or
+//! over and over ([`LoadPlan::cycle`]: bearer tokens, which may be reused).
 //!
 //! Time line: every connection is opened, then all tasks start together;
 //! answers during the warm-up are not counted; answers that arrive within
@@ -22,7 +24,7 @@ use anyhow::{Context as _, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt as _, Full};
 use hyper::client::conn::http1::{self, SendRequest};
-use hyper::header::{CONTENT_TYPE, HOST, HeaderValue};
+use hyper::header::{AUTHORIZATION, CONTENT_TYPE, HOST, HeaderValue};
 use hyper::{Method, Request, Uri};
 use hyper_util::rt::TokioIo;
 use tokio::net::TcpStream;
@@ -32,6 +34,15 @@ use tokio::time::Instant;
 use crate::pin;
 use crate::procfs::{self, CpuTicks};
 use crate::requests::Bodies;
+
+/// What each item of the prepared set is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Carry {
+    /// The request body, sent with this `Content-Type`.
+    Body(&'static str),
+    /// The whole value of the `Authorization` header (`Bearer …`); no body.
+    Authorization,
+}
 
 /// What to send, where, and how.
 #[derive(Debug, Clone)]
@@ -44,8 +55,10 @@ pub(crate) struct LoadPlan {
     pub(crate) method: Method,
     /// The request target of every request.
     pub(crate) path: String,
-    /// The `Content-Type` of the bodies.
-    pub(crate) content_type: &'static str,
+    /// What the items of the set are.
+    pub(crate) carry: Carry,
+    /// Send the set over and over (item `i mod len`) instead of once.
+    pub(crate) cycle: bool,
     /// Connections, each with one request in flight.
     pub(crate) concurrency: usize,
     /// Answers not counted at the start.
@@ -74,7 +87,8 @@ pub(crate) struct LoadOutcome {
     pub(crate) window: Duration,
     /// Whether the prepared requests ran out.
     pub(crate) exhausted: bool,
-    /// Requests taken from the set.
+    /// Requests taken from the set (warm-up included; with `cycle`, every
+    /// request sent).
     pub(crate) used: usize,
     /// Server CPU time (user + system) in the window.
     pub(crate) server_cpu: Option<Duration>,
@@ -145,19 +159,67 @@ struct Shared {
     exhausted: AtomicBool,
     uri: Uri,
     host: HeaderValue,
-    content_type: HeaderValue,
+}
+
+impl Shared {
+    /// The item for request number `index`: `None` once a set sent only
+    /// once has run out.
+    fn item(&self, index: usize) -> Option<Bytes> {
+        let index = if self.plan.cycle {
+            index.checked_rem(self.bodies.len())?
+        } else {
+            index
+        };
+        self.bodies.get(index)
+    }
+
+    /// The request carrying `item`.
+    ///
+    /// # Errors
+    /// When an `Authorization` item is not a valid header value.
+    fn request(&self, item: Bytes) -> anyhow::Result<Request<Full<Bytes>>> {
+        let (body, header) = match self.plan.carry {
+            Carry::Body(content_type) => {
+                (item, (CONTENT_TYPE, HeaderValue::from_static(content_type)))
+            }
+            Carry::Authorization => (
+                Bytes::new(),
+                (
+                    AUTHORIZATION,
+                    HeaderValue::from_maybe_shared(item).context("Authorization header value")?,
+                ),
+            ),
+        };
+        let mut request = Request::new(Full::new(body));
+        *request.method_mut() = self.plan.method.clone();
+        *request.uri_mut() = self.uri.clone();
+        let headers = request.headers_mut();
+        headers.insert(HOST, self.host.clone());
+        headers.insert(header.0, header.1);
+        Ok(request)
+    }
 }
 
 async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadOutcome> {
     let shared = Arc::new(Shared {
         uri: plan.path.parse().context("request target")?,
         host: HeaderValue::from_str(&plan.host).context("Host header")?,
-        content_type: HeaderValue::from_static(plan.content_type),
         plan: plan.clone(),
         bodies,
         next: AtomicUsize::new(0),
         exhausted: AtomicBool::new(false),
     });
+    if shared.bodies.is_empty() {
+        bail!("no requests prepared");
+    }
+    if plan.carry == Carry::Authorization {
+        for index in 0..shared.bodies.len() {
+            if let Some(item) = shared.item(index) {
+                HeaderValue::from_maybe_shared(item)
+                    .with_context(|| format!("item {index} is not a header value"))?;
+            }
+        }
+    }
     let (ready_tx, mut ready_rx) = mpsc::channel(plan.concurrency.max(1));
     let (start_tx, start_rx) = watch::channel(None::<Timeline>);
     let tasks: Vec<_> = (0..plan.concurrency)
@@ -179,7 +241,11 @@ async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadO
     start_tx.send_replace(Some(timeline));
     let monitor = monitor(&shared, timeline, plan.server_pid).await;
     let mut outcome = LoadOutcome {
-        used: shared.next.load(Ordering::Relaxed).min(shared.bodies.len()),
+        used: if plan.cycle {
+            shared.next.load(Ordering::Relaxed)
+        } else {
+            shared.next.load(Ordering::Relaxed).min(shared.bodies.len())
+        },
         exhausted: shared.exhausted.load(Ordering::Relaxed),
         ..monitor
     };
@@ -236,7 +302,11 @@ async fn monitor(shared: &Shared, timeline: Timeline, pid: Option<u32>) -> LoadO
     }
 }
 
-async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
+/// A keep-alive HTTP/1.1 connection to `addr` (no delay), its driver spawned.
+///
+/// # Errors
+/// When the TCP connection or the handshake fails.
+pub(crate) async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     let stream = TcpStream::connect(addr).await?;
     stream.set_nodelay(true)?;
     let (sender, connection) = http1::handshake(TokioIo::new(stream)).await?;
@@ -246,7 +316,11 @@ async fn connect(addr: SocketAddr) -> anyhow::Result<SendRequest<Full<Bytes>>> {
     Ok(sender)
 }
 
-async fn send(
+/// Sends `request` on `sender` once it is ready: status and whole body.
+///
+/// # Errors
+/// When the connection fails before the whole answer has arrived.
+pub(crate) async fn send(
     sender: &mut SendRequest<Full<Bytes>>,
     request: Request<Full<Bytes>>,
 ) -> anyhow::Result<(u16, Bytes)> {
@@ -288,16 +362,15 @@ async fn task(
     outcome.latencies_ns.reserve(expected as usize);
     while Instant::now() < timeline.until {
         let index = shared.next.fetch_add(1, Ordering::Relaxed);
-        let Some(body) = shared.bodies.get(index) else {
+        let Some(item) = shared.item(index) else {
             shared.exhausted.store(true, Ordering::Relaxed);
             break;
         };
-        let mut request = Request::new(Full::new(body));
-        *request.method_mut() = plan.method.clone();
-        *request.uri_mut() = shared.uri.clone();
-        let headers = request.headers_mut();
-        headers.insert(HOST, shared.host.clone());
-        headers.insert(CONTENT_TYPE, shared.content_type.clone());
+        // Checked before the start for header items; a body always fits.
+        let Ok(request) = shared.request(item) else {
+            *outcome.errors.entry("bad_item".into()).or_default() += 1;
+            break;
+        };
         let sent = Instant::now();
         let answer = send(&mut sender, request).await;
         let done = Instant::now();
@@ -341,7 +414,63 @@ async fn task(
 
 #[cfg(test)]
 mod tests {
+    use hyper::body::Body as _;
+
     use super::*;
+
+    fn shared(carry: Carry, cycle: bool, items: &[&str]) -> Shared {
+        let plan = LoadPlan {
+            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+            host: "127.0.0.1:1".into(),
+            method: Method::GET,
+            path: "/api/protected".into(),
+            carry,
+            cycle,
+            concurrency: 1,
+            warmup: Duration::ZERO,
+            duration: Duration::from_secs(1),
+            server_pid: None,
+            cpus: None,
+        };
+        Shared {
+            uri: plan.path.parse().unwrap(),
+            host: HeaderValue::from_str(&plan.host).unwrap(),
+            plan: Arc::new(plan),
+            bodies: Arc::new(Bodies::from_items(items)),
+            next: AtomicUsize::new(0),
+            exhausted: AtomicBool::new(false),
+        }
+    }
+
+    #[test]
+    fn a_set_is_sent_once_or_cycled() {
+        let once = shared(Carry::Body("application/json"), false, &["a", "b"]);
+        assert_eq!(once.item(1).as_deref(), Some(&b"b"[..]));
+        assert!(once.item(2).is_none());
+        let cycled = shared(Carry::Authorization, true, &["a", "b", "c"]);
+        let items: Vec<Bytes> = (0..7).map(|i| cycled.item(i).unwrap()).collect();
+        assert_eq!(items, ["a", "b", "c", "a", "b", "c", "a"]);
+        assert!(shared(Carry::Authorization, true, &[]).item(0).is_none());
+    }
+
+    #[test]
+    fn items_go_in_the_body_or_the_authorization_header() {
+        let body = shared(Carry::Body("application/json"), false, &["{}"]);
+        let request = body.request(body.item(0).unwrap()).unwrap();
+        assert_eq!(request.method(), Method::GET);
+        assert_eq!(request.uri().path(), "/api/protected");
+        assert_eq!(request.headers()[CONTENT_TYPE], "application/json");
+        assert_eq!(request.headers()[HOST], "127.0.0.1:1");
+        assert!(!request.headers().contains_key(AUTHORIZATION));
+        assert_eq!(request.body().size_hint().exact(), Some(2));
+
+        let bearer = shared(Carry::Authorization, true, &["Bearer a.b.c", "Bearer \n"]);
+        let request = bearer.request(bearer.item(0).unwrap()).unwrap();
+        assert_eq!(request.headers()[AUTHORIZATION], "Bearer a.b.c");
+        assert!(!request.headers().contains_key(CONTENT_TYPE));
+        assert_eq!(request.body().size_hint().exact(), Some(0));
+        assert!(bearer.request(bearer.item(1).unwrap()).is_err());
+    }
 
     #[test]
     fn error_codes_come_from_the_body() {

@@ -3,6 +3,7 @@
 mod ceiling;
 mod cli;
 mod commands;
+mod issuer;
 mod load;
 mod measure;
 mod pin;
@@ -11,6 +12,7 @@ mod report;
 mod requests;
 mod server;
 mod stats;
+mod validation;
 
 use std::process::ExitCode;
 
@@ -24,6 +26,7 @@ fn main() -> ExitCode {
     let result = match &cli.command {
         Command::Ceiling(args) => commands::ceiling::run(args),
         Command::Token(args) => commands::token::run(args),
+        Command::Validate(args) => commands::validate::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

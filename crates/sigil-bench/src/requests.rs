@@ -133,8 +133,9 @@ pub(crate) fn body(spec: &RequestSpec, key: &PrivateKey, index: u64) -> anyhow::
     Ok(serde_json::to_vec(&body)?)
 }
 
-/// Request bodies stored end to end in one buffer; handing one out is a
-/// reference-counted slice, not a copy.
+/// Request bodies (or header values: [`crate::load::Carry`]) stored end to
+/// end in one buffer; handing one out is a reference-counted slice, not a
+/// copy.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Bodies {
     arena: Bytes,
@@ -143,9 +144,28 @@ pub(crate) struct Bodies {
 }
 
 impl Bodies {
+    /// The items in order, copied end to end into one buffer.
+    pub(crate) fn from_items<T: AsRef<[u8]>>(items: impl IntoIterator<Item = T>) -> Self {
+        let mut arena = BytesMut::new();
+        let mut ends = Vec::new();
+        for item in items {
+            arena.extend_from_slice(item.as_ref());
+            ends.push(arena.len());
+        }
+        Self {
+            arena: arena.freeze(),
+            ends,
+        }
+    }
+
     /// How many bodies.
     pub(crate) fn len(&self) -> usize {
         self.ends.len()
+    }
+
+    /// Whether there are none.
+    pub(crate) fn is_empty(&self) -> bool {
+        self.ends.is_empty()
     }
 
     /// Body `index`, if there is one.

@@ -1,11 +1,13 @@
 //! The server under load: a `sigil serve` this program starts (and stops),
-//! or one already running at a URL.
+//! or one already running at a URL; for `validate --http`, also the
+//! example `resource-server` in front of such an issuer.
 
 use std::fs::{self, File};
 use std::io::{self, Read as _, Write as _};
 use std::net::{SocketAddr, TcpListener, TcpStream, ToSocketAddrs as _};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread;
 use std::time::{Duration, Instant};
 
@@ -29,6 +31,33 @@ pub(crate) struct SpawnOptions {
     pub(crate) log: Option<PathBuf>,
 }
 
+/// How to start the example resource server (`resource-server --listen
+/// … --issuer … --audience …`).
+#[derive(Debug, Clone)]
+pub(crate) struct ResourceServerOptions {
+    /// The `resource-server` binary.
+    pub(crate) bin: PathBuf,
+    /// The issuer whose tokens it accepts (its JWKS is discovered there).
+    pub(crate) issuer: String,
+    /// Its audience.
+    pub(crate) audience: String,
+    /// `taskset -c LIST` for it; `None`: not pinned.
+    pub(crate) cpus: Option<String>,
+}
+
+/// One process to start: binary, arguments, where it listens.
+struct Launch<'a> {
+    bin: &'a Path,
+    args: Vec<String>,
+    cpus: Option<&'a str>,
+    log_level: Option<&'a str>,
+    log: Option<PathBuf>,
+    dir: PathBuf,
+    addr: SocketAddr,
+    issuer: String,
+    store: String,
+}
+
 /// A server to send requests to.
 #[derive(Debug)]
 pub(crate) struct Server {
@@ -44,7 +73,13 @@ pub(crate) struct Server {
 
 /// A temporary directory for one run, removed when the server stops.
 fn temp_dir() -> anyhow::Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("sigil-bench-{}-{}", std::process::id(), now_ms()));
+    static RUN: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "sigil-bench-{}-{}-{}",
+        std::process::id(),
+        now_ms(),
+        RUN.fetch_add(1, Ordering::Relaxed)
+    ));
     fs::create_dir_all(&dir).with_context(|| format!("cannot create {}", dir.display()))?;
     Ok(dir)
 }
@@ -70,50 +105,105 @@ impl Server {
             );
         }
         let dir = temp_dir()?;
-        let port = free_port()?;
-        let addr = SocketAddr::from(([127, 0, 0, 1], port));
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let host = addr.to_string();
         let issuer = format!("http://{host}");
         let store = options
             .store
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-        let log = options
+        let args = ["serve", "--listen", &host, "--issuer", &issuer]
+            .into_iter()
+            .chain(["--database", &store, "--rate-limits", "off"])
+            .map(str::to_owned)
+            .collect();
+        Self::launch(Launch {
+            bin: &options.bin,
+            args,
+            cpus: options.cpus.as_deref(),
+            log_level: options.log_level.as_deref(),
+            log: options.log.clone(),
+            dir,
+            addr,
+            issuer,
+            store,
+        })
+    }
+
+    /// Starts `resource-server` on a free local port and waits until its
+    /// `/health` answers (it has fetched the issuer's JWKS by then).
+    ///
+    /// # Errors
+    /// When the binary cannot be started or does not become healthy in 30 s.
+    pub(crate) fn spawn_resource_server(options: &ResourceServerOptions) -> anyhow::Result<Self> {
+        if !options.bin.is_file() {
+            bail!(
+                "no resource server binary at {} (build it with `cargo build --release -p resource-server`, or pass --resource-server-bin PATH)",
+                options.bin.display()
+            );
+        }
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
+        let args = [
+            "--listen",
+            &addr.to_string(),
+            "--issuer",
+            &options.issuer,
+            "--audience",
+            &options.audience,
+        ]
+        .map(str::to_owned)
+        .to_vec();
+        Self::launch(Launch {
+            bin: &options.bin,
+            args,
+            cpus: options.cpus.as_deref(),
+            log_level: None,
+            log: None,
+            dir: temp_dir()?,
+            addr,
+            issuer: options.issuer.clone(),
+            store: "(none)".into(),
+        })
+    }
+
+    /// Starts `launch.bin` (under `taskset` when pinned) in its temporary
+    /// directory, output to the log, and waits until it is healthy.
+    fn launch(launch: Launch<'_>) -> anyhow::Result<Self> {
+        let log = launch
             .log
             .clone()
-            .unwrap_or_else(|| dir.join("server.log"));
+            .unwrap_or_else(|| launch.dir.join("server.log"));
         let log_file =
             File::create(&log).with_context(|| format!("cannot create {}", log.display()))?;
-        let mut command = match &options.cpus {
+        let mut command = match launch.cpus {
             Some(cpus) => {
                 let mut c = Command::new("taskset");
-                c.args(["-c", cpus]).arg(&options.bin);
+                c.args(["-c", cpus]).arg(launch.bin);
                 c
             }
-            None => Command::new(&options.bin),
+            None => Command::new(launch.bin),
         };
         command
-            .args(["serve", "--listen", &host, "--issuer", &issuer])
-            .args(["--database", &store, "--rate-limits", "off"])
+            .args(&launch.args)
             // No sigil.toml of the caller's directory is read.
-            .current_dir(&dir)
+            .current_dir(&launch.dir)
             .stdin(Stdio::null())
             .stdout(log_file.try_clone()?)
             .stderr(log_file);
-        if let Some(level) = &options.log_level {
+        if let Some(level) = launch.log_level {
             command.env("RUST_LOG", level);
         }
         let child = command
             .spawn()
-            .with_context(|| format!("cannot start {}", options.bin.display()))?;
+            .with_context(|| format!("cannot start {}", launch.bin.display()))?;
         let mut server = Self {
             pid: Some(child.id()),
             child: Some(child),
-            addr,
-            host,
-            issuer,
-            store,
-            dir: Some(dir),
+            addr: launch.addr,
+            host: launch.addr.to_string(),
+            issuer: launch.issuer,
+            store: launch.store,
+            dir: Some(launch.dir),
             log: Some(log),
         };
         server.wait_healthy(Duration::from_secs(30))?;
@@ -353,11 +443,17 @@ fn dechunk(mut body: &[u8]) -> Option<Vec<u8>> {
 /// The default server binary: `sigil` next to this program's executable
 /// (`target/release/sigil` when run by `cargo run --release -p sigil-bench`).
 pub(crate) fn default_server_bin() -> PathBuf {
+    sibling_bin("sigil")
+}
+
+/// The binary `name` next to this program's executable (`name` alone, to
+/// be looked up in `PATH`, when that directory is unknown).
+pub(crate) fn sibling_bin(name: &str) -> PathBuf {
     std::env::current_exe()
         .ok()
         .as_deref()
         .and_then(Path::parent)
-        .map_or_else(|| PathBuf::from("sigil"), |dir| dir.join("sigil"))
+        .map_or_else(|| PathBuf::from(name), |dir| dir.join(name))
 }
 
 #[cfg(test)]

@@ -13,7 +13,7 @@ use sigil_core::api::paths;
 use crate::ceiling::{Ceiling, ENDPOINT_HOST, now_ms};
 use crate::cli::TokenArgs;
 use crate::commands::ceiling::measure_all;
-use crate::load::{self, LoadOutcome, LoadPlan};
+use crate::load::{self, Carry, LoadOutcome, LoadPlan};
 use crate::pin;
 use crate::procfs;
 use crate::report::{self, Machine, Phase};
@@ -278,7 +278,8 @@ impl PhaseRun<'_> {
             host: server.host().to_owned(),
             method: Method::POST,
             path: paths::TOKEN_FOR_ENDPOINT.to_owned(),
-            content_type: "application/json",
+            carry: Carry::Body("application/json"),
+            cycle: false,
             concurrency: self.concurrency,
             warmup: Duration::from_secs_f64(load.warmup),
             duration: Duration::from_secs_f64(load.duration),
