@@ -1,6 +1,7 @@
 //! The SQLite backend: one database file, one writer thread.
 
 mod accounts;
+mod checkpoint;
 mod column;
 mod error;
 mod keys;

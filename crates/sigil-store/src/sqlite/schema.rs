@@ -59,6 +59,16 @@ fn configure(conn: &Connection, location: &SqliteLocation, options: &SqliteOptio
     }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(sql)?;
+    if matches!(location, SqliteLocation::File(_)) {
+        // The background checkpointer does the regular checkpoints; this
+        // one only bounds the WAL (checkpoint.rs).
+        conn.pragma_update(
+            None,
+            "wal_autocheckpoint",
+            super::checkpoint::WRITER_AUTOCHECKPOINT_PAGES,
+        )
+        .map_err(sql)?;
+    }
     Ok(())
 }
 
@@ -139,7 +149,7 @@ mod tests {
         let location = SqliteLocation::File(dir.join("settings.db"));
         let conn = open(&location, &SqliteOptions::default()).expect("open");
         let pragma = |name: &str| -> String {
-            conn.query_row(&format!("SELECT * FROM pragma_{name}"), [], |row| {
+            conn.query_row(&format!("PRAGMA {name}"), [], |row| {
                 row.get::<_, rusqlite::types::Value>(0)
             })
             .map(|value| format!("{value:?}"))
@@ -149,6 +159,7 @@ mod tests {
             ("journal_mode", "Text(\"wal\")"),
             ("synchronous", "Integer(1)"), // NORMAL
             ("busy_timeout", "Integer(5000)"),
+            ("wal_autocheckpoint", "Integer(16000)"), // the WAL's bound (checkpoint.rs)
         ];
         for (name, expected) in cases {
             assert_eq!(pragma(name), expected, "{name}");

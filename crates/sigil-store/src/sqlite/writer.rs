@@ -30,6 +30,7 @@ use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 use super::SqliteOptions;
+use super::checkpoint::Checkpointer;
 use super::error::sql;
 use super::schema;
 use crate::error::{Error, Result};
@@ -58,8 +59,12 @@ impl Writer {
             .name("sigil-store-sqlite".into())
             .spawn(move || match schema::open(&location, &options) {
                 Ok(conn) => {
+                    let checkpointer = match &location {
+                        SqliteLocation::File(path) => Checkpointer::start(path),
+                        SqliteLocation::Memory => None,
+                    };
                     if ready.send(Ok(())).is_ok() {
-                        serve(conn, receiver, max_batch);
+                        serve(conn, receiver, max_batch, checkpointer);
                     }
                 }
                 Err(error) => {
@@ -108,8 +113,15 @@ fn closed() -> Error {
     Error::unavailable("the sqlite store is closed")
 }
 
-/// The thread's loop: one batch per wake-up, until closed.
-fn serve(conn: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usize) {
+/// The thread's loop: one batch per wake-up, until closed. The
+/// checkpointer's connection is closed before this one, so that this one,
+/// the last, checkpoints and removes the WAL.
+fn serve(
+    conn: Connection,
+    mut receiver: mpsc::Receiver<Message>,
+    max_batch: usize,
+    checkpointer: Option<Checkpointer>,
+) {
     let mut batch: Vec<Box<dyn Job>> = Vec::with_capacity(max_batch);
     while let Some(first) = receiver.blocking_recv() {
         let mut closing = None;
@@ -138,10 +150,12 @@ fn serve(conn: Connection, mut receiver: mpsc::Receiver<Message>, max_batch: usi
             // Work sent after the close is dropped unanswered: its callers
             // get `Unavailable`.
             drop(receiver);
+            drop(checkpointer); // stops it and closes its connection first
             let _ = reply.send(close(conn));
             return;
         }
     }
+    drop(checkpointer); // stops it and closes its connection first
     if let Err(error) = close(conn) {
         warn!(%error, "closing the sqlite store");
     }
