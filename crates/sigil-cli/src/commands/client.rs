@@ -130,32 +130,66 @@ pub(crate) fn call(args: &CallArgs, json: bool) -> anyhow::Result<()> {
 /// works for an issuer configured as `http://localhost:1911`.
 async fn connect(args: &ServerArgs) -> anyhow::Result<Client> {
     let key = secret::private_key(&args.key)?;
-    let base = args.server.trim_end_matches('/');
-    let url = format!("{base}{}", paths::OPENID_CONFIGURATION);
-    let document: Value = reqwest::get(&url)
-        .await
-        .and_then(reqwest::Response::error_for_status)
-        .with_context(|| format!("fetching {url}"))?
-        .json()
-        .await
-        .with_context(|| format!("{url} is not a JSON document"))?;
-    let issuer = document["issuer"]
-        .as_str()
-        .with_context(|| format!("{url} names no issuer"))?;
-    let token_endpoint = document["sigil_token_for_endpoint_endpoint"]
-        .as_str()
-        .or_else(|| document["token_endpoint"].as_str())
-        .with_context(|| format!("{url} names no token endpoint"))?;
-    // The discovery document's URLs are the issuer's; reach them through the
-    // base the user gave.
-    let token_url = token_endpoint.replacen(issuer, base, 1);
-    let mut client = Client::new(issuer, key)?
+    let server = Discovery::fetch(&args.server).await?;
+    let token_url =
+        server.reach(server.member(&["sigil_token_for_endpoint_endpoint", "token_endpoint"])?);
+    let mut client = Client::new(&server.issuer, key)?
         .with_token_endpoint(&token_url)?
         .scheme(Scheme::from(args.scheme));
     if args.compat {
         client = client.compat_messages();
     }
     Ok(client)
+}
+
+/// A sigil server's discovery document, fetched through the base URL the
+/// user gave.
+pub(crate) struct Discovery {
+    base: String,
+    url: String,
+    document: Value,
+    /// The issuer it names.
+    pub(crate) issuer: String,
+}
+
+impl Discovery {
+    /// Fetches `<server>/.well-known/openid-configuration`.
+    pub(crate) async fn fetch(server: &str) -> anyhow::Result<Self> {
+        let base = server.trim_end_matches('/').to_owned();
+        let url = format!("{base}{}", paths::OPENID_CONFIGURATION);
+        let document: Value = reqwest::get(&url)
+            .await
+            .and_then(reqwest::Response::error_for_status)
+            .with_context(|| format!("fetching {url}"))?
+            .json()
+            .await
+            .with_context(|| format!("{url} is not a JSON document"))?;
+        let issuer = document["issuer"]
+            .as_str()
+            .with_context(|| format!("{url} names no issuer"))?
+            .to_owned();
+        Ok(Self {
+            base,
+            url,
+            document,
+            issuer,
+        })
+    }
+
+    /// The first of these string members present.
+    pub(crate) fn member(&self, names: &[&str]) -> anyhow::Result<&str> {
+        names
+            .iter()
+            .find_map(|name| self.document[name].as_str())
+            .with_context(|| format!("{} names no {}", self.url, names.join(" or ")))
+    }
+
+    /// `url` (one of the issuer's) reached through the base the user gave,
+    /// so `--server http://127.0.0.1:1911` works for an issuer configured as
+    /// `http://localhost:1911`.
+    pub(crate) fn reach(&self, url: &str) -> String {
+        url.replacen(&self.issuer, &self.base, 1)
+    }
 }
 
 /// Keeps the server's refusal readable and maps it onto the exit codes: a

@@ -9,9 +9,9 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde::Serialize;
 use serde_json::Value;
-use sigil_core::api::paths;
 use sigil_validator::{Audience, Validator};
 
+use super::client::Discovery;
 use super::keys::runtime;
 use crate::cli::InspectArgs;
 use crate::exit::Refused;
@@ -76,23 +76,9 @@ pub(crate) fn run(args: &InspectArgs, json: bool) -> anyhow::Result<()> {
 /// A validator for `audience` (exactly) whose issuer and JWKS come from the
 /// discovery document of `server` (reached through that base URL).
 async fn validator(server: &str, audience: &str) -> anyhow::Result<Validator> {
-    let base = server.trim_end_matches('/');
-    let url = format!("{base}{}", paths::OPENID_CONFIGURATION);
-    let document: Value = sigil_client::reqwest::get(&url)
-        .await
-        .and_then(sigil_client::reqwest::Response::error_for_status)
-        .with_context(|| format!("fetching {url}"))?
-        .json()
-        .await
-        .with_context(|| format!("{url} is not a JSON document"))?;
-    let issuer = document["issuer"]
-        .as_str()
-        .with_context(|| format!("{url} names no issuer"))?;
-    let jwks_uri = document["jwks_uri"]
-        .as_str()
-        .with_context(|| format!("{url} names no jwks_uri"))?
-        .replacen(issuer, base, 1);
-    Ok(Validator::builder(issuer, audience)
+    let server = Discovery::fetch(server).await?;
+    let jwks_uri = server.reach(server.member(&["jwks_uri"])?);
+    Ok(Validator::builder(server.issuer.as_str(), audience)
         .audience(Audience::Exact(audience.to_owned()))
         .jwks_uri(jwks_uri)
         .build()?)

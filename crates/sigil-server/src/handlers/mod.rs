@@ -1,4 +1,6 @@
-//! One module per resource.
+//! One module per resource, and what the signature-checking routes share.
+
+pub(crate) mod admission;
 
 pub(crate) mod discovery;
 pub(crate) mod health;

@@ -24,10 +24,8 @@ use sigil_core::payload;
 use sigil_store::{PayloadRefusal, record_payload};
 use tracing::instrument;
 
-use super::token::{read_body, require_json};
-use crate::client_addr::client_addr;
+use super::admission::{Limit, admit, charge_key};
 use crate::error::ApiError;
-use crate::rate_limit::Decision;
 use crate::state::AppState;
 
 /// A Signup payload, the address that signed it and the signature.
@@ -89,21 +87,17 @@ pub(crate) async fn verify_payload(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut limit = None;
-    let mut response = match verify(&state, peer, &headers, body, &mut limit).await {
-        Ok(verified) => {
+    let mut limit = Limit::default();
+    let result = verify(&state, peer, &headers, body, &mut limit)
+        .await
+        .map(|verified| {
             let mut response = axum::Json(verified).into_response();
             response
                 .headers_mut()
                 .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             response
-        }
-        Err(error) => error.into_response(),
-    };
-    if let Some(decision) = limit {
-        decision.write_headers(response.headers_mut());
-    }
-    response
+        });
+    limit.answer(result)
 }
 
 async fn verify(
@@ -111,22 +105,10 @@ async fn verify(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-    limit: &mut Option<Decision>,
+    limit: &mut Limit,
 ) -> Result<PayloadVerification, ApiError> {
-    let settings = state.settings();
     // 1. Per-address limit and body size, before any parsing.
-    if let Some(limits) = state.limits() {
-        let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
-        let decision = limits.per_address.check(&address, limits.per_address.now());
-        *limit = Some(decision);
-        if !decision.allowed {
-            return Err(ApiError::RateLimited {
-                retry_after_s: decision.retry_after_s,
-            });
-        }
-    }
-    require_json(headers)?;
-    let bytes = read_body(body, settings.body_limit_bytes).await?;
+    let bytes = admit(state, peer, headers, body, limit).await?;
 
     // 2. The body's fields.
     let request = parse(&bytes)?;
@@ -144,17 +126,7 @@ async fn verify(
     .map_err(|e| ApiError::from_core(&e))?;
 
     // 4. Per-key limit, counted only now that the signature verified.
-    if let Some(limits) = state.limits() {
-        let decision = limits
-            .per_key
-            .check(&verified.signer.serialize(), limits.per_key.now());
-        *limit = Some(limit.map_or(decision, |d| d.tighter(decision)));
-        if !decision.allowed {
-            return Err(ApiError::RateLimited {
-                retry_after_s: decision.retry_after_s,
-            });
-        }
-    }
+    charge_key(state, &verified.signer.serialize(), limit)?;
 
     // 5. Once: the insert is the check, committed before the answer.
     match record_payload(state.store().replay().as_ref(), &verified, now_ms).await {

@@ -4,7 +4,7 @@
 
 use std::net::SocketAddr;
 
-use axum::body::{Body, Bytes};
+use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -17,9 +17,8 @@ use sigil_core::{MessageForm, PublicKey, ReplayKey, Signature, TokenMessage, val
 use sigil_store::{Insertion, ReplayNamespace};
 use tracing::instrument;
 
-use crate::client_addr::client_addr;
+use super::admission::{Limit, admit, charge_key};
 use crate::error::ApiError;
-use crate::rate_limit::Decision;
 use crate::state::AppState;
 
 /// A statement signed with the caller's Bitcoin key (SPEC §3).
@@ -82,22 +81,17 @@ pub(crate) async fn token_for_endpoint(
     headers: HeaderMap,
     body: Body,
 ) -> Response {
-    let mut limit = None;
-    let result = issue(&state, peer, &headers, body, &mut limit).await;
-    let mut response = match result {
-        Ok(token) => {
+    let mut limit = Limit::default();
+    let result = issue(&state, peer, &headers, body, &mut limit)
+        .await
+        .map(|token| {
             let mut response = axum::Json(token).into_response();
             let headers = response.headers_mut();
             headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
             headers.insert(header::PRAGMA, HeaderValue::from_static("no-cache"));
             response
-        }
-        Err(error) => error.into_response(),
-    };
-    if let Some(decision) = limit {
-        decision.write_headers(response.headers_mut());
-    }
-    response
+        });
+    limit.answer(result)
 }
 
 async fn issue(
@@ -105,22 +99,11 @@ async fn issue(
     peer: SocketAddr,
     headers: &HeaderMap,
     body: Body,
-    limit: &mut Option<Decision>,
+    limit: &mut Limit,
 ) -> Result<TokenResponse, ApiError> {
     let settings = state.settings();
     // 1. Per-address limit and body size, before any parsing.
-    if let Some(limits) = state.limits() {
-        let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
-        let decision = limits.per_address.check(&address, limits.per_address.now());
-        *limit = Some(decision);
-        if !decision.allowed {
-            return Err(ApiError::RateLimited {
-                retry_after_s: decision.retry_after_s,
-            });
-        }
-    }
-    require_json(headers)?;
-    let bytes = read_body(body, settings.body_limit_bytes).await?;
+    let bytes = admit(state, peer, headers, body, limit).await?;
 
     // 2. Well-formed body.
     let request = parse(&bytes)?;
@@ -177,17 +160,7 @@ async fn issue(
     )?;
 
     // 8. Per-key limit, counted only now that the signature verified.
-    if let Some(limits) = state.limits() {
-        let decision = limits
-            .per_key
-            .check(&request.pubkey.serialize(), limits.per_key.now());
-        *limit = Some(limit.map_or(decision, |d| d.tighter(decision)));
-        if !decision.allowed {
-            return Err(ApiError::RateLimited {
-                retry_after_s: decision.retry_after_s,
-            });
-        }
-    }
+    charge_key(state, &request.pubkey.serialize(), limit)?;
 
     // 9. Replay: the insert is the check, and it is committed before a
     //    token exists.
@@ -239,32 +212,6 @@ struct TokenRequest {
     message: String,
     pubkey: PublicKey,
     signature: Signature,
-}
-
-pub(crate) fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
-    let is_json = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
-    if is_json {
-        Ok(())
-    } else {
-        Err(ApiError::UnsupportedMediaType)
-    }
-}
-
-pub(crate) async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
-    axum::body::to_bytes(body, limit).await.map_err(|e| {
-        let too_large = std::error::Error::source(&e)
-            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
-            || e.to_string().contains("length limit");
-        if too_large {
-            ApiError::BodyTooLarge { limit }
-        } else {
-            ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
-        }
-    })
 }
 
 fn parse(bytes: &[u8]) -> Result<TokenRequest, ApiError> {

@@ -1,0 +1,107 @@
+//! What every signature-checking route (token-for-endpoint, payloads) does
+//! before and around its checks, in SPEC §3's order: the per-address limit
+//! and the body's size and type before any parsing, the per-key limit only
+//! once a signature verified, and the `X-RateLimit-*` headers on every
+//! answer (SPEC §10).
+
+use std::net::SocketAddr;
+
+use axum::body::{Body, Bytes};
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+
+use crate::client_addr::client_addr;
+use crate::error::ApiError;
+use crate::rate_limit::Decision;
+use crate::state::AppState;
+
+/// The rate-limit decision closest to exhaustion so far, for the headers.
+#[derive(Debug, Default)]
+pub(crate) struct Limit(Option<Decision>);
+
+impl Limit {
+    /// `result` as a response, with the `X-RateLimit-*` headers when a
+    /// limit was consulted.
+    pub(crate) fn answer<T: IntoResponse>(self, result: Result<T, ApiError>) -> Response {
+        let mut response = match result {
+            Ok(answer) => answer.into_response(),
+            Err(error) => error.into_response(),
+        };
+        if let Some(decision) = self.0 {
+            decision.write_headers(response.headers_mut());
+        }
+        response
+    }
+}
+
+/// Step 1 of a signature-checking route: the per-address limit, then
+/// `Content-Type: application/json`, then the body, at most the configured
+/// size. Nothing is parsed before these pass.
+pub(crate) async fn admit(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+    limit: &mut Limit,
+) -> Result<Bytes, ApiError> {
+    let settings = state.settings();
+    if let Some(limits) = state.limits() {
+        let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
+        let decision = limits.per_address.check(&address, limits.per_address.now());
+        limit.0 = Some(decision);
+        if !decision.allowed {
+            return Err(ApiError::RateLimited {
+                retry_after_s: decision.retry_after_s,
+            });
+        }
+    }
+    require_json(headers)?;
+    read_body(body, settings.body_limit_bytes).await
+}
+
+/// The per-key limit, counted only for a key whose signature verified (so
+/// forged requests cannot spend another key's budget, security.md B8).
+pub(crate) fn charge_key(
+    state: &AppState,
+    key: &[u8; 33],
+    limit: &mut Limit,
+) -> Result<(), ApiError> {
+    let Some(limits) = state.limits() else {
+        return Ok(());
+    };
+    let decision = limits.per_key.check(key, limits.per_key.now());
+    limit.0 = Some(limit.0.map_or(decision, |d| d.tighter(decision)));
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(ApiError::RateLimited {
+            retry_after_s: decision.retry_after_s,
+        })
+    }
+}
+
+fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
+    let is_json = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| mime.trim().eq_ignore_ascii_case("application/json"));
+    if is_json {
+        Ok(())
+    } else {
+        Err(ApiError::UnsupportedMediaType)
+    }
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    axum::body::to_bytes(body, limit).await.map_err(|e| {
+        let too_large = std::error::Error::source(&e)
+            .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
+            || e.to_string().contains("length limit");
+        if too_large {
+            ApiError::BodyTooLarge { limit }
+        } else {
+            ApiError::InvalidRequest(format!("the request body could not be read: {e}"))
+        }
+    })
+}
