@@ -42,7 +42,15 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let settings = config.validate()?;
     let master = MasterKey::from_env().context("master key")?;
     init_tracing(args.log_format);
-    let runtime = tokio::runtime::Builder::new_multi_thread()
+    // On one CPU (e.g. `taskset -c 0`) a work-stealing runtime only adds
+    // cross-thread synchronisation: run every task on this thread.
+    let one_cpu = std::thread::available_parallelism().is_ok_and(|n| n.get() == 1);
+    let mut builder = if one_cpu {
+        tokio::runtime::Builder::new_current_thread()
+    } else {
+        tokio::runtime::Builder::new_multi_thread()
+    };
+    let runtime = builder
         .enable_all()
         .build()
         .context("starting the async runtime")?;

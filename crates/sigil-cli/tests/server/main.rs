@@ -609,3 +609,44 @@ fn master_key_seals_signing_keys_and_no_secret_reaches_the_logs() {
         refused.stderr
     );
 }
+
+/// On one CPU (`taskset -c 0`) `sigil serve` runs a single-threaded
+/// runtime beside its SQLite threads: it still issues tokens, refuses
+/// replays, and of 20 identical requests sent at once accepts exactly one.
+#[test]
+fn one_cpu_server_issues_tokens_and_refuses_replays() {
+    let scratch = Scratch::new("one-cpu");
+    let key = keygen(&scratch);
+    let server = Server::start(
+        &scratch,
+        &Options {
+            cpus: Some("0"),
+            // 21 verified requests of one key would pass its burst of 20.
+            rate_limits_off: true,
+            ..Options::default()
+        },
+    );
+    let token = server.token(&key, ENDPOINT);
+    assert_eq!(jwt_part(&token, 1)["sub"], key.pubkey);
+    let body = token_request(&key, "https://api.example.com/one-cpu");
+    let barrier = std::sync::Barrier::new(20);
+    let answers: Vec<u16> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..20)
+            .map(|_| {
+                scope.spawn(|| {
+                    barrier.wait();
+                    server.token_response(&body).status
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    let issued = answers.iter().filter(|s| **s == 200).count();
+    let replays = answers.iter().filter(|s| **s == 401).count();
+    assert_eq!(
+        (issued, replays),
+        (1, 19),
+        "{answers:?}\n{}",
+        server.stderr()
+    );
+}

@@ -81,7 +81,19 @@ impl Drop for Scratch {
 /// A `sigil` command in `dir`, with every inherited `SIGIL_*` variable
 /// removed (the caller sets what it needs) and plain, uncoloured logs.
 pub(crate) fn sigil_command(dir: &Path) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_sigil"));
+    sigil_command_on(dir, None)
+}
+
+/// `sigil_command`, run by `taskset -c CPUS` when `cpus` is given.
+pub(crate) fn sigil_command_on(dir: &Path, cpus: Option<&str>) -> Command {
+    let mut command = match cpus {
+        Some(cpus) => {
+            let mut taskset = Command::new("taskset");
+            taskset.args(["-c", cpus, env!("CARGO_BIN_EXE_sigil")]);
+            taskset
+        }
+        None => Command::new(env!("CARGO_BIN_EXE_sigil")),
+    };
     command
         .current_dir(dir)
         .env("NO_COLOR", "1")
@@ -321,6 +333,8 @@ pub(crate) struct Options<'a> {
     pub(crate) port: Option<u16>,
     pub(crate) rate_limits_off: bool,
     pub(crate) env: &'a [(&'a str, &'a str)],
+    /// Run the server by `taskset -c` on these CPUs.
+    pub(crate) cpus: Option<&'a str>,
 }
 
 /// A port nobody listens on right now. Chosen at random below the
@@ -378,7 +392,7 @@ impl Server {
     ) -> Result<Self, String> {
         let base = format!("http://127.0.0.1:{port}");
         let stderr_path = scratch.fresh_path("server");
-        let mut command = sigil_command(&scratch.dir);
+        let mut command = sigil_command_on(&scratch.dir, options.cpus);
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
             .args(["--issuer", &base, "--database", &scratch.database()]);
