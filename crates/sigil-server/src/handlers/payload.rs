@@ -80,7 +80,7 @@ struct RawBody<'a> {
         (status = 503, description = "temporarily_unavailable: store unreachable, nothing verified", body = sigil_core::api::ErrorBody),
     )
 )]
-#[instrument(skip_all, fields(client = %peer.ip()))]
+#[instrument(level = "debug", skip_all, fields(client = %peer.ip()))]
 pub(crate) async fn verify_payload(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,

@@ -74,7 +74,7 @@ struct RawBody {
         (status = 503, description = "temporarily_unavailable: store unreachable, nothing issued", body = sigil_core::api::ErrorBody),
     )
 )]
-#[instrument(skip_all, fields(client = %peer.ip()))]
+#[instrument(level = "debug", skip_all, fields(client = %peer.ip()))]
 pub(crate) async fn token_for_endpoint(
     State(state): State<AppState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
