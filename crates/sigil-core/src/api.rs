@@ -201,6 +201,25 @@ pub struct PayloadVerification {
     pub reserialised: bool,
 }
 
+/// The `WWW-Authenticate` value of a refused bearer token (RFC 6750
+/// §3): `Bearer error="invalid_token", error_description="…"`, the
+/// description made safe for a quoted string: printable ASCII only (`"`
+/// becomes `'`, `\` and anything else `?`), at most 200 characters. It is
+/// always a valid header value.
+#[must_use]
+pub fn invalid_token_challenge(description: &str) -> String {
+    let safe: String = description
+        .chars()
+        .map(|c| match c {
+            '"' => '\'',
+            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => c,
+            _ => '?',
+        })
+        .take(200)
+        .collect();
+    format!("Bearer error=\"invalid_token\", error_description=\"{safe}\"")
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -213,6 +232,16 @@ mod tests {
             let back: ErrorCode = serde_json::from_str(&json).unwrap();
             assert_eq!(back, code);
         }
+    }
+
+    #[test]
+    fn invalid_token_challenge_is_a_safe_quoted_string() {
+        assert_eq!(
+            invalid_token_challenge("wrong \"aud\"\n\\ é"),
+            "Bearer error=\"invalid_token\", error_description=\"wrong 'aud'?? ?\""
+        );
+        let long = invalid_token_challenge(&"x".repeat(500));
+        assert_eq!(long.matches('x').count(), 200);
     }
 
     #[test]

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sigil_core::ErrorClass;
-use sigil_core::api::{ErrorBody, ErrorCode};
+use sigil_core::api::{ErrorBody, ErrorCode, invalid_token_challenge};
 
 /// A configuration that cannot be used: one line naming the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -217,10 +217,7 @@ impl IntoResponse for ApiError {
                 headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
             }
             Self::InvalidToken(Some(_)) => {
-                let challenge = format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    header_safe(&error_description)
-                );
+                let challenge = invalid_token_challenge(&error_description);
                 if let Ok(value) = HeaderValue::from_str(&challenge) {
                     headers.insert(header::WWW_AUTHENTICATE, value);
                 }
@@ -255,19 +252,6 @@ pub(crate) fn quoted(text: &str) -> String {
     } else {
         format!("{cut:?}")
     }
-}
-
-/// Printable ASCII without `"` and `\`, for a quoted-string header parameter
-/// (double quotes become single ones).
-fn header_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => c,
-            _ => '?',
-        })
-        .take(200)
-        .collect()
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sigil_core::ErrorClass;
-use sigil_core::api::{ErrorBody, ErrorCode};
+use sigil_core::api::{ErrorBody, ErrorCode, invalid_token_challenge};
 
 /// Why a validator could not be built, or its keys not fetched.
 ///
@@ -178,10 +178,7 @@ impl IntoResponse for Rejection {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match &self {
             Self::InvalidToken(_) => {
-                let challenge = format!(
-                    "Bearer error=\"invalid_token\", error_description=\"{}\"",
-                    header_safe(&description)
-                );
+                let challenge = invalid_token_challenge(&description);
                 let value = HeaderValue::from_str(&challenge)
                     .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""));
                 headers.insert(header::WWW_AUTHENTICATE, value);
@@ -201,19 +198,6 @@ impl IntoResponse for Rejection {
         response.extensions_mut().insert(self.code());
         response
     }
-}
-
-/// Printable ASCII without `"` and `\`, for a quoted-string header parameter
-/// (double quotes become single ones), at most 200 characters.
-fn header_safe(text: &str) -> String {
-    text.chars()
-        .map(|c| match c {
-            '"' => '\'',
-            c if (c.is_ascii_graphic() && c != '\\') || c == ' ' => c,
-            _ => '?',
-        })
-        .take(200)
-        .collect()
 }
 
 #[cfg(test)]
