@@ -39,6 +39,22 @@ impl Machine {
         }
     }
 
+    /// Reads it, prints its line unless the output is JSON, and warns on
+    /// standard error when other work kept the CPUs busy just before.
+    pub(crate) fn announce(json: bool) -> Self {
+        let machine = Self::read();
+        if !json {
+            println!("{}", machine.line());
+        }
+        if let Some(busy) = machine.busy_before.filter(|&b| b > 0.1) {
+            eprintln!(
+                "warning: other work kept {:.0}% of the CPUs busy just before the run: expect noisy figures",
+                busy * 100.0
+            );
+        }
+        machine
+    }
+
     /// One line.
     pub(crate) fn line(&self) -> String {
         let load = self
@@ -143,7 +159,8 @@ fn percent(share: Option<f64>) -> String {
     share.map_or_else(|| "?".into(), |s| format!("{:.1}%", s * 100.0))
 }
 
-fn opt(value: Option<f64>, decimals: usize) -> String {
+/// `value` with `decimals` decimals, `-` when unknown.
+pub(crate) fn opt(value: Option<f64>, decimals: usize) -> String {
     value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
 }
 
@@ -169,18 +186,22 @@ pub(crate) fn phases_header() -> String {
     )
 }
 
+/// Refusals by code, `code=n` separated by spaces; `0` when none.
+pub(crate) fn errors_text(errors: &BTreeMap<String, u64>) -> String {
+    if errors.is_empty() {
+        return "0".to_owned();
+    }
+    errors
+        .iter()
+        .map(|(code, n)| format!("{code}={n}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// One row of the phases table.
 pub(crate) fn phase_row(p: &Phase) -> String {
     let ms = |f: fn(&Latency) -> f64| opt(p.latency.as_ref().map(|l| f(l) / 1000.0), 2);
-    let errors = if p.errors.is_empty() {
-        "0".to_owned()
-    } else {
-        p.errors
-            .iter()
-            .map(|(code, n)| format!("{code}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let errors = errors_text(&p.errors);
     let mut row = format!(
         "{:<6} {:<7} {:>4} {:>9.0} {:>6.3} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7}  {}",
         p.scheme.as_str(),

@@ -76,16 +76,7 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
         pin::parse_cpu_list(list)?;
     }
 
-    let machine = Machine::read();
-    if !args.json {
-        println!("{}", machine.line());
-    }
-    if let Some(busy) = machine.busy_before.filter(|&b| b > 0.1) {
-        eprintln!(
-            "warning: other work kept {:.0}% of the CPUs busy just before the run: expect noisy figures",
-            busy * 100.0
-        );
-    }
+    let machine = Machine::announce(args.json);
     let pairs: Vec<(SchemeArg, FormArg)> = args
         .scheme
         .iter()

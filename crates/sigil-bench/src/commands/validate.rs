@@ -19,7 +19,7 @@ use crate::load::{self, Carry, LoadOutcome, LoadPlan};
 use crate::measure::Timing;
 use crate::pin;
 use crate::procfs;
-use crate::report::Machine;
+use crate::report::{Machine, errors_text, opt};
 use crate::requests::{self, FormArg, RequestSpec, SchemeArg};
 use crate::server::{self, ResourceServerOptions, Server, SpawnOptions};
 use crate::stats::Latency;
@@ -138,16 +138,7 @@ pub(crate) fn run(args: &ValidateArgs) -> anyhow::Result<()> {
         pin::parse_cpu_list(list)?;
     }
 
-    let machine = Machine::read();
-    if !args.json {
-        println!("{}", machine.line());
-    }
-    if let Some(busy) = machine.busy_before.filter(|&b| b > 0.1) {
-        eprintln!(
-            "warning: other work kept {:.0}% of the CPUs busy just before the run: expect noisy figures",
-            busy * 100.0
-        );
-    }
+    let machine = Machine::announce(args.json);
     eprintln!(
         "issuing {} tokens and measuring in process{}…",
         args.tokens,
@@ -492,10 +483,6 @@ fn http_phase(
     }
 }
 
-fn opt(value: Option<f64>, decimals: usize) -> String {
-    value.map_or_else(|| "-".into(), |v| format!("{v:.decimals$}"))
-}
-
 fn phases_header() -> String {
     format!(
         "{:>4} {:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7}  {}",
@@ -517,15 +504,7 @@ fn phases_header() -> String {
 
 fn phase_row(p: &HttpPhase) -> String {
     let ms = |f: fn(&Latency) -> f64| opt(p.latency.as_ref().map(|l| f(l) / 1000.0), 2);
-    let errors = if p.errors.is_empty() {
-        "0".to_owned()
-    } else {
-        p.errors
-            .iter()
-            .map(|(code, n)| format!("{code}={n}"))
-            .collect::<Vec<_>>()
-            .join(" ")
-    };
+    let errors = errors_text(&p.errors);
     let mut row = format!(
         "{:>4} {:>9.0} {:>6.3} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7}  {}",
         p.concurrency,
