@@ -266,6 +266,7 @@ pub(crate) fn measure_ceiling(
         issuer: issuer.to_owned(),
         endpoint_prefix: format!("{ENDPOINT_HOST}/ceiling-00000000"),
         timestamp_ms: now_ms(),
+        spacing_ns: 0,
     };
     let bodies: Vec<Vec<u8>> = (0..INPUTS)
         .map(|i| requests::body(&spec, &keys[i], i as u64))
@@ -375,6 +376,7 @@ mod tests {
                 issuer: issuer.into(),
                 endpoint_prefix: format!("{ENDPOINT_HOST}/t"),
                 timestamp_ms: now_ms(),
+                spacing_ns: 0,
             };
             let body = requests::body(&spec, key, 1).unwrap();
             let handled = work.handle(&body).unwrap();
@@ -400,6 +402,7 @@ mod tests {
             issuer: "http://elsewhere.example".into(),
             endpoint_prefix: format!("{ENDPOINT_HOST}/t"),
             timestamp_ms: now_ms(),
+            spacing_ns: 0,
         };
         let body = requests::body(&other, key, 1).unwrap();
         assert!(work.handle(&body).is_err());

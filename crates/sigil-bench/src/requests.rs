@@ -69,8 +69,21 @@ pub(crate) struct RequestSpec {
     pub(crate) issuer: String,
     /// Endpoint `i` is `<endpoint_prefix>/<i>`.
     pub(crate) endpoint_prefix: String,
-    /// The signed timestamp, milliseconds since the epoch.
+    /// The signed timestamp of request 0, milliseconds since the epoch.
     pub(crate) timestamp_ms: u64,
+    /// Nanoseconds between the signed timestamps of consecutive requests
+    /// (0: all at `timestamp_ms`). Real clients sign just before sending,
+    /// so the timestamps a server receives advance with time; one shared
+    /// timestamp for a whole phase would not.
+    pub(crate) spacing_ns: u64,
+}
+
+impl RequestSpec {
+    /// The signed timestamp of request `index`.
+    pub(crate) fn timestamp_of(&self, index: u64) -> u64 {
+        let offset = u128::from(index) * u128::from(self.spacing_ns) / 1_000_000;
+        self.timestamp_ms + u64::try_from(offset).unwrap_or(u64::MAX - self.timestamp_ms)
+    }
 }
 
 /// `count` random compressed mainnet keys.
@@ -107,9 +120,10 @@ struct Body<'a> {
 /// about 2^-128).
 pub(crate) fn body(spec: &RequestSpec, key: &PrivateKey, index: u64) -> anyhow::Result<Vec<u8>> {
     let endpoint = format!("{}/{index}", spec.endpoint_prefix);
+    let timestamp_ms = spec.timestamp_of(index);
     let statement = match spec.form {
-        FormArg::Compat => TokenMessage::compat(&endpoint, spec.timestamp_ms),
-        FormArg::Bound => TokenMessage::bound(&spec.issuer, &endpoint, spec.timestamp_ms),
+        FormArg::Compat => TokenMessage::compat(&endpoint, timestamp_ms),
+        FormArg::Bound => TokenMessage::bound(&spec.issuer, &endpoint, timestamp_ms),
     };
     let message = statement.to_message();
     let signature = match spec.scheme {
@@ -125,7 +139,7 @@ pub(crate) fn body(spec: &RequestSpec, key: &PrivateKey, index: u64) -> anyhow::
     let pubkey = key.public_key().to_hex();
     let body = Body {
         endpoint: &endpoint,
-        timestamp: spec.timestamp_ms,
+        timestamp: timestamp_ms,
         message: &message,
         pubkey: &pubkey,
         signature: &signature,
@@ -254,7 +268,25 @@ mod tests {
             issuer: "http://127.0.0.1:1911".into(),
             endpoint_prefix: format!("{ENDPOINT_HOST}/test"),
             timestamp_ms: now_ms(),
+            spacing_ns: 250_000, // four requests a millisecond
         }
+    }
+
+    #[test]
+    fn signed_timestamps_advance_by_the_spacing() {
+        let spec = RequestSpec {
+            timestamp_ms: 1_700_000_000_000,
+            ..spec(SchemeArg::Bsm, FormArg::Compat)
+        };
+        let stamps: Vec<u64> = (0..9)
+            .map(|i| spec.timestamp_of(i) - spec.timestamp_ms)
+            .collect();
+        assert_eq!(stamps, [0, 0, 0, 0, 1, 1, 1, 1, 2]);
+        let still = RequestSpec {
+            spacing_ns: 0,
+            ..spec.clone()
+        };
+        assert_eq!(still.timestamp_of(1_000_000), spec.timestamp_ms);
     }
 
     #[test]
@@ -278,6 +310,7 @@ mod tests {
                         "body {i} out of order"
                     );
                     assert_eq!(value["pubkey"], keys[i % 3].public_key().to_hex());
+                    assert_eq!(value["timestamp"], spec.timestamp_of(i as u64));
                     let handled = work
                         .handle(&body)
                         .unwrap_or_else(|e| panic!("{scheme:?} {form:?} #{i}: {e}"));

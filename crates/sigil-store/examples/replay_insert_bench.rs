@@ -7,7 +7,7 @@
 use std::time::Instant;
 
 use sigil_core::ReplayKey;
-use sigil_store::{Insertion, ReplayNamespace, Store};
+use sigil_store::{Insertion, ReplayNamespace, ReplayRecord, Store};
 
 const NOW: u64 = 1_700_000_000_000;
 const TTL: u64 = 360_000;
@@ -80,16 +80,22 @@ fn raw_baseline(path: &std::path::Path, inserts: usize) -> Result<(), Box<dyn st
     let _: String = conn.query_row("PRAGMA journal_mode = WAL", [], |row| row.get(0))?;
     conn.execute_batch("PRAGMA synchronous = NORMAL")?;
     conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))?;
+    conn.execute_batch(include_str!(
+        "../migrations/sqlite/0002_replay_by_signed_time.sql"
+    ))?;
     let started = Instant::now();
     for i in 0..inserts {
         let key = ReplayKey::for_payload(format!("raw/{i}").as_bytes());
         let changed = conn
             .prepare_cached(
-                "INSERT INTO replay_records (namespace, key, expires_at_ms) VALUES (1, ?1, ?2)
-                 ON CONFLICT (namespace, key) DO UPDATE SET expires_at_ms = excluded.expires_at_ms
-                 WHERE replay_records.expires_at_ms <= ?3",
+                "INSERT INTO replay_records (namespace, signed_at_ms, key, expires_at_ms)
+                 VALUES (1, ?1, ?2, ?3)
+                 ON CONFLICT (namespace, signed_at_ms, key) DO UPDATE
+                 SET expires_at_ms = excluded.expires_at_ms
+                 WHERE replay_records.expires_at_ms <= ?4",
             )?
             .execute(rusqlite::params![
+                signed_at(i) as i64,
                 &key.as_bytes()[..],
                 (NOW + TTL) as i64,
                 NOW as i64
@@ -104,10 +110,24 @@ async fn insert(store: &Store, round: usize, i: usize) -> Result<(), sigil_store
     let key = ReplayKey::for_payload(format!("{round}/{i}").as_bytes());
     let answer = store
         .replay()
-        .insert_if_absent(ReplayNamespace::TokenRequest, key, NOW + TTL, NOW)
+        .insert_if_absent(
+            ReplayRecord {
+                namespace: ReplayNamespace::TokenRequest,
+                key,
+                signed_at_ms: signed_at(i),
+                expires_at_ms: NOW + TTL,
+            },
+            NOW,
+        )
         .await?;
     assert_eq!(answer, Insertion::Inserted, "every key is new");
     Ok(())
+}
+
+/// When statement `i` was signed: in order, about 10 a millisecond, as a
+/// busy server receives them.
+fn signed_at(i: usize) -> u64 {
+    NOW - 60_000 + (i / 10) as u64
 }
 
 fn report(what: &str, operations: usize, started: Instant) {

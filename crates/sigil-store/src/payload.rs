@@ -9,7 +9,7 @@
 use sigil_core::payload::{self, Policy, VerifiedPayload};
 
 use crate::error::Error;
-use crate::replay::{Insertion, ReplayNamespace, ReplayStore};
+use crate::replay::{Insertion, ReplayNamespace, ReplayRecord, ReplayStore};
 
 /// How long a payload's replay record outlives its timestamp (or the
 /// verification time, if later): a day, far past the ±300 s window, so a
@@ -65,16 +65,13 @@ pub async fn record_payload(
     verified: &VerifiedPayload,
     now_ms: u64,
 ) -> Result<(), PayloadRefusal> {
-    let expires_at_ms = verified.timestamp_ms.max(now_ms) + PAYLOAD_RECORD_TTL_MS;
-    match replay
-        .insert_if_absent(
-            ReplayNamespace::SignedPayload,
-            verified.replay_key,
-            expires_at_ms,
-            now_ms,
-        )
-        .await?
-    {
+    let record = ReplayRecord {
+        namespace: ReplayNamespace::SignedPayload,
+        key: verified.replay_key,
+        signed_at_ms: verified.timestamp_ms,
+        expires_at_ms: verified.timestamp_ms.max(now_ms) + PAYLOAD_RECORD_TTL_MS,
+    };
+    match replay.insert_if_absent(record, now_ms).await? {
         Insertion::Inserted => Ok(()),
         Insertion::AlreadyUsed => Err(PayloadRefusal::Replay),
     }

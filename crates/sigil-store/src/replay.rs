@@ -67,6 +67,29 @@ pub enum Insertion {
     AlreadyUsed,
 }
 
+/// One signed statement to record once: the argument of
+/// [`ReplayStore::insert_if_absent`].
+///
+/// The record's identity is `(namespace, key)`. `signed_at_ms` is the time
+/// the statement itself carries (a token request's `timestamp`, a payload's
+/// `timestamp`): part of the signed bytes, so one key always comes with one
+/// time. Backends may use it to place records; SQLite keys its table by it,
+/// so that inserts, whose statements were signed moments ago, append to the
+/// end of the table instead of writing a random page each
+/// (`docs/decisions/0005-store-design.md`). A caller that passes two
+/// different times for one key breaks that rule and may record it twice.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ReplayRecord {
+    /// The kind of statement.
+    pub namespace: ReplayNamespace,
+    /// The statement's replay key.
+    pub key: ReplayKey,
+    /// The time the statement states, ms since the Unix epoch.
+    pub signed_at_ms: u64,
+    /// When the record stops counting: the statement has left its window.
+    pub expires_at_ms: u64,
+}
+
 /// Stores replay records; the insert itself is the check.
 ///
 /// A record is live while `now_ms < expires_at_ms` and expired from
@@ -79,20 +102,18 @@ pub enum Insertion {
 /// of concurrent inserts of one live key, in any number of processes sharing
 /// the backend, exactly one gets `Inserted`.
 pub trait ReplayStore: Backend {
-    /// Records `key` in `namespace` until `expires_at_ms`, unless a live
-    /// record of it exists.
+    /// Stores `record` unless a live record of its `(namespace, key)`
+    /// exists.
     ///
     /// # Errors
     ///
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument) when
-    /// `expires_at_ms <= now_ms` (the record would be born expired);
+    /// `record.expires_at_ms <= now_ms` (the record would be born expired);
     /// [`Error::is_unavailable`](crate::Error::is_unavailable) errors when the
     /// store cannot answer, in which case the statement must be refused.
     fn insert_if_absent(
         &self,
-        namespace: ReplayNamespace,
-        key: ReplayKey,
-        expires_at_ms: u64,
+        record: ReplayRecord,
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Insertion>>;
 

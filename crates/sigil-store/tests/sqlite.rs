@@ -11,9 +11,11 @@ use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use conformance::{Fixture, NOW, TTL, conformance_tests, replay_key};
+use conformance::{Fixture, NOW, SIGNED_AT, TTL, conformance_tests, record, replay_key};
 use rusqlite::Connection;
-use sigil_store::{Error, Insertion, ReplayNamespace, SqliteOptions, SqliteStore, Store};
+use sigil_store::{
+    Error, Insertion, ReplayNamespace, ReplayRecord, SqliteOptions, SqliteStore, Store,
+};
 
 /// A directory of its own under the system temp dir, removed on drop.
 struct SqliteFixture {
@@ -94,7 +96,7 @@ async fn inserted_means_committed() {
     let ns = ReplayNamespace::TokenRequest;
     let answer = store
         .replay()
-        .insert_if_absent(ns, key, NOW + TTL, NOW)
+        .insert_if_absent(record(ns, key, NOW + TTL), NOW)
         .await;
     assert_eq!(answer, Ok(Insertion::Inserted));
 
@@ -129,7 +131,7 @@ async fn database_is_wal_and_migrated_once() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1], "each migration recorded once");
+    assert_eq!(versions, [1, 2], "each migration recorded once");
     let without_rowid: String = conn
         .query_row(
             "SELECT sql FROM sqlite_schema WHERE name = 'replay_records'",
@@ -138,6 +140,142 @@ async fn database_is_wal_and_migrated_once() {
         )
         .unwrap();
     assert!(without_rowid.contains("WITHOUT ROWID"), "{without_rowid}");
+    // The statement's time leads the key, after the namespace: inserts of
+    // statements signed moments ago append (migration 0002).
+    let key_columns: Vec<String> = conn
+        .prepare("SELECT name FROM pragma_table_info('replay_records') WHERE pk > 0 ORDER BY pk")
+        .unwrap()
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .collect::<Result<_, _>>()
+        .unwrap();
+    assert_eq!(key_columns, ["namespace", "signed_at_ms", "key"]);
+}
+
+/// A database of schema version 1 (replay records without the statement's
+/// time) is migrated at open, and the statements it recorded stay used
+/// until they expire, whatever time a replay of them is recorded with.
+#[tokio::test]
+async fn replay_records_of_schema_version_1_count_after_the_upgrade() {
+    let fixture = SqliteFixture::new();
+    let token = ReplayNamespace::TokenRequest;
+    let payload = ReplayNamespace::SignedPayload;
+    let (live, expired, long_lived) = (
+        replay_key("v1", 0),
+        replay_key("v1", 1),
+        replay_key("v1", 2),
+    );
+    {
+        let conn = raw(&fixture.path());
+        conn.execute_batch(
+            "PRAGMA journal_mode = WAL;
+             CREATE TABLE schema_version (
+                 version INTEGER NOT NULL PRIMARY KEY,
+                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             ) STRICT;",
+        )
+        .unwrap();
+        conn.execute_batch(include_str!("../migrations/sqlite/0001_initial.sql"))
+            .unwrap();
+        conn.execute("INSERT INTO schema_version (version) VALUES (1)", [])
+            .unwrap();
+        for (ns, key, expires) in [
+            (token, live, NOW + TTL),
+            (token, expired, NOW - 1),
+            (payload, long_lived, NOW + 2 * TTL),
+        ] {
+            conn.execute(
+                "INSERT INTO replay_records (namespace, key, expires_at_ms) VALUES (?1, ?2, ?3)",
+                rusqlite::params![ns.code(), &key.as_bytes()[..], expires as i64],
+            )
+            .unwrap();
+        }
+    }
+    let at = |namespace, key, signed_at_ms, now: u64| ReplayRecord {
+        namespace,
+        key,
+        signed_at_ms,
+        expires_at_ms: now + TTL,
+    };
+    for reopen in [false, true] {
+        let store = fixture.open().await;
+        let replay = store.replay();
+        for signed_at in [SIGNED_AT, NOW - 200_000] {
+            let answer = replay
+                .insert_if_absent(at(token, live, signed_at, NOW), NOW)
+                .await;
+            assert_eq!(
+                answer,
+                Ok(Insertion::AlreadyUsed),
+                "signed at {signed_at}, reopened {reopen}"
+            );
+        }
+        let answer = replay
+            .insert_if_absent(at(payload, long_lived, SIGNED_AT, NOW), NOW)
+            .await;
+        assert_eq!(answer, Ok(Insertion::AlreadyUsed), "reopened {reopen}");
+        store.close().await.unwrap();
+    }
+    let store = fixture.open().await;
+    let replay = store.replay();
+    let cases = [
+        (
+            "an expired version-1 record counts as absent",
+            at(token, expired, SIGNED_AT, NOW),
+            NOW,
+            Insertion::Inserted,
+        ),
+        (
+            "namespaces stay apart",
+            at(token, long_lived, SIGNED_AT, NOW),
+            NOW,
+            Insertion::Inserted,
+        ),
+        (
+            "a version-1 record expires",
+            at(token, live, SIGNED_AT, NOW + TTL),
+            NOW + TTL,
+            Insertion::Inserted,
+        ),
+        (
+            "the long-lived one is still live",
+            at(payload, long_lived, SIGNED_AT, NOW + TTL),
+            NOW + TTL,
+            Insertion::AlreadyUsed,
+        ),
+    ];
+    for (name, record, now, expected) in cases {
+        assert_eq!(
+            replay.insert_if_absent(record, now).await,
+            Ok(expected),
+            "{name}"
+        );
+    }
+    // The purge removes version-1 rows like any other once they expire.
+    let untimed = || -> i64 {
+        raw(&fixture.path())
+            .query_row(
+                "SELECT count(*) FROM replay_records WHERE signed_at_ms = -1",
+                [],
+                |row| row.get(0),
+            )
+            .unwrap()
+    };
+    assert_eq!(replay.purge_expired(NOW + TTL).await, Ok(4));
+    assert_eq!(untimed(), 1);
+    assert_eq!(replay.purge_expired(NOW + 2 * TTL).await, Ok(2));
+    assert_eq!(untimed(), 0);
+    let answer = replay
+        .insert_if_absent(
+            at(payload, long_lived, SIGNED_AT, NOW + 2 * TTL),
+            NOW + 2 * TTL,
+        )
+        .await;
+    assert_eq!(
+        answer,
+        Ok(Insertion::Inserted),
+        "used up only until it expired"
+    );
 }
 
 #[tokio::test]
@@ -153,7 +291,7 @@ async fn schema_newer_than_this_build_is_refused() {
             answer,
             Err(Error::SchemaTooNew {
                 found: 99,
-                supported: 1
+                supported: 2
             })
         ),
         "{answer:?}"
@@ -230,7 +368,7 @@ async fn in_memory_store_works_and_is_private() {
     ] {
         let answer = store
             .replay()
-            .insert_if_absent(ns, key, NOW + TTL, NOW)
+            .insert_if_absent(record(ns, key, NOW + TTL), NOW)
             .await;
         assert_eq!(answer, Ok(expected));
     }
@@ -249,7 +387,7 @@ async fn two_stores_on_one_file_accept_a_statement_once() {
         let replay = stores[i % 2].replay().clone();
         async move {
             replay
-                .insert_if_absent(ReplayNamespace::TokenRequest, key, NOW + TTL, NOW)
+                .insert_if_absent(record(ReplayNamespace::TokenRequest, key, NOW + TTL), NOW)
                 .await
         }
     })

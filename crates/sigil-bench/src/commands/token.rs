@@ -249,6 +249,10 @@ impl PhaseRun<'_> {
             issuer: server.issuer().to_owned(),
             endpoint_prefix: self.endpoint_prefix.clone(),
             timestamp_ms: now_ms(),
+            // As if clients signed each request just before sending it, at
+            // a steady rate over the phase: the signed timestamps advance
+            // through the warm-up and the measurement.
+            spacing_ns: (seconds * 1e9 / count.max(1) as f64) as u64,
         };
         let bodies = requests::generate(&spec, self.keys, count, self.generator_threads)?;
         if made.elapsed() + Duration::from_secs_f64(seconds) > FRESH_FOR {

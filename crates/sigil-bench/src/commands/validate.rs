@@ -316,6 +316,7 @@ fn run_http(
         issuer: issuer.issuer().to_owned(),
         endpoint_prefix: format!("{AUDIENCE}/{}", tag()?),
         timestamp_ms: crate::ceiling::now_ms(),
+        spacing_ns: 0,
     };
     let keys = requests::random_keys(args.tokens)?;
     let bodies = requests::generate(&spec, &keys, args.tokens, machine.cpus)?;

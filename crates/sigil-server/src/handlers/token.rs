@@ -14,7 +14,7 @@ use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, matches_at_path_boundary};
 use sigil_core::signature::decode_json;
 use sigil_core::{MessageForm, PublicKey, ReplayKey, Signature, TokenMessage, validate_endpoint};
-use sigil_store::{Insertion, ReplayNamespace};
+use sigil_store::{Insertion, ReplayNamespace, ReplayRecord};
 use tracing::instrument;
 
 use super::admission::{Limit, admit, charge_key};
@@ -164,12 +164,16 @@ async fn issue(
 
     // 9. Replay: the insert is the check, and it is committed before a
     //    token exists.
-    let key = ReplayKey::for_statement(&request.pubkey, request.message.as_bytes());
-    let expires_at_ms = now_ms + settings.window.span_ms() + 1_000;
+    let record = ReplayRecord {
+        namespace: ReplayNamespace::TokenRequest,
+        key: ReplayKey::for_statement(&request.pubkey, request.message.as_bytes()),
+        signed_at_ms: request.timestamp_ms,
+        expires_at_ms: now_ms + settings.window.span_ms() + 1_000,
+    };
     match state
         .store()
         .replay()
-        .insert_if_absent(ReplayNamespace::TokenRequest, key, expires_at_ms, now_ms)
+        .insert_if_absent(record, now_ms)
         .await
     {
         Ok(Insertion::Inserted) => {}

@@ -9,15 +9,17 @@ mod replay;
 mod schema;
 mod writer;
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
-use sigil_core::{PublicKey, ReplayKey};
-use tracing::{Instrument, debug_span};
+use sigil_core::PublicKey;
+use tracing::{Instrument, debug, debug_span};
 
 use crate::account::{Account, AccountStore};
 use crate::backend::{Backend, BoxFuture};
 use crate::error::{Error, Result};
-use crate::replay::{Insertion, ReplayNamespace, ReplayStore};
+use crate::replay::{Insertion, ReplayRecord, ReplayStore};
 use crate::signing_key::{NewSigningKey, SigningKeyRecord, SigningKeyStore};
 use crate::url::{SqliteLocation, StoreUrl};
 
@@ -58,6 +60,11 @@ impl Default for SqliteOptions {
 #[derive(Debug, Clone)]
 pub struct SqliteStore {
     writer: Writer,
+    /// Replay records migrated from schema version 1 may remain (see
+    /// `migrations/sqlite/0002_replay_by_signed_time.sql`): inserts then
+    /// also look their key up among them. Cleared by the purge that
+    /// removes the last one.
+    untimed_replay_rows: Arc<AtomicBool>,
 }
 
 impl SqliteStore {
@@ -77,7 +84,11 @@ impl SqliteStore {
         options: SqliteOptions,
     ) -> Result<Self> {
         let writer = Writer::start(location, options).await?;
-        Ok(Self { writer })
+        let untimed = writer.call(replay::has_untimed_rows).await?;
+        Ok(Self {
+            writer,
+            untimed_replay_rows: Arc::new(AtomicBool::new(untimed)),
+        })
     }
 }
 
@@ -104,28 +115,25 @@ impl Backend for SqliteStore {
 impl ReplayStore for SqliteStore {
     fn insert_if_absent(
         &self,
-        namespace: ReplayNamespace,
-        key: ReplayKey,
-        expires_at_ms: u64,
+        record: ReplayRecord,
         now_ms: u64,
     ) -> BoxFuture<'_, Result<Insertion>> {
         let span = debug_span!(
             "store.insert_if_absent",
             backend = "sqlite",
-            namespace = namespace.as_str()
+            namespace = record.namespace.as_str()
         );
         Box::pin(
             async move {
-                if expires_at_ms <= now_ms {
+                if record.expires_at_ms <= now_ms {
                     return Err(Error::InvalidArgument {
                         field: "expires_at_ms",
                         reason: "not after now_ms: the record would be born expired".into(),
                     });
                 }
+                let untimed = self.untimed_replay_rows.load(Ordering::Acquire);
                 self.writer
-                    .call(move |conn| {
-                        replay::insert_if_absent(conn, namespace, &key, expires_at_ms, now_ms)
-                    })
+                    .call(move |conn| replay::insert_if_absent(conn, &record, now_ms, untimed))
                     .await
             }
             .instrument(span),
@@ -134,9 +142,19 @@ impl ReplayStore for SqliteStore {
 
     fn purge_expired(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>> {
         let span = debug_span!("store.purge_expired", backend = "sqlite");
+        let untimed = Arc::clone(&self.untimed_replay_rows);
         Box::pin(
             self.writer
-                .call(move |conn| replay::purge_expired(conn, now_ms))
+                .call(move |conn| {
+                    let purged = replay::purge_expired(conn, now_ms)?;
+                    if untimed.load(Ordering::Acquire) && !replay::has_untimed_rows(conn)? {
+                        // Committed with this batch; inserts sent after it
+                        // no longer look among version-1 rows (none left).
+                        untimed.store(false, Ordering::Release);
+                        debug!("no replay records of schema version 1 are left");
+                    }
+                    Ok(purged)
+                })
                 .instrument(span),
         )
     }

@@ -3,7 +3,8 @@
 use sigil_store::{Account, Insertion, ReplayNamespace, Store};
 
 use super::{
-    Fixture, NOW, TTL, assert_unavailable, full_account, new_key, pubkey, replay_key, summary,
+    Fixture, NOW, TTL, assert_unavailable, full_account, new_key, pubkey, record, replay_key,
+    summary,
 };
 
 const NS: ReplayNamespace = ReplayNamespace::SignedPayload;
@@ -13,7 +14,7 @@ pub(crate) async fn records_survive_close_and_reopen(fixture: &impl Fixture) {
     let key = replay_key("durable", 0);
     let answer = store
         .replay()
-        .insert_if_absent(NS, key, NOW + TTL, NOW)
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW)
         .await;
     assert_eq!(answer, Ok(Insertion::Inserted));
     store.keys().insert_key(new_key("k1", NOW)).await.unwrap();
@@ -33,7 +34,7 @@ pub(crate) async fn records_survive_close_and_reopen(fixture: &impl Fixture) {
     let store = fixture.open().await;
     let answer = store
         .replay()
-        .insert_if_absent(NS, key, NOW + TTL, NOW + 1)
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW + 1)
         .await;
     assert_eq!(
         answer,
@@ -74,7 +75,7 @@ pub(crate) async fn unanswerable_store_fails_closed(fixture: &impl Fixture) {
     let key = replay_key("fail-closed", 0);
     let answer = store
         .replay()
-        .insert_if_absent(NS, key, NOW + TTL, NOW)
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW)
         .await;
     assert_eq!(
         answer,
@@ -94,7 +95,7 @@ async fn every_call_fails_closed(store: &Store) {
         "insert_if_absent",
         store
             .replay()
-            .insert_if_absent(NS, key, NOW + TTL, NOW)
+            .insert_if_absent(record(NS, key, NOW + TTL), NOW)
             .await,
     );
     assert_unavailable("purge_expired", store.replay().purge_expired(NOW).await);

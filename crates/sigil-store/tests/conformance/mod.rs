@@ -11,7 +11,8 @@ use std::sync::Arc;
 
 use sigil_core::{Network, PrivateKey, PublicKey, ReplayKey};
 use sigil_store::{
-    Account, Error, Insertion, KeyState, NewSigningKey, ReplayNamespace, SigningKeyRecord, Store,
+    Account, Error, Insertion, KeyState, NewSigningKey, ReplayNamespace, ReplayRecord,
+    SigningKeyRecord, Store,
 };
 use tokio::sync::Barrier;
 
@@ -86,6 +87,23 @@ pub(crate) const TTL: u64 = 360_000;
 /// A replay key distinct per `(label, n)`.
 pub(crate) fn replay_key(label: &str, n: u64) -> ReplayKey {
     ReplayKey::for_payload(format!("{label}/{n}").as_bytes())
+}
+
+/// When the suite's statements were signed: a second before [`NOW`].
+pub(crate) const SIGNED_AT: u64 = NOW - 1_000;
+
+/// The replay record of `key` in `namespace`, signed at [`SIGNED_AT`].
+pub(crate) fn record(
+    namespace: ReplayNamespace,
+    key: ReplayKey,
+    expires_at_ms: u64,
+) -> ReplayRecord {
+    ReplayRecord {
+        namespace,
+        key,
+        signed_at_ms: SIGNED_AT,
+        expires_at_ms,
+    }
 }
 
 /// A valid public key distinct per `n` (1..=255).

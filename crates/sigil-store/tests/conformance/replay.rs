@@ -1,8 +1,8 @@
 //! Replay records: the insert is the check (security.md B7).
 
-use sigil_store::{Error, Insertion, ReplayNamespace};
+use sigil_store::{Error, Insertion, ReplayNamespace, ReplayRecord};
 
-use super::{Fixture, NAMESPACES, NOW, TTL, replay_key, tally, together};
+use super::{Fixture, NAMESPACES, NOW, TTL, record, replay_key, tally, together};
 
 const NS: ReplayNamespace = ReplayNamespace::TokenRequest;
 
@@ -11,17 +11,21 @@ pub(crate) async fn replay_first_insert_then_already_used(fixture: &impl Fixture
     let replay = store.replay();
     let key = replay_key("first", 0);
 
-    let first = replay.insert_if_absent(NS, key, NOW + TTL, NOW).await;
+    let first = replay
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW)
+        .await;
     assert_eq!(first, Ok(Insertion::Inserted));
-    let second = replay.insert_if_absent(NS, key, NOW + TTL, NOW).await;
+    let second = replay
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW)
+        .await;
     assert_eq!(second, Ok(Insertion::AlreadyUsed));
     let later = replay
-        .insert_if_absent(NS, key, NOW + 2 * TTL, NOW + TTL - 1)
+        .insert_if_absent(record(NS, key, NOW + 2 * TTL), NOW + TTL - 1)
         .await;
     assert_eq!(later, Ok(Insertion::AlreadyUsed), "one ms before expiry");
 
     let other = replay
-        .insert_if_absent(NS, replay_key("first", 1), NOW + TTL, NOW)
+        .insert_if_absent(record(NS, replay_key("first", 1), NOW + TTL), NOW)
         .await;
     assert_eq!(other, Ok(Insertion::Inserted), "another key is independent");
 }
@@ -32,7 +36,11 @@ pub(crate) async fn replay_concurrent_inserts_of_one_key_have_one_winner(fixture
     let key = replay_key("race", 0);
     let results = together(TASKS, |_| {
         let replay = store.replay().clone();
-        async move { replay.insert_if_absent(NS, key, NOW + TTL, NOW).await }
+        async move {
+            replay
+                .insert_if_absent(record(NS, key, NOW + TTL), NOW)
+                .await
+        }
     })
     .await;
     assert_eq!(tally(&results), (1, TASKS - 1));
@@ -51,7 +59,7 @@ pub(crate) async fn replay_concurrent_inserts_of_many_keys_have_one_winner_each(
             (
                 n,
                 replay
-                    .insert_if_absent(NS, replay_key("races", n), NOW + TTL, NOW)
+                    .insert_if_absent(record(NS, replay_key("races", n), NOW + TTL), NOW)
                     .await,
             )
         }
@@ -73,13 +81,13 @@ pub(crate) async fn replay_namespaces_do_not_collide(fixture: &impl Fixture) {
     let key = replay_key("shared", 0);
     for namespace in NAMESPACES {
         let first = replay
-            .insert_if_absent(namespace, key, NOW + TTL, NOW)
+            .insert_if_absent(record(namespace, key, NOW + TTL), NOW)
             .await;
         assert_eq!(first, Ok(Insertion::Inserted), "{namespace:?}");
     }
     for namespace in NAMESPACES {
         let second = replay
-            .insert_if_absent(namespace, key, NOW + TTL, NOW)
+            .insert_if_absent(record(namespace, key, NOW + TTL), NOW)
             .await;
         assert_eq!(second, Ok(Insertion::AlreadyUsed), "{namespace:?}");
     }
@@ -94,7 +102,7 @@ pub(crate) async fn replay_expired_record_counts_as_absent(fixture: &impl Fixtur
     let expires = NOW + TTL;
 
     assert_eq!(
-        replay.insert_if_absent(NS, key, expires, NOW).await,
+        replay.insert_if_absent(record(NS, key, expires), NOW).await,
         Ok(Insertion::Inserted)
     );
     let cases = [
@@ -125,7 +133,9 @@ pub(crate) async fn replay_expired_record_counts_as_absent(fixture: &impl Fixtur
         ),
     ];
     for (name, now, expected) in cases {
-        let answer = replay.insert_if_absent(NS, key, now + TTL, now).await;
+        let answer = replay
+            .insert_if_absent(record(NS, key, now + TTL), now)
+            .await;
         assert_eq!(answer, Ok(expected), "{name}");
     }
 }
@@ -157,7 +167,9 @@ pub(crate) async fn replay_purge_removes_only_expired_records(fixture: &impl Fix
         ),
     ];
     for (key, namespace, expires) in records {
-        let answer = replay.insert_if_absent(namespace, key, expires, NOW).await;
+        let answer = replay
+            .insert_if_absent(record(namespace, key, expires), NOW)
+            .await;
         assert_eq!(answer, Ok(Insertion::Inserted));
     }
 
@@ -180,7 +192,7 @@ pub(crate) async fn replay_purge_removes_only_expired_records(fixture: &impl Fix
     // The live ones are still there and still refuse replays.
     for (key, namespace, expires) in &records[2..] {
         let answer = replay
-            .insert_if_absent(*namespace, *key, NOW + 20_000, NOW + 200)
+            .insert_if_absent(record(*namespace, *key, NOW + 20_000), NOW + 200)
             .await;
         assert_eq!(
             answer,
@@ -197,7 +209,7 @@ pub(crate) async fn replay_refuses_a_record_born_expired(fixture: &impl Fixture)
     let replay = store.replay();
     let key = replay_key("born-expired", 0);
     for expires in [NOW, NOW - 1] {
-        let answer = replay.insert_if_absent(NS, key, expires, NOW).await;
+        let answer = replay.insert_if_absent(record(NS, key, expires), NOW).await;
         assert!(
             matches!(
                 answer,
@@ -209,7 +221,9 @@ pub(crate) async fn replay_refuses_a_record_born_expired(fixture: &impl Fixture)
             "{answer:?}"
         );
     }
-    let answer = replay.insert_if_absent(NS, key, NOW + TTL, NOW).await;
+    let answer = replay
+        .insert_if_absent(record(NS, key, NOW + TTL), NOW)
+        .await;
     assert_eq!(
         answer,
         Ok(Insertion::Inserted),
@@ -279,13 +293,15 @@ pub(crate) async fn payload_verified_once(fixture: &impl Fixture) {
         .await
         .expect("purge");
     assert_eq!(purged, 0);
+    // The payload's record: its replay key, signed at its own timestamp.
+    let record = ReplayRecord {
+        namespace: ReplayNamespace::SignedPayload,
+        key: verified.replay_key,
+        signed_at_ms: verified.timestamp_ms,
+        expires_at_ms: SIGNUP_NOW + 2 * PAYLOAD_RECORD_TTL_MS,
+    };
     let again = replay
-        .insert_if_absent(
-            ReplayNamespace::SignedPayload,
-            verified.replay_key,
-            SIGNUP_NOW + PAYLOAD_RECORD_TTL_MS,
-            SIGNUP_NOW + PAYLOAD_RECORD_TTL_MS - 1,
-        )
+        .insert_if_absent(record, SIGNUP_NOW + PAYLOAD_RECORD_TTL_MS - 1)
         .await;
     assert_eq!(again, Ok(Insertion::AlreadyUsed), "still live a day later");
 }
