@@ -16,6 +16,20 @@
 //! request tasks that are ready reach their own store calls; then it drains
 //! the queue again. With an idle core the yield returns at once.
 //!
+//! The thread wakes one caller per batch, not each. Every wake-up it sent
+//! from its own thread was a wake-up from outside the caller's runtime: an
+//! `eventfd` write per caller, and on a one-core server often a switch to
+//! the runtime's thread and back per answer (BENCHMARKS.md). So the first
+//! call of a batch is its *leader*: its answer carries the other calls of
+//! the batch ([`Followers`]), which the leader answers on its own runtime
+//! thread, where waking a task is a queue push, before it returns. A leader
+//! that stopped waiting drops them, and dropping [`Followers`] answers them
+//! (on whichever thread drops it), so no caller is left without its answer.
+//! One dependency follows: a follower's answer waits until the leader's
+//! task runs; a leader on a runtime that is not being driven (a
+//! current-thread runtime outside `block_on`) delays its batch's followers
+//! on other runtimes until that runtime runs again or drops the task.
+//!
 //! A work item that fails with an [`Error::is_unavailable`] error (I/O, disk
 //! full, corrupt page, busy past the timeout) fails the whole batch: the
 //! transaction is rolled back and every caller of the batch gets that
@@ -95,7 +109,10 @@ impl Writer {
             .send(Message::Work(Box::new(call)))
             .await
             .map_err(|_| closed())?;
-        answer.await.map_err(|_| closed())?
+        let (outcome, followers) = answer.await.map_err(|_| closed())?;
+        // This call led its batch: answer the others (module summary).
+        drop(followers);
+        outcome
     }
 
     /// Lets the work queued so far finish, then closes the connection.
@@ -172,8 +189,29 @@ fn run_batch(conn: &Connection, batch: &mut Vec<Box<dyn Job>>) {
     if let Some(error) = &failure {
         debug!(%error, jobs = batch.len(), "sqlite batch rolled back");
     }
-    for job in batch.drain(..) {
-        job.answer(failure.as_ref());
+    let mut jobs = batch.drain(..);
+    if let Some(leader) = jobs.next() {
+        let followers = Followers {
+            jobs: jobs.collect(),
+            failure: failure.clone(),
+        };
+        leader.answer(failure.as_ref(), Some(followers));
+    }
+}
+
+/// The other calls of a committed (or rolled back) batch, handed to its
+/// leader to answer. Dropping it answers every call it still holds.
+struct Followers {
+    jobs: Vec<Box<dyn Job>>,
+    /// Why the batch did not commit, if it did not.
+    failure: Option<Error>,
+}
+
+impl Drop for Followers {
+    fn drop(&mut self) {
+        for job in self.jobs.drain(..) {
+            job.answer(self.failure.as_ref(), None);
+        }
     }
 }
 
@@ -213,14 +251,18 @@ trait Job: Send {
     fn run(&mut self, conn: &Connection) -> Option<Error>;
 
     /// Answers the caller: with `batch_failure` if the batch did not commit,
-    /// else with the work's own result.
-    fn answer(self: Box<Self>, batch_failure: Option<&Error>);
+    /// else with the work's own result; a leader also gets its `followers`.
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>, followers: Option<Followers>);
 }
+
+/// What a caller receives: its outcome, and the followers it must answer
+/// if it led its batch.
+type Reply<T> = (Result<T>, Option<Followers>);
 
 struct Call<T, F> {
     work: Option<F>,
     outcome: Option<Result<T>>,
-    reply: oneshot::Sender<Result<T>>,
+    reply: oneshot::Sender<Reply<T>>,
 }
 
 impl<T, F> Job for Call<T, F>
@@ -239,13 +281,75 @@ where
         failure
     }
 
-    fn answer(self: Box<Self>, batch_failure: Option<&Error>) {
+    fn answer(self: Box<Self>, batch_failure: Option<&Error>, followers: Option<Followers>) {
         let outcome = match (batch_failure, self.outcome) {
             (Some(error), _) => Err(error.clone()),
             (None, Some(outcome)) => outcome,
             (None, None) => Err(Error::unavailable("the sqlite batch did not run this call")),
         };
-        // The caller may have stopped waiting; its write stands either way.
-        let _ = self.reply.send(outcome);
+        // The caller may have stopped waiting; its write stands either way,
+        // and the followers are answered when the refused reply is dropped.
+        let _ = self.reply.send((outcome, followers));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used, clippy::expect_used)] // test code
+
+    use std::sync::mpsc as std_mpsc;
+    use std::time::Duration;
+
+    use super::*;
+
+    /// The leader of a batch stops waiting before the batch commits: the
+    /// other calls of the batch are answered all the same, each with its
+    /// own result.
+    #[tokio::test(flavor = "current_thread")]
+    async fn followers_of_a_leader_that_stopped_waiting_are_answered() {
+        let writer = Writer::start(SqliteLocation::Memory, SqliteOptions::default())
+            .await
+            .unwrap();
+        // Hold the writer thread inside a first batch.
+        let (running, is_running) = std_mpsc::channel();
+        let (release, released) = std_mpsc::channel::<()>();
+        let blocker = tokio::spawn({
+            let writer = writer.clone();
+            async move {
+                writer
+                    .call(move |_| {
+                        running.send(()).unwrap();
+                        released.recv().unwrap();
+                        Ok(0)
+                    })
+                    .await
+            }
+        });
+        tokio::task::yield_now().await; // the blocker sends its call
+        tokio::task::spawn_blocking(move || is_running.recv().unwrap())
+            .await
+            .unwrap();
+
+        // The next batch's first call (its leader) gives up before it runs.
+        let leader = writer.call(|_| Ok(1));
+        let gave_up = tokio::time::timeout(Duration::from_millis(20), leader).await;
+        assert!(gave_up.is_err(), "the writer is held: no answer yet");
+        let followers: Vec<_> = (2..10)
+            .map(|n| {
+                let writer = writer.clone();
+                tokio::spawn(async move { writer.call(move |_| Ok(n)).await })
+            })
+            .collect();
+        tokio::task::yield_now().await; // they send their calls
+        release.send(()).unwrap();
+
+        assert_eq!(blocker.await.unwrap(), Ok(0));
+        for (n, follower) in (2..10).zip(followers) {
+            let answer = tokio::time::timeout(Duration::from_secs(5), follower)
+                .await
+                .expect("a follower is answered although its leader left");
+            assert_eq!(answer.unwrap(), Ok(n));
+        }
+        writer.close().await.unwrap();
     }
 }
