@@ -26,7 +26,7 @@ pub use error::{ApiError, ConfigError, ServeError};
 pub use handlers::openapi::document as openapi_document;
 pub use keyring::{KeyError, KeyRing, PublishedKey, Rotation, ensure_current, new_key, rotate};
 pub use master_key::{MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError};
-pub use metrics::Metrics;
+pub use metrics::{MethodLabel, Metrics, RouteLabel};
 pub use middleware::REQUEST_ID;
 pub use rate_limit::{Decision, KeyedLimiter};
 pub use routes::{router, with_middleware};

@@ -1,7 +1,8 @@
 //! Prometheus metrics (`GET /metrics`, text format 0.0.4): requests by
 //! route, method and status; refusals by SPEC §8 code; a latency histogram;
-//! tokens issued; signature checks performed. Counters are atomics; the
-//! per-route table is a short mutex.
+//! tokens issued; signature checks performed. Every counter a request
+//! touches is an atomic, so recording takes no lock; only a status outside
+//! [`STATUSES`] goes to a short mutex.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -9,7 +10,92 @@ use std::sync::Mutex;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use sigil_core::api::ErrorCode;
+use axum::http::Method;
+use sigil_core::api::{ErrorCode, paths};
+
+/// The route labels: every path of ours, then `unmatched` for the rest, so
+/// the metrics' cardinality stays bounded.
+const ROUTES: [&str; 14] = [
+    paths::TOKEN_FOR_ENDPOINT,
+    paths::PAYLOADS_VERIFY,
+    paths::PAYLOADS_VERIFY_ALIAS,
+    paths::JWKS,
+    paths::JWKS_ALIAS,
+    paths::OPENID_CONFIGURATION,
+    paths::OAUTH_AUTHORIZATION_SERVER,
+    paths::USERINFO,
+    paths::USERINFO_ALIAS,
+    paths::HEALTH,
+    paths::READY,
+    paths::METRICS,
+    paths::OPENAPI,
+    "unmatched",
+];
+
+/// The method labels: the standard methods by name, anything else `OTHER`.
+const METHODS: [&str; 10] = [
+    "GET", "HEAD", "POST", "PUT", "DELETE", "PATCH", "OPTIONS", "CONNECT", "TRACE", "OTHER",
+];
+
+/// The statuses counted in the lock-free table: every status this server
+/// answers with on purpose (SPEC §8 and success).
+const STATUSES: [u16; 13] = [
+    200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503,
+];
+
+/// A route label: one of the server's paths, or `unmatched`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct RouteLabel(usize);
+
+impl RouteLabel {
+    /// The label of `path`: itself when it is one of ours, else `unmatched`.
+    #[must_use]
+    pub fn of_path(path: &str) -> Self {
+        let last = ROUTES.len() - 1;
+        Self(
+            ROUTES[..last]
+                .iter()
+                .position(|known| *known == path)
+                .unwrap_or(last),
+        )
+    }
+
+    /// Whether the path was none of ours.
+    #[must_use]
+    pub fn is_unmatched(self) -> bool {
+        self.0 == ROUTES.len() - 1
+    }
+
+    /// The label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        ROUTES[self.0]
+    }
+}
+
+/// A method label: a standard method's name, or `OTHER`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub struct MethodLabel(usize);
+
+impl MethodLabel {
+    /// The label of `method`.
+    #[must_use]
+    pub fn of(method: &Method) -> Self {
+        let other = METHODS.len() - 1;
+        Self(
+            METHODS[..other]
+                .iter()
+                .position(|m| *m == method.as_str())
+                .unwrap_or(other),
+        )
+    }
+
+    /// The label.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        METHODS[self.0]
+    }
+}
 
 /// Upper bounds of the latency histogram, seconds.
 const BUCKETS: [f64; 12] = [
@@ -17,9 +103,12 @@ const BUCKETS: [f64; 12] = [
 ];
 
 /// The server's counters.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct Metrics {
-    requests: Mutex<BTreeMap<(&'static str, &'static str, u16), u64>>,
+    /// Requests by route × method × status of [`STATUSES`].
+    requests: Box<[AtomicU64]>,
+    /// Requests whose status is not in [`STATUSES`] (rare: none on purpose).
+    other_statuses: Mutex<BTreeMap<(RouteLabel, MethodLabel, u16), u64>>,
     refusals: [AtomicU64; ErrorCode::ALL.len()],
     latency_buckets: [AtomicU64; BUCKETS.len()],
     latency_sum_micros: AtomicU64,
@@ -29,25 +118,49 @@ pub struct Metrics {
     replay_records_purged: AtomicU64,
 }
 
+impl Default for Metrics {
+    fn default() -> Self {
+        Self {
+            requests: (0..ROUTES.len() * METHODS.len() * STATUSES.len())
+                .map(|_| AtomicU64::new(0))
+                .collect(),
+            other_statuses: Mutex::default(),
+            refusals: Default::default(),
+            latency_buckets: Default::default(),
+            latency_sum_micros: AtomicU64::default(),
+            latency_count: AtomicU64::default(),
+            tokens_issued: AtomicU64::default(),
+            signature_checks: AtomicU64::default(),
+            replay_records_purged: AtomicU64::default(),
+        }
+    }
+}
+
+/// The cell of `(route, method, status)` in the request table.
+fn cell(route: RouteLabel, method: MethodLabel, status: usize) -> usize {
+    (route.0 * METHODS.len() + method.0) * STATUSES.len() + status
+}
+
 impl Metrics {
-    /// Counts one answered request.
-    /// `route` and `method` are labels from fixed sets (the caller maps
-    /// anything else to one label), so the table stays small and recording
-    /// allocates nothing.
+    /// Counts one answered request. The labels come from fixed sets, so
+    /// the table stays small; recording allocates nothing and takes no
+    /// lock.
     pub fn record_request(
         &self,
-        route: &'static str,
-        method: &'static str,
+        route: RouteLabel,
+        method: MethodLabel,
         status: u16,
         refusal: Option<ErrorCode>,
         elapsed: Duration,
     ) {
-        {
-            let mut requests = self
-                .requests
+        if let Some(index) = STATUSES.iter().position(|s| *s == status) {
+            self.requests[cell(route, method, index)].fetch_add(1, Ordering::Relaxed);
+        } else {
+            let mut other = self
+                .other_statuses
                 .lock()
                 .unwrap_or_else(std::sync::PoisonError::into_inner);
-            *requests.entry((route, method, status)).or_default() += 1;
+            *other.entry((route, method, status)).or_default() += 1;
         }
         if let Some(code) = refusal
             && let Some(index) = ErrorCode::ALL.iter().position(|c| *c == code)
@@ -93,19 +206,33 @@ impl Metrics {
         let mut out = String::with_capacity(4096);
         out.push_str("# HELP sigil_http_requests_total HTTP requests answered, by route, method and status.\n");
         out.push_str("# TYPE sigil_http_requests_total counter\n");
-        {
-            let requests = self
-                .requests
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
-            for ((route, method, status), count) in requests.iter() {
-                let _ = writeln!(
-                    out,
-                    "sigil_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {count}",
-                    escape(route),
-                    escape(method)
-                );
+        let mut requests: BTreeMap<(&str, &str, u16), u64> = BTreeMap::new();
+        for (r, route) in ROUTES.iter().enumerate() {
+            for (m, method) in METHODS.iter().enumerate() {
+                for (s, status) in STATUSES.iter().enumerate() {
+                    let count = self.requests[cell(RouteLabel(r), MethodLabel(m), s)]
+                        .load(Ordering::Relaxed);
+                    if count > 0 {
+                        requests.insert((route, method, *status), count);
+                    }
+                }
             }
+        }
+        for ((route, method, status), count) in self
+            .other_statuses
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+        {
+            requests.insert((route.as_str(), method.as_str(), *status), *count);
+        }
+        for ((route, method, status), count) in requests {
+            let _ = writeln!(
+                out,
+                "sigil_http_requests_total{{route=\"{}\",method=\"{}\",status=\"{status}\"}} {count}",
+                escape(route),
+                escape(method)
+            );
         }
         out.push_str("# HELP sigil_http_refusals_total Refused requests, by SPEC error code.\n");
         out.push_str("# TYPE sigil_http_refusals_total counter\n");
@@ -172,24 +299,44 @@ mod tests {
     #[test]
     fn render_counts_what_was_recorded() {
         let metrics = Metrics::default();
-        metrics.record_request("/health", "GET", 200, None, Duration::from_micros(300));
+        let (get, post) = (
+            MethodLabel::of(&Method::GET),
+            MethodLabel::of(&Method::POST),
+        );
+        let token = RouteLabel::of_path("/api/auth/token-for-endpoint");
         metrics.record_request(
-            "/api/auth/token-for-endpoint",
-            "POST",
+            RouteLabel::of_path("/health"),
+            get,
+            200,
+            None,
+            Duration::from_micros(300),
+        );
+        metrics.record_request(
+            token,
+            post,
             401,
             Some(ErrorCode::ReplayDetected),
             Duration::from_millis(2),
         );
+        metrics.record_request(token, post, 401, None, Duration::from_millis(2));
+        // Unlabelled paths, odd methods and statuses stay countable.
+        let odd = Method::from_bytes(b"BREW").unwrap();
+        let unmatched = RouteLabel::of_path("/wp-admin");
+        assert!(unmatched.is_unmatched() && !token.is_unmatched());
+        metrics.record_request(unmatched, MethodLabel::of(&odd), 418, None, Duration::ZERO);
+        metrics.record_request(unmatched, MethodLabel::of(&odd), 418, None, Duration::ZERO);
         metrics.token_issued();
         let text = metrics.render();
         for line in [
             "sigil_http_requests_total{route=\"/health\",method=\"GET\",status=\"200\"} 1",
+            "sigil_http_requests_total{route=\"/api/auth/token-for-endpoint\",method=\"POST\",status=\"401\"} 2",
+            "sigil_http_requests_total{route=\"unmatched\",method=\"OTHER\",status=\"418\"} 2",
             "sigil_http_refusals_total{error=\"replay_detected\"} 1",
             "sigil_http_refusals_total{error=\"invalid_request\"} 0",
-            "sigil_http_request_duration_seconds_bucket{le=\"0.0005\"} 1",
-            "sigil_http_request_duration_seconds_bucket{le=\"0.0025\"} 2",
-            "sigil_http_request_duration_seconds_bucket{le=\"+Inf\"} 2",
-            "sigil_http_request_duration_seconds_count 2",
+            "sigil_http_request_duration_seconds_bucket{le=\"0.0005\"} 3",
+            "sigil_http_request_duration_seconds_bucket{le=\"0.0025\"} 5",
+            "sigil_http_request_duration_seconds_bucket{le=\"+Inf\"} 5",
+            "sigil_http_request_duration_seconds_count 5",
             "sigil_tokens_issued_total 1",
         ] {
             assert!(text.lines().any(|l| l == line), "missing {line}\n{text}");

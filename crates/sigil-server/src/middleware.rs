@@ -2,95 +2,93 @@
 //! whatever the router or a layer refused (404, 405, extractor rejections),
 //! the access log, and the metrics.
 
+use std::io::Write as _;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::http::{HeaderName, HeaderValue, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{ErrorCode, paths};
+use sigil_core::api::ErrorCode;
 use tracing::{Instrument, debug, debug_span, error, info};
 
 use crate::error::{ApiError, HiddenCause};
+use crate::metrics::{MethodLabel, RouteLabel};
 use crate::state::AppState;
 
 /// The request id header, set on every response.
 pub const REQUEST_ID: &str = "x-request-id";
 
-/// Routes are labelled by their path when it is one of ours, so the
-/// metrics' cardinality stays bounded.
-const KNOWN_PATHS: [&str; 13] = [
-    paths::TOKEN_FOR_ENDPOINT,
-    paths::PAYLOADS_VERIFY,
-    paths::PAYLOADS_VERIFY_ALIAS,
-    paths::JWKS,
-    paths::JWKS_ALIAS,
-    paths::OPENID_CONFIGURATION,
-    paths::OAUTH_AUTHORIZATION_SERVER,
-    paths::USERINFO,
-    paths::USERINFO_ALIAS,
-    paths::HEALTH,
-    paths::READY,
-    paths::METRICS,
-    paths::OPENAPI,
-];
+/// [`REQUEST_ID`] as a header name (a standard name allocates nothing; a
+/// custom one parsed per request would).
+const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
 
-fn next_request_id() -> String {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
-    let prefix = PREFIX.get_or_init(|| {
-        let mut bytes = [0u8; 4];
-        let _ = getrandom::fill(&mut bytes);
-        u32::from_le_bytes(bytes)
-    });
-    format!(
-        "{prefix:08x}-{:08x}",
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    )
+/// A request id: a random per-process prefix and a counter, printed as
+/// `pppppppp-cccccccc` in hex.
+#[derive(Debug, Clone, Copy)]
+struct RequestId {
+    prefix: u32,
+    counter: u64,
 }
 
-/// The method as a metrics label: the standard ones by name, anything else
-/// `OTHER`.
-fn method_label(method: &Method) -> &'static str {
-    match method.as_str() {
-        "GET" => "GET",
-        "HEAD" => "HEAD",
-        "POST" => "POST",
-        "PUT" => "PUT",
-        "DELETE" => "DELETE",
-        "PATCH" => "PATCH",
-        "OPTIONS" => "OPTIONS",
-        "CONNECT" => "CONNECT",
-        "TRACE" => "TRACE",
-        _ => "OTHER",
+impl RequestId {
+    fn next() -> Self {
+        static COUNTER: AtomicU64 = AtomicU64::new(0);
+        static PREFIX: std::sync::OnceLock<u32> = std::sync::OnceLock::new();
+        let prefix = *PREFIX.get_or_init(|| {
+            let mut bytes = [0u8; 4];
+            let _ = getrandom::fill(&mut bytes);
+            u32::from_le_bytes(bytes)
+        });
+        Self {
+            prefix,
+            counter: COUNTER.fetch_add(1, Ordering::Relaxed),
+        }
+    }
+
+    /// The id as a header value, formatted without an intermediate string.
+    fn to_header_value(self) -> HeaderValue {
+        let mut text = [0u8; 8 + 1 + 16];
+        let mut cursor = std::io::Cursor::new(&mut text[..]);
+        // Cannot fail: at most 25 bytes into 25.
+        let _ = write!(cursor, "{self}");
+        let len = usize::try_from(cursor.position()).unwrap_or(0);
+        HeaderValue::from_bytes(&text[..len]).unwrap_or(HeaderValue::from_static("-"))
+    }
+}
+
+impl std::fmt::Display for RequestId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{:08x}-{:08x}", self.prefix, self.counter)
     }
 }
 
 /// The outermost middleware (see the module summary).
 pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = Instant::now();
-    let request_id = next_request_id();
-    let method = method_label(request.method());
+    let request_id = RequestId::next();
+    let method = MethodLabel::of(request.method());
     let path = request.uri().path();
-    let route = KNOWN_PATHS
-        .iter()
-        .find(|known| **known == path)
-        .copied()
-        .unwrap_or("unmatched");
+    let route = RouteLabel::of_path(path);
     // Only a 404 names the path; a known route is its own path.
-    let unmatched_path = (route == "unmatched").then(|| path.to_owned());
+    let unmatched_path = route.is_unmatched().then(|| path.to_owned());
     // A debug span: with the default `info` filter it costs nothing; the
     // lines logged here at info and above name the request themselves.
-    let span = debug_span!("request", id = %request_id, method = %method, route);
+    let span = debug_span!(
+        "request",
+        id = %request_id,
+        method = method.as_str(),
+        route = route.as_str()
+    );
     let timeout = state.settings().request_timeout;
     let mut response = match tokio::time::timeout(timeout, next.run(request))
         .instrument(span.clone())
         .await
     {
         Ok(response) => {
-            let path = unmatched_path.as_deref().unwrap_or(route);
+            let path = unmatched_path.as_deref().unwrap_or(route.as_str());
             normalise(response, path, state.settings().body_limit_bytes).await
         }
         Err(_) => ApiError::Unavailable(format!(
@@ -106,8 +104,8 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     if let Some(HiddenCause(cause)) = response.extensions().get::<HiddenCause>() {
         error!(
             id = %request_id,
-            method,
-            route,
+            method = method.as_str(),
+            route = route.as_str(),
             status = status.as_u16(),
             cause = %cause,
             "request failed"
@@ -120,8 +118,8 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     if status.is_client_error() || status.is_server_error() {
         info!(
             id = %request_id,
-            method,
-            route,
+            method = method.as_str(),
+            route = route.as_str(),
             status = status.as_u16(),
             error = code.map(ErrorCode::as_str),
             micros,
@@ -133,9 +131,9 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
     state
         .metrics()
         .record_request(route, method, status.as_u16(), code, elapsed);
-    if let Ok(value) = HeaderValue::from_str(&request_id) {
-        response.headers_mut().insert(REQUEST_ID, value);
-    }
+    response
+        .headers_mut()
+        .insert(REQUEST_ID_HEADER, request_id.to_header_value());
     response
 }
 

@@ -1,7 +1,9 @@
 //! [`AppState`]: what every handler shares. Cheap to clone.
 
 use std::net::IpAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
+
+use arc_swap::ArcSwap;
 
 use axum::body::Bytes;
 use sigil_core::payload::Policy;
@@ -29,8 +31,9 @@ struct Inner {
     store: Store,
     master: Option<MasterKey>,
     clock: Arc<dyn Clock>,
-    keys: RwLock<Arc<KeyRing>>,
-    accounts: RwLock<Arc<Registry>>,
+    /// Swapped whole by the reload; read without a lock on every request.
+    keys: ArcSwap<KeyRing>,
+    accounts: ArcSwap<Registry>,
     limits: Option<Limits>,
     metrics: Metrics,
     discovery_json: Bytes,
@@ -89,8 +92,8 @@ impl AppState {
                 store,
                 master,
                 clock,
-                keys: RwLock::new(Arc::new(ring)),
-                accounts: RwLock::new(Arc::new(registry)),
+                keys: ArcSwap::from_pointee(ring),
+                accounts: ArcSwap::from_pointee(registry),
                 limits,
                 metrics: Metrics::default(),
                 discovery_json,
@@ -120,21 +123,13 @@ impl AppState {
     /// The signing keys as last loaded.
     #[must_use]
     pub fn keys(&self) -> Arc<KeyRing> {
-        self.inner
-            .keys
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.inner.keys.load_full()
     }
 
     /// The account registry as last loaded.
     #[must_use]
     pub fn accounts(&self) -> Arc<Registry> {
-        self.inner
-            .accounts
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .clone()
+        self.inner.accounts.load_full()
     }
 
     /// The metrics.
@@ -184,18 +179,10 @@ impl AppState {
                 published = ring.keys().len(),
                 "signing keys reloaded"
             );
-            *self
-                .inner
-                .keys
-                .write()
-                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(ring);
+            self.inner.keys.store(Arc::new(ring));
         }
         let registry = Registry::load(self.inner.store.accounts().as_ref()).await?;
-        *self
-            .inner
-            .accounts
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(registry);
+        self.inner.accounts.store(Arc::new(registry));
         Ok(())
     }
 
