@@ -198,6 +198,9 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// The longest span of signed timestamps in one phase, seconds.
+const MAX_TIMESTAMP_SPAN_S: f64 = 50.0;
+
 /// Requests to prepare when --requests is not given: the most the server
 /// could answer at its ceiling on its cores, plus 25 %.
 pub(crate) fn auto_requests(
@@ -251,8 +254,9 @@ impl PhaseRun<'_> {
             timestamp_ms: now_ms(),
             // As if clients signed each request just before sending it, at
             // a steady rate over the phase: the signed timestamps advance
-            // through the warm-up and the measurement.
-            spacing_ns: (seconds * 1e9 / count.max(1) as f64) as u64,
+            // through the warm-up and the measurement, spanning at most
+            // 50 s so that none is ever more than the window's 60 s ahead.
+            spacing_ns: (seconds.min(MAX_TIMESTAMP_SPAN_S) * 1e9 / count.max(1) as f64) as u64,
         };
         let bodies = requests::generate(&spec, self.keys, count, self.generator_threads)?;
         if made.elapsed() + Duration::from_secs_f64(seconds) > FRESH_FOR {
