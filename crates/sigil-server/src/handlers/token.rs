@@ -183,7 +183,10 @@ async fn issue(
 
     // 10. Sign.
     let mut jti = [0u8; 16];
-    getrandom::fill(&mut jti).map_err(|e| ApiError::Internal(format!("no randomness: {e}")))?;
+    // AWS-LC's generator (the one that draws the ES256 nonces): seeded
+    // from the OS, no system call per token as getrandom would be.
+    aws_lc_rs::rand::fill(&mut jti)
+        .map_err(|_| ApiError::Internal("no randomness for the jti".into()))?;
     let mut claims = AccessClaims::new(
         &settings.issuer,
         &request.pubkey,
