@@ -12,6 +12,7 @@
 //! What a request costs above this is HTTP, the store, logging and the
 //! runtime.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -19,9 +20,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use anyhow::Context as _;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, DEFAULT_LIFETIME_S};
-use sigil_core::signature::decode_json;
+use sigil_core::signature::{decode_byte_values, decode_text};
 use sigil_core::{
     Es256SigningKey, PublicKey, ReplayKey, Signature, TokenMessage, Window, es256,
     validate_endpoint,
@@ -46,20 +48,26 @@ pub(crate) struct ServerWork {
     lifetime_s: u64,
 }
 
-/// The body with every field optional, as the handler parses it.
+/// The body with every field optional and borrowed as raw JSON, as the
+/// handler parses it.
 #[derive(Deserialize)]
-struct RawBody {
-    endpoint: Option<Value>,
-    timestamp: Option<Value>,
-    message: Option<Value>,
-    pubkey: Option<Value>,
-    signature: Option<Value>,
+struct RawBody<'a> {
+    #[serde(borrow)]
+    endpoint: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pubkey: Option<&'a RawValue>,
+    #[serde(borrow)]
+    signature: Option<&'a RawValue>,
 }
 
 /// A request whose fields passed the checks before the signature.
-pub(crate) struct Parsed {
-    endpoint: String,
-    message: String,
+pub(crate) struct Parsed<'a> {
+    endpoint: Cow<'a, str>,
+    message: Cow<'a, str>,
     pubkey: PublicKey,
     signature: Signature,
 }
@@ -72,11 +80,22 @@ pub(crate) struct Handled {
     pub(crate) replay_key: ReplayKey,
 }
 
-fn string(value: Option<Value>, field: &str) -> Result<String, String> {
-    match value {
-        Some(Value::String(text)) => Ok(text),
-        _ => Err(format!("{field} missing or not a string")),
+/// The JSON string `raw` holds, borrowed when it has no escapes (as the
+/// handler reads it).
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
     }
+    serde_json::from_str::<&str>(text)
+        .map(Cow::Borrowed)
+        .or_else(|_| serde_json::from_str::<String>(text).map(Cow::Owned))
+        .ok()
+}
+
+fn string<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, String> {
+    raw.and_then(json_string)
+        .ok_or_else(|| format!("{field} missing or not a string"))
 }
 
 /// Milliseconds since the epoch, as the server's clock reads them.
@@ -119,24 +138,35 @@ impl ServerWork {
     ///
     /// # Errors
     /// The handler's refusal, as text.
-    pub(crate) fn parse(&self, body: &[u8], now_ms: u64) -> Result<Parsed, String> {
-        let raw: RawBody = serde_json::from_slice(body).map_err(|e| e.to_string())?;
+    pub(crate) fn parse<'a>(&self, body: &'a [u8], now_ms: u64) -> Result<Parsed<'a>, String> {
+        let raw: RawBody<'a> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
         let endpoint = string(raw.endpoint, "endpoint")?;
         let timestamp_text = match raw.timestamp {
-            Some(Value::Number(n)) if n.is_u64() => n.to_string(),
-            Some(Value::String(text)) => text,
-            _ => return Err("timestamp missing or ill-typed".into()),
+            Some(raw) => match json_string(raw) {
+                Some(text) => text,
+                None => match serde_json::from_str::<serde_json::Number>(raw.get()) {
+                    Ok(n) if n.is_u64() => Cow::Owned(n.to_string()),
+                    _ => return Err("timestamp ill-typed".into()),
+                },
+            },
+            None => return Err("timestamp missing".into()),
         };
         let timestamp_ms =
             sigil_core::timestamp::parse_ms(&timestamp_text).map_err(|e| e.to_string())?;
         let message = string(raw.message, "message")?;
         let pubkey =
             PublicKey::from_hex(&string(raw.pubkey, "pubkey")?).map_err(|e| e.to_string())?;
-        let signature = raw
-            .signature
-            .ok_or_else(|| "signature missing".to_owned())
-            .and_then(|v| decode_json(&v).map_err(|e| e.to_string()))
-            .and_then(|bytes| Signature::from_bytes(&bytes).map_err(|e| e.to_string()))?;
+        let signature = match raw.signature {
+            Some(raw) => match json_string(raw) {
+                Some(text) => decode_text(&text),
+                None => serde_json::from_str::<Vec<Value>>(raw.get())
+                    .map_err(|e| sigil_core::Error::SignatureEncoding(e.to_string()))
+                    .and_then(|values| decode_byte_values(&values)),
+            },
+            None => return Err("signature missing".into()),
+        }
+        .and_then(|bytes| Signature::from_bytes(&bytes))
+        .map_err(|e| e.to_string())?;
         validate_endpoint(&endpoint).map_err(|e| e.to_string())?;
         TokenMessage::check(&message, &endpoint, &timestamp_text, &self.issuer)
             .map_err(|e| e.to_string())?;

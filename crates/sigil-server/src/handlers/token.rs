@@ -2,6 +2,7 @@
 //! an access token out. The checks run in SPEC's order; each refusal is the
 //! [`ApiError`] of SPEC §8.
 
+use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use axum::body::Body;
@@ -10,9 +11,10 @@ use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::Value;
+use serde_json::value::RawValue;
 use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, matches_at_path_boundary};
-use sigil_core::signature::decode_json;
+use sigil_core::signature::{decode_byte_values, decode_text};
 use sigil_core::{MessageForm, PublicKey, ReplayKey, Signature, TokenMessage, validate_endpoint};
 use sigil_store::{Insertion, ReplayNamespace, ReplayRecord};
 use tracing::instrument;
@@ -45,16 +47,23 @@ pub(crate) struct TokenRequestBody {
     signature: Value,
 }
 
-/// The body with every field optional: serde refuses duplicate members
-/// ("duplicate field") and ill-formed JSON; presence and types are checked
-/// one field at a time so the description names the field.
+/// The body with every field optional, each kept as the raw JSON text it
+/// arrived as (borrowed from the body, nothing copied): serde refuses
+/// duplicate members ("duplicate field") and ill-formed JSON; presence and
+/// types are checked one field at a time so the description names the
+/// field.
 #[derive(Deserialize)]
-struct RawBody {
-    endpoint: Option<Value>,
-    timestamp: Option<Value>,
-    message: Option<Value>,
-    pubkey: Option<Value>,
-    signature: Option<Value>,
+struct RawBody<'a> {
+    #[serde(borrow)]
+    endpoint: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pubkey: Option<&'a RawValue>,
+    #[serde(borrow)]
+    signature: Option<&'a RawValue>,
 }
 
 /// Obtain an access token for an endpoint by signing a statement.
@@ -210,19 +219,20 @@ async fn issue(
     })
 }
 
-/// A token request whose fields have their types.
-struct TokenRequest {
-    endpoint: String,
+/// A token request whose fields have their types; the strings borrow from
+/// the body unless they contained escapes.
+struct TokenRequest<'a> {
+    endpoint: Cow<'a, str>,
     timestamp_ms: u64,
     /// The timestamp's digits exactly as sent.
-    timestamp_text: String,
-    message: String,
+    timestamp_text: Cow<'a, str>,
+    message: Cow<'a, str>,
     pubkey: PublicKey,
     signature: Signature,
 }
 
-fn parse(bytes: &[u8]) -> Result<TokenRequest, ApiError> {
-    let raw: RawBody = serde_json::from_slice(bytes).map_err(|e| {
+fn parse(bytes: &[u8]) -> Result<TokenRequest<'_>, ApiError> {
+    let raw: RawBody<'_> = serde_json::from_slice(bytes).map_err(|e| {
         ApiError::InvalidRequest(format!(
             "the body is not a JSON object of the token request: {e}"
         ))
@@ -233,17 +243,7 @@ fn parse(bytes: &[u8]) -> Result<TokenRequest, ApiError> {
     let pubkey_text = string_field(raw.pubkey, "pubkey")?;
     let pubkey = PublicKey::from_hex(&pubkey_text)
         .map_err(|e| ApiError::InvalidRequest(format!("pubkey: {e}")))?;
-    let signature = match raw.signature {
-        None | Some(Value::Null) => return Err(missing("signature")),
-        Some(value @ (Value::String(_) | Value::Array(_))) => decode_json(&value)
-            .and_then(|bytes| Signature::from_bytes(&bytes))
-            .map_err(|e| ApiError::InvalidRequest(format!("signature: {e}")))?,
-        Some(_) => {
-            return Err(ApiError::InvalidRequest(
-                "signature must be a string (base64 or hex) or an array of byte values".into(),
-            ));
-        }
-    };
+    let signature = signature_field(raw.signature)?;
     Ok(TokenRequest {
         endpoint,
         timestamp_ms,
@@ -258,28 +258,63 @@ fn missing(field: &str) -> ApiError {
     ApiError::InvalidRequest(format!("{field} is missing"))
 }
 
-fn string_field(value: Option<Value>, field: &str) -> Result<String, ApiError> {
-    match value {
-        None | Some(Value::Null) => Err(missing(field)),
-        Some(Value::String(text)) => Ok(text),
-        Some(_) => Err(ApiError::InvalidRequest(format!(
-            "{field} must be a string"
-        ))),
+/// The JSON string `raw` holds, borrowed when it has no escapes.
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
     }
+    serde_json::from_str::<&str>(text)
+        .map(Cow::Borrowed)
+        .or_else(|_| serde_json::from_str::<String>(text).map(Cow::Owned))
+        .ok()
 }
 
-fn timestamp_field(value: Option<Value>) -> Result<(u64, String), ApiError> {
-    let text = match value {
-        None | Some(Value::Null) => return Err(missing("timestamp")),
-        Some(Value::Number(n)) if n.is_u64() => n.to_string(),
-        Some(Value::String(text)) => text,
-        Some(_) => {
-            return Err(ApiError::InvalidRequest(
-                "timestamp must be an integer of milliseconds or a string of digits".into(),
-            ));
-        }
+/// `null` counts as missing, as a missing member does.
+fn present(raw: Option<&RawValue>) -> Option<&RawValue> {
+    raw.filter(|raw| raw.get() != "null")
+}
+
+fn string_field<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, ApiError> {
+    let raw = present(raw).ok_or_else(|| missing(field))?;
+    json_string(raw).ok_or_else(|| ApiError::InvalidRequest(format!("{field} must be a string")))
+}
+
+fn timestamp_field(raw: Option<&RawValue>) -> Result<(u64, Cow<'_, str>), ApiError> {
+    let raw = present(raw).ok_or_else(|| missing("timestamp"))?;
+    let text = match json_string(raw) {
+        Some(text) => text,
+        None => match serde_json::from_str::<serde_json::Number>(raw.get()) {
+            Ok(n) if n.is_u64() => Cow::Owned(n.to_string()),
+            _ => {
+                return Err(ApiError::InvalidRequest(
+                    "timestamp must be an integer of milliseconds or a string of digits".into(),
+                ));
+            }
+        },
     };
     let ms = sigil_core::timestamp::parse_ms(&text)
         .map_err(|e| ApiError::InvalidRequest(format!("timestamp: {e}")))?;
     Ok((ms, text))
+}
+
+fn signature_field(raw: Option<&RawValue>) -> Result<Signature, ApiError> {
+    let raw = present(raw).ok_or_else(|| missing("signature"))?;
+    let bytes = if let Some(text) = json_string(raw) {
+        decode_text(&text)
+    } else if raw.get().starts_with('[') {
+        // A JSON array of byte values (what JSON.stringify makes of the
+        // byte array SignedMessage.sign returns): rare, parsed as values.
+        let values: Vec<Value> = serde_json::from_str(raw.get()).map_err(|e| {
+            ApiError::InvalidRequest(format!("signature: not an array of byte values: {e}"))
+        })?;
+        decode_byte_values(&values)
+    } else {
+        return Err(ApiError::InvalidRequest(
+            "signature must be a string (base64 or hex) or an array of byte values".into(),
+        ));
+    };
+    bytes
+        .and_then(|bytes| Signature::from_bytes(&bytes))
+        .map_err(|e| ApiError::InvalidRequest(format!("signature: {e}")))
 }
