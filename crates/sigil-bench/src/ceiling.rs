@@ -2,9 +2,10 @@
 //! for one token request, without HTTP and without the store.
 //!
 //! [`ServerWork`] repeats the steps of
-//! `sigil-server/src/handlers/token.rs` with sigil-core's own functions, so
-//! the ceiling follows the code: parse the JSON body into optional values,
-//! check each field, parse the public key, decode and parse the signature,
+//! `sigil-server/src/handlers/token.rs` with the handler's own body parse
+//! (`sigil_server::ParsedTokenRequest`) and sigil-core's functions, so the
+//! ceiling follows the code: parse the JSON body (each field read as raw
+//! JSON, the public key parsed, the signature decoded),
 //! validate the endpoint, compare the message, check the time window,
 //! verify the signature (BSM: magic hash, recover, compare; BRC-77: child
 //! key, verify), compute the replay key, draw the `jti`, build the claims,
@@ -12,22 +13,16 @@
 //! What a request costs above this is HTTP, the store, logging and the
 //! runtime.
 
-use std::borrow::Cow;
 use std::collections::HashSet;
 use std::hint::black_box;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use anyhow::Context as _;
-use serde::{Deserialize, Serialize};
-use serde_json::Value;
-use serde_json::value::RawValue;
+use serde::Serialize;
 use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, DEFAULT_LIFETIME_S};
-use sigil_core::signature::{decode_byte_values, decode_text};
-use sigil_core::{
-    Es256SigningKey, PublicKey, ReplayKey, Signature, TokenMessage, Window, es256,
-    validate_endpoint,
-};
+use sigil_core::{Es256SigningKey, ReplayKey, TokenMessage, Window, es256, validate_endpoint};
+use sigil_server::ParsedTokenRequest;
 
 use crate::measure::{BatchPlan, Timing, measure};
 use crate::requests::{self, FormArg, RequestSpec, SchemeArg};
@@ -48,29 +43,9 @@ pub(crate) struct ServerWork {
     lifetime_s: u64,
 }
 
-/// The body with every field optional and borrowed as raw JSON, as the
-/// handler parses it.
-#[derive(Deserialize)]
-struct RawBody<'a> {
-    #[serde(borrow)]
-    endpoint: Option<&'a RawValue>,
-    #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pubkey: Option<&'a RawValue>,
-    #[serde(borrow)]
-    signature: Option<&'a RawValue>,
-}
-
-/// A request whose fields passed the checks before the signature.
-pub(crate) struct Parsed<'a> {
-    endpoint: Cow<'a, str>,
-    message: Cow<'a, str>,
-    pubkey: PublicKey,
-    signature: Signature,
-}
+/// A request whose fields passed the checks before the signature: the
+/// handler's own parse (`sigil_server::ParsedTokenRequest`).
+pub(crate) type Parsed<'a> = ParsedTokenRequest<'a>;
 
 /// What one request produced.
 pub(crate) struct Handled {
@@ -78,24 +53,6 @@ pub(crate) struct Handled {
     pub(crate) response: Vec<u8>,
     /// The replay key the server would store.
     pub(crate) replay_key: ReplayKey,
-}
-
-/// The JSON string `raw` holds, borrowed when it has no escapes (as the
-/// handler reads it).
-fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    if !text.starts_with('"') {
-        return None;
-    }
-    serde_json::from_str::<&str>(text)
-        .map(Cow::Borrowed)
-        .or_else(|_| serde_json::from_str::<String>(text).map(Cow::Owned))
-        .ok()
-}
-
-fn string<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, String> {
-    raw.and_then(json_string)
-        .ok_or_else(|| format!("{field} missing or not a string"))
 }
 
 /// Milliseconds since the epoch, as the server's clock reads them.
@@ -139,46 +96,19 @@ impl ServerWork {
     /// # Errors
     /// The handler's refusal, as text.
     pub(crate) fn parse<'a>(&self, body: &'a [u8], now_ms: u64) -> Result<Parsed<'a>, String> {
-        let raw: RawBody<'a> = serde_json::from_slice(body).map_err(|e| e.to_string())?;
-        let endpoint = string(raw.endpoint, "endpoint")?;
-        let timestamp_text = match raw.timestamp {
-            Some(raw) => match json_string(raw) {
-                Some(text) => text,
-                None => match serde_json::from_str::<serde_json::Number>(raw.get()) {
-                    Ok(n) if n.is_u64() => Cow::Owned(n.to_string()),
-                    _ => return Err("timestamp ill-typed".into()),
-                },
-            },
-            None => return Err("timestamp missing".into()),
-        };
-        let timestamp_ms =
-            sigil_core::timestamp::parse_ms(&timestamp_text).map_err(|e| e.to_string())?;
-        let message = string(raw.message, "message")?;
-        let pubkey =
-            PublicKey::from_hex(&string(raw.pubkey, "pubkey")?).map_err(|e| e.to_string())?;
-        let signature = match raw.signature {
-            Some(raw) => match json_string(raw) {
-                Some(text) => decode_text(&text),
-                None => serde_json::from_str::<Vec<Value>>(raw.get())
-                    .map_err(|e| sigil_core::Error::SignatureEncoding(e.to_string()))
-                    .and_then(|values| decode_byte_values(&values)),
-            },
-            None => return Err("signature missing".into()),
-        }
-        .and_then(|bytes| Signature::from_bytes(&bytes))
+        let request = ParsedTokenRequest::parse(body).map_err(|e| format!("{e:?}"))?;
+        validate_endpoint(&request.endpoint).map_err(|e| e.to_string())?;
+        TokenMessage::check(
+            &request.message,
+            &request.endpoint,
+            &request.timestamp_text,
+            &self.issuer,
+        )
         .map_err(|e| e.to_string())?;
-        validate_endpoint(&endpoint).map_err(|e| e.to_string())?;
-        TokenMessage::check(&message, &endpoint, &timestamp_text, &self.issuer)
-            .map_err(|e| e.to_string())?;
         self.window
-            .check(timestamp_ms, now_ms)
+            .check(request.timestamp_ms, now_ms)
             .map_err(|e| e.to_string())?;
-        Ok(Parsed {
-            endpoint,
-            message,
-            pubkey,
-            signature,
-        })
+        Ok(request)
     }
 
     /// Step 6: the signature.

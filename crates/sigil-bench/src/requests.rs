@@ -82,7 +82,8 @@ impl RequestSpec {
     /// The signed timestamp of request `index`.
     pub(crate) fn timestamp_of(&self, index: u64) -> u64 {
         let offset = u128::from(index) * u128::from(self.spacing_ns) / 1_000_000;
-        self.timestamp_ms + u64::try_from(offset).unwrap_or(u64::MAX - self.timestamp_ms)
+        self.timestamp_ms
+            .saturating_add(u64::try_from(offset).unwrap_or(u64::MAX))
     }
 }
 

@@ -24,6 +24,7 @@ pub use config::{
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use handlers::openapi::document as openapi_document;
+pub use handlers::token::ParsedTokenRequest;
 pub use keyring::{KeyError, KeyRing, PublishedKey, Rotation, ensure_current, new_key, rotate};
 pub use master_key::{MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError};
 pub use metrics::{MethodLabel, Metrics, RouteLabel};

@@ -47,6 +47,17 @@ async fn invalid_request_names_the_field() {
         ("missing message", without("message"), "message"),
         ("missing pubkey", without("pubkey"), "pubkey"),
         ("missing signature", without("signature"), "signature"),
+        // null counts as missing (serde reads it as an absent member).
+        (
+            "null endpoint",
+            with("endpoint", json!(null)),
+            "endpoint is missing",
+        ),
+        (
+            "null signature",
+            with("signature", json!(null)),
+            "signature is missing",
+        ),
         ("endpoint a number", with("endpoint", json!(5)), "endpoint"),
         (
             "timestamp a float",
