@@ -14,8 +14,8 @@ use figment::providers::{Env, Format as _, Serialized, Toml};
 use serde::{Deserialize, Serialize};
 use sigil_core::validate_endpoint;
 
-use crate::client_addr::IpNet;
 use crate::error::ConfigError;
+use sigil_edge::{BucketConfig, IpNet};
 
 /// The file read when it exists and no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "sigil.toml";
@@ -51,16 +51,6 @@ impl Switch {
     pub fn is_on(self) -> bool {
         self == Self::On
     }
-}
-
-/// One token bucket: a sustained rate and a burst (SPEC §10).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct BucketConfig {
-    /// Requests per minute, sustained.
-    pub per_minute: u32,
-    /// Requests that may arrive at once.
-    pub burst: u32,
 }
 
 /// The limits of SPEC §10.

@@ -1,7 +1,6 @@
 #![doc = include_str!("../README.md")]
 
 mod accounts;
-mod client_addr;
 mod clock;
 mod config;
 mod error;
@@ -10,17 +9,14 @@ mod keyring;
 mod master_key;
 mod metrics;
 mod middleware;
-mod rate_limit;
 mod routes;
 mod serve;
 mod state;
 
 pub use accounts::Registry;
-pub use client_addr::{IpNet, client_addr};
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    BucketConfig, Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, Overrides, RateLimitConfig,
-    Settings, Switch,
+    Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, Overrides, RateLimitConfig, Settings, Switch,
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use handlers::openapi::document as openapi_document;
@@ -29,7 +25,7 @@ pub use keyring::{KeyError, KeyRing, PublishedKey, Rotation, ensure_current, new
 pub use master_key::{MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError};
 pub use metrics::{MethodLabel, Metrics, RouteLabel};
 pub use middleware::REQUEST_ID;
-pub use rate_limit::{Decision, KeyedLimiter};
 pub use routes::{router, with_middleware};
 pub use serve::{run, serve, shutdown_signal};
+pub use sigil_edge::{BucketConfig, Decision, IpNet, KeyedLimiter, client_addr};
 pub use state::AppState;

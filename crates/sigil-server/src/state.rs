@@ -1,6 +1,5 @@
 //! [`AppState`]: what every handler shares. Cheap to clone.
 
-use std::net::IpAddr;
 use std::sync::Arc;
 
 use arc_swap::ArcSwap;
@@ -17,7 +16,7 @@ use crate::error::ServeError;
 use crate::keyring::{self, KeyRing};
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
-use crate::rate_limit::KeyedLimiter;
+use sigil_edge::{ClientKey, KeyedLimiter};
 
 /// The shared state of a running server.
 #[derive(Debug, Clone)]
@@ -44,7 +43,7 @@ struct Inner {
 #[derive(Debug)]
 pub(crate) struct Limits {
     pub(crate) per_key: KeyedLimiter<[u8; 33]>,
-    pub(crate) per_address: KeyedLimiter<IpAddr>,
+    pub(crate) per_address: KeyedLimiter<ClientKey>,
 }
 
 impl AppState {

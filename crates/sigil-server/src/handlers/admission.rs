@@ -10,9 +10,9 @@ use axum::body::{Body, Bytes};
 use axum::http::{HeaderMap, header};
 use axum::response::{IntoResponse, Response};
 
-use crate::client_addr::client_addr;
+use sigil_edge::{ClientKey, Decision, client_addr};
+
 use crate::error::ApiError;
-use crate::rate_limit::Decision;
 use crate::state::AppState;
 
 /// The rate-limit decision closest to exhaustion so far, for the headers.
@@ -47,7 +47,9 @@ pub(crate) async fn admit(
     let settings = state.settings();
     if let Some(limits) = state.limits() {
         let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
-        let decision = limits.per_address.check(&address, limits.per_address.now());
+        let decision = limits
+            .per_address
+            .check(&ClientKey::of(address), limits.per_address.now());
         limit.0 = Some(decision);
         if !decision.allowed {
             return Err(ApiError::RateLimited {
@@ -56,7 +58,7 @@ pub(crate) async fn admit(
         }
     }
     require_json(headers)?;
-    read_body(body, settings.body_limit_bytes).await
+    read_body(headers, body, settings.body_limit_bytes).await
 }
 
 /// The per-key limit, counted only for a key whose signature verified (so
@@ -93,7 +95,16 @@ fn require_json(headers: &HeaderMap) -> Result<(), ApiError> {
     }
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, ApiError> {
+/// The body, at most `limit` bytes. A declared `Content-Length` over the
+/// limit is refused at once, before a byte of the body is waited for.
+async fn read_body(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if declared.is_some_and(|length| length > u64::try_from(limit).unwrap_or(u64::MAX)) {
+        return Err(ApiError::BodyTooLarge { limit });
+    }
     axum::body::to_bytes(body, limit).await.map_err(|e| {
         let too_large = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())

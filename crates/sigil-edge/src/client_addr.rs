@@ -6,7 +6,7 @@ use std::fmt;
 use std::net::IpAddr;
 use std::str::FromStr;
 
-use axum::http::HeaderMap;
+use http::HeaderMap;
 
 /// An IP network: an address and a prefix length (`10.0.0.0/8`, `::1/128`;
 /// a bare address is a single host).
@@ -61,6 +61,36 @@ impl FromStr for IpNet {
 impl fmt::Display for IpNet {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{}/{}", self.address, self.prefix)
+    }
+}
+
+/// The unit in which clients are counted by rate limits and quotas: an
+/// IPv4 address, or the /64 network of an IPv6 address (one subscriber's
+/// allocation, whose 2^64 addresses one host can cycle through freely).
+/// An IPv4-mapped IPv6 address counts as its IPv4 address.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct ClientKey(IpAddr);
+
+impl ClientKey {
+    /// The key `ip` is counted under.
+    #[must_use]
+    pub fn of(ip: IpAddr) -> Self {
+        match canonical(ip) {
+            IpAddr::V6(v6) => {
+                let bits = u128::from(v6) & !u128::from(u64::MAX);
+                Self(IpAddr::V6(bits.into()))
+            }
+            v4 @ IpAddr::V4(_) => Self(v4),
+        }
+    }
+}
+
+impl fmt::Display for ClientKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.0 {
+            IpAddr::V4(v4) => write!(f, "{v4}"),
+            IpAddr::V6(v6) => write!(f, "{v6}/64"),
+        }
     }
 }
 
@@ -142,6 +172,20 @@ mod tests {
         for bad in ["10.0.0.0/33", "::/129", "x", "10.0.0.0/", "1.2.3.4/-1"] {
             assert!(bad.parse::<IpNet>().is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn ipv6_clients_count_per_64() {
+        let key = |ip: &str| ClientKey::of(ip.parse().unwrap());
+        assert_eq!(
+            key("2001:db8:1:2::1"),
+            key("2001:db8:1:2:ffff:ffff:ffff:ffff")
+        );
+        assert_ne!(key("2001:db8:1:2::1"), key("2001:db8:1:3::1"));
+        assert_eq!(key("2001:db8:1:2::1").to_string(), "2001:db8:1:2::/64");
+        assert_ne!(key("127.0.0.1"), key("127.0.0.2"));
+        assert_eq!(key("::ffff:127.0.0.1"), key("127.0.0.1"));
+        assert_eq!(key("127.0.0.1").to_string(), "127.0.0.1");
     }
 
     #[test]

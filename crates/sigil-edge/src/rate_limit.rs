@@ -11,9 +11,18 @@ use std::hash::Hash;
 use std::sync::Mutex;
 use std::time::Instant;
 
-use axum::http::{HeaderMap, HeaderValue};
+use http::{HeaderMap, HeaderValue};
+use serde::{Deserialize, Serialize};
 
-use crate::config::BucketConfig;
+/// One token bucket: a sustained rate and a burst (SPEC §10).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct BucketConfig {
+    /// Requests per minute, sustained.
+    pub per_minute: u32,
+    /// Requests that may arrive at once.
+    pub burst: u32,
+}
 
 const SHARDS: usize = 16;
 const NANOS_PER_MINUTE: u64 = 60_000_000_000;
