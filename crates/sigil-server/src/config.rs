@@ -15,7 +15,7 @@ use serde::{Deserialize, Serialize};
 use sigil_core::validate_endpoint;
 
 use crate::error::ConfigError;
-use sigil_edge::{BucketConfig, IpNet};
+use sigil_edge::{BucketConfig, ConnectionLimits, IpNet};
 
 /// The file read when it exists and no `--config` is given.
 pub const DEFAULT_CONFIG_FILE: &str = "sigil.toml";
@@ -122,8 +122,22 @@ pub struct Config {
     pub max_request_future_s: u64,
     /// Largest accepted request body, bytes.
     pub body_limit_bytes: usize,
-    /// Longest a request may take, milliseconds.
+    /// Longest a request may take once its head arrived (body and answer),
+    /// milliseconds; then 408.
     pub request_timeout_ms: u64,
+    /// A request head must be complete this long after its first byte,
+    /// milliseconds; slower connections are closed.
+    pub header_read_timeout_ms: u64,
+    /// An idle keep-alive connection (no request in flight, no byte
+    /// received) is closed after this long, milliseconds.
+    pub keep_alive_timeout_ms: u64,
+    /// Most client connections open at once (lowered to what the open-files
+    /// limit allows); beyond it new connections get 503 and are closed.
+    pub max_connections: usize,
+    /// Largest request head (request line and headers), bytes; larger is 431.
+    pub max_header_bytes: usize,
+    /// Most header fields in one request; more is 431.
+    pub max_headers: usize,
     /// How often signing keys and accounts are re-read from the store
     /// (a rotation by another process is seen within this), milliseconds.
     pub reload_interval_ms: u64,
@@ -150,6 +164,11 @@ impl Default for Config {
             max_request_future_s: 60,
             body_limit_bytes: 16 * 1024,
             request_timeout_ms: 10_000,
+            header_read_timeout_ms: millis(ConnectionLimits::DEFAULT_HEADER_READ_TIMEOUT),
+            keep_alive_timeout_ms: millis(ConnectionLimits::DEFAULT_KEEP_ALIVE_TIMEOUT),
+            max_connections: ConnectionLimits::DEFAULT_MAX_CONNECTIONS,
+            max_header_bytes: ConnectionLimits::DEFAULT_MAX_HEADER_BYTES,
+            max_headers: ConnectionLimits::DEFAULT_MAX_HEADERS,
             reload_interval_ms: 5_000,
             purge_interval_s: 60,
         }
@@ -287,6 +306,13 @@ impl Config {
         positive("token_lifetime_s", self.token_lifetime_s)?;
         positive("max_request_age_s", self.max_request_age_s)?;
         positive("request_timeout_ms", self.request_timeout_ms)?;
+        positive("header_read_timeout_ms", self.header_read_timeout_ms)?;
+        positive("keep_alive_timeout_ms", self.keep_alive_timeout_ms)?;
+        positive("max_connections", self.max_connections as u64)?;
+        positive("max_headers", self.max_headers as u64)?;
+        if self.max_header_bytes < 1024 {
+            return Err(ConfigError("max_header_bytes: at least 1024".into()));
+        }
         positive("reload_interval_ms", self.reload_interval_ms)?;
         positive("purge_interval_s", self.purge_interval_s)?;
         if self.reload_interval_ms > 10_000 {
@@ -321,6 +347,13 @@ impl Config {
             },
             body_limit_bytes: self.body_limit_bytes,
             request_timeout: Duration::from_millis(self.request_timeout_ms),
+            connection_limits: ConnectionLimits {
+                header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+                keep_alive_timeout: Duration::from_millis(self.keep_alive_timeout_ms),
+                max_connections: self.max_connections,
+                max_header_bytes: self.max_header_bytes,
+                max_headers: self.max_headers,
+            },
             reload_interval: Duration::from_millis(self.reload_interval_ms),
             purge_interval: Duration::from_secs(self.purge_interval_s),
         })
@@ -381,6 +414,8 @@ pub struct Settings {
     pub body_limit_bytes: usize,
     /// Request timeout.
     pub request_timeout: Duration,
+    /// Connection timeouts, cap and header limits.
+    pub connection_limits: ConnectionLimits,
     /// Key and account reload interval.
     pub reload_interval: Duration,
     /// Replay purge interval.
@@ -413,6 +448,10 @@ fn list<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>
             .map(str::to_owned)
             .collect(),
     })
+}
+
+fn millis(duration: Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
 
 fn positive(name: &str, value: u64) -> Result<(), ConfigError> {

@@ -50,6 +50,13 @@ pub enum ApiError {
     },
     /// 415: a JSON route without `Content-Type: application/json`.
     UnsupportedMediaType,
+    /// 408: the request (its body, or the answer to it) did not complete
+    /// within the request timeout. Never 503, which would say the store
+    /// is down.
+    RequestTimeout {
+        /// The timeout, milliseconds.
+        timeout_ms: u64,
+    },
     /// 404: no route for the path.
     NotFound {
         /// The path asked for.
@@ -134,6 +141,14 @@ impl ApiError {
                 StatusCode::UNSUPPORTED_MEDIA_TYPE,
                 C::InvalidRequest,
                 "the request body must be JSON, sent with Content-Type: application/json".into(),
+                None,
+            ),
+            Self::RequestTimeout { timeout_ms } => (
+                StatusCode::REQUEST_TIMEOUT,
+                C::InvalidRequest,
+                format!(
+                    "request timed out: it did not complete within {timeout_ms} ms; send the whole body promptly and retry"
+                ),
                 None,
             ),
             Self::NotFound { path } => (
@@ -307,6 +322,12 @@ mod tests {
                 415,
                 "invalid_request",
                 "Content-Type",
+            ),
+            (
+                ApiError::RequestTimeout { timeout_ms: 250 },
+                408,
+                "invalid_request",
+                "timed out",
             ),
             (
                 ApiError::NotFound { path: "/x".into() },

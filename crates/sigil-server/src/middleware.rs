@@ -91,10 +91,9 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
             let path = unmatched_path.as_deref().unwrap_or(route.as_str());
             normalise(response, path, state.settings().body_limit_bytes).await
         }
-        Err(_) => ApiError::Unavailable(format!(
-            "request timed out after {} ms",
-            timeout.as_millis()
-        ))
+        Err(_) => ApiError::RequestTimeout {
+            timeout_ms: u64::try_from(timeout.as_millis()).unwrap_or(u64::MAX),
+        }
         .into_response(),
     };
     let status = response.status();

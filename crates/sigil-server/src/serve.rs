@@ -3,10 +3,8 @@
 //! from [`Settings`] first.
 
 use std::future::Future;
-use std::net::SocketAddr;
 use std::sync::Arc;
 
-use axum::serve::ListenerExt as _;
 use sigil_store::Store;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
@@ -56,15 +54,8 @@ pub async fn serve(
     if let Ok(address) = listener.local_addr() {
         info!(%address, issuer = %state.settings().issuer, "sigil is listening");
     }
-    let app = router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-    // Each answer is one small write; without TCP_NODELAY a client that
-    // sends a request in two writes can wait for a delayed ACK.
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    let result = axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await;
+    let limits = state.settings().connection_limits;
+    let result = sigil_edge::serve(listener, router(state.clone()), limits, shutdown).await;
     let _ = stop_tx.send(true);
     for task in tasks {
         let _ = task.await;

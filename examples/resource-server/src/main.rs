@@ -18,12 +18,13 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use axum::http::{Method, StatusCode, Uri};
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use serde_json::json;
-use sigil_core::api::{ErrorBody, ErrorCode};
+use sigil_core::api::ErrorCode;
+use sigil_edge::ConnectionLimits;
 use sigil_validator::{Authenticated, Validator};
 
 /// An axum resource server protected by sigil tokens (SPEC section 15).
@@ -54,6 +55,49 @@ struct Args {
     /// up on the first token of the new key after it).
     #[arg(long, default_value_t = 30, value_name = "S")]
     jwks_refetch_cooldown_s: u64,
+
+    /// Connection limits (docs/decisions/0013-connection-limits.md).
+    #[command(flatten)]
+    connections: ConnectionArgs,
+}
+
+/// The connection limits every sigil HTTP process has
+/// ([`sigil_edge::ConnectionLimits`]), as flags.
+#[derive(Debug, clap::Args)]
+struct ConnectionArgs {
+    /// A request head must be complete this long after its first byte, ms;
+    /// slower connections are closed.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    header_read_timeout_ms: u64,
+
+    /// An idle keep-alive connection is closed after this long, ms.
+    #[arg(long, default_value_t = 60_000, value_name = "MS")]
+    keep_alive_timeout_ms: u64,
+
+    /// Most connections open at once (lowered to what the open-files limit
+    /// allows); beyond it new connections are answered 503 and closed.
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_CONNECTIONS, value_name = "N")]
+    max_connections: usize,
+
+    /// Largest request head (request line and headers), bytes; larger is 431.
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_HEADER_BYTES, value_name = "BYTES")]
+    max_header_bytes: usize,
+
+    /// Most header fields in one request; more is 431.
+    #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_HEADERS, value_name = "N")]
+    max_headers: usize,
+}
+
+impl ConnectionArgs {
+    fn limits(&self) -> ConnectionLimits {
+        ConnectionLimits {
+            header_read_timeout: Duration::from_millis(self.header_read_timeout_ms),
+            keep_alive_timeout: Duration::from_millis(self.keep_alive_timeout_ms),
+            max_connections: self.max_connections,
+            max_header_bytes: self.max_header_bytes,
+            max_headers: self.max_headers,
+        }
+    }
 }
 
 #[tokio::main]
@@ -90,11 +134,10 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
             ""
         }
     );
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async {
-            let _ = tokio::signal::ctrl_c().await;
-        })
-        .await?;
+    sigil_edge::serve(listener, app, args.connections.limits(), async {
+        let _ = tokio::signal::ctrl_c().await;
+    })
+    .await?;
     Ok(())
 }
 
@@ -141,12 +184,5 @@ async fn method_not_allowed(method: Method, uri: Uri) -> Response {
 }
 
 fn refusal(status: StatusCode, error: ErrorCode, error_description: String) -> Response {
-    (
-        status,
-        Json(ErrorBody {
-            error,
-            error_description,
-        }),
-    )
-        .into_response()
+    sigil_edge::refusal(status, error, &error_description)
 }

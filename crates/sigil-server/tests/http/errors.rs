@@ -430,7 +430,9 @@ async fn compat_form_refused_when_bound_is_required() {
 }
 
 #[tokio::test]
-async fn request_timeout_is_503_with_the_error_body() {
+/// A request that times out is 408: a 503 would tell clients the store is
+/// down.
+async fn request_timeout_is_408_never_503() {
     let dir = fresh_dir("timeout");
     let config = Config {
         request_timeout_ms: 100,
@@ -450,6 +452,6 @@ async fn request_timeout_is_503_with_the_error_body() {
     tokio::spawn(async move { axum::serve(listener, app).await });
     let started = std::time::Instant::now();
     let answer = Answer::read(reqwest::get(format!("{base}/slow")).await.unwrap()).await;
-    answer.assert_error(503, "temporarily_unavailable", "retry");
+    answer.assert_error(408, "invalid_request", "timed out");
     assert!(started.elapsed() < std::time::Duration::from_secs(4));
 }
