@@ -4,9 +4,10 @@
 //! The checks run in this order: per-address limit, Content-Type, body
 //! size, the body's three fields, then [`sigil_core::payload::verify_json`]
 //! (address, signature, the payload's four keys, `requestedBy`, window),
-//! the per-key limit (counted only for a verified signature), and last the
-//! replay insert ([`sigil_store::record_payload`]), keyed on SHA-256 of the
-//! exact payload bytes, kept 24 h and committed before the answer. The rate limiters are the token route's: both routes
+//! the replay insert ([`sigil_store::record_payload`]), keyed on SHA-256 of
+//! the exact payload bytes, kept 24 h and committed before the answer, and
+//! last the per-key limit (charged only for a fresh payload whose signature
+//! verified, so replays never spend the signer's budget). The rate limiters are the token route's: both routes
 //! check signatures, and SPEC §10 budgets signature checks per client and
 //! per key, whichever route they arrive on.
 
@@ -125,16 +126,17 @@ async fn verify(
     )
     .map_err(|e| ApiError::from_core(&e))?;
 
-    // 4. Per-key limit, counted only now that the signature verified.
-    charge_key(state, &verified.signer.serialize(), limit)?;
-
-    // 5. Once: the insert is the check, committed before the answer.
+    // 4. Once: the insert is the check, committed before the answer.
     match record_payload(state.store().replay().as_ref(), &verified, now_ms).await {
         Ok(()) => {}
         Err(PayloadRefusal::Replay) => return Err(ApiError::ReplayDetected),
         Err(PayloadRefusal::Store(e)) => return Err(ApiError::from_store(&e)),
         Err(PayloadRefusal::Invalid(e)) => return Err(ApiError::from_core(&e)),
     }
+
+    // 5. Per-key limit, charged only for a fresh payload whose signature
+    //    verified, so replays do not spend the signer's budget.
+    charge_key(state, &verified.signer.serialize(), limit)?;
     Ok(PayloadVerification {
         verified: true,
         address: verified.address,

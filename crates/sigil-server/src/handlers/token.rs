@@ -168,10 +168,7 @@ async fn issue(
         settings.open_registration,
     )?;
 
-    // 8. Per-key limit, counted only now that the signature verified.
-    charge_key(state, &request.pubkey.serialize(), limit)?;
-
-    // 9. Replay: the insert is the check, and it is committed before a
+    // 8. Replay: the insert is the check, and it is committed before a
     //    token exists.
     let record = ReplayRecord {
         namespace: ReplayNamespace::TokenRequest,
@@ -189,6 +186,12 @@ async fn issue(
         Ok(Insertion::AlreadyUsed) => return Err(ApiError::ReplayDetected),
         Err(e) => return Err(ApiError::from_store(&e)),
     }
+
+    // 9. Per-key limit, charged only for a fresh statement whose signature
+    //    verified: neither another key's forgeries nor replays of this
+    //    key's old requests (from any address) spend its budget. A refusal
+    //    here has used the statement; the client signs a new one.
+    charge_key(state, &request.pubkey.serialize(), limit)?;
 
     // 10. Sign.
     let mut jti = [0u8; 16];

@@ -17,7 +17,7 @@ use crate::state::AppState;
     security(("bearer" = [])),
     responses(
         (status = 200, body = UserInfo),
-        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer)", body = sigil_core::api::ErrorBody),
+        (status = 401, description = "invalid_token (WWW-Authenticate: Bearer): a bad, expired or revoked token", body = sigil_core::api::ErrorBody),
     )
 )]
 pub(crate) async fn userinfo(
@@ -39,6 +39,15 @@ pub(crate) async fn userinfo(
         .map_err(|e| ApiError::from_core(&e))?;
     let accounts = state.accounts();
     let account = accounts.get(&claims.sub);
+    // A revoked account's tokens stop answering at once (within the
+    // registry's reload interval), not when they expire (RFC 6750 §3.1:
+    // a revoked token is invalid_token).
+    if account.is_some_and(sigil_store::Account::is_revoked) {
+        return Err(ApiError::InvalidToken(Some(format!(
+            "token revoked: the account of key {} was revoked; its tokens are no longer accepted",
+            claims.sub.to_hex()
+        ))));
+    }
     let pubkey = claims.sub.to_hex();
     Ok(Json(UserInfo {
         sub: pubkey.clone(),
