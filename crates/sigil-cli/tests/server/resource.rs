@@ -481,3 +481,133 @@ fn resource_client(scratch: &Scratch, key: &Key, args: &[&str]) -> Value {
     out.assert_code(0, "node resource_client.mjs");
     out.json()
 }
+
+/// Issue 13 for `resource-server`: its connection flags are in force — a
+/// trickling request head is closed after `--header-read-timeout-ms`, an
+/// idle connection after `--keep-alive-timeout-ms`, connections beyond
+/// `--max-connections` get 503 while the open ones keep working, and an
+/// oversized head is 431 with SPEC §8's body.
+#[test]
+fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
+    use std::io::{ErrorKind, Read as _, Write as _};
+    use std::net::TcpStream;
+    use std::time::{Duration, Instant};
+
+    let scratch = Scratch::new("rs-connections");
+    let server = Server::start(&scratch, &Options::default());
+    let rs = ResourceServer::start(
+        &scratch,
+        &server,
+        &[
+            "--header-read-timeout-ms",
+            "300",
+            "--keep-alive-timeout-ms",
+            "1000",
+            "--max-connections",
+            "4",
+        ],
+    );
+    let addr = rs.base.trim_start_matches("http://").to_owned();
+    let bound = Duration::from_secs(5);
+    // Reads until closed; `trickle` is written before each read.
+    let closed_after =
+        |tcp: &mut TcpStream, trickle: Option<&[u8]>| -> (Option<Duration>, String) {
+            let started = Instant::now();
+            tcp.set_read_timeout(Some(Duration::from_millis(100)))
+                .unwrap();
+            let mut seen = Vec::new();
+            let mut chunk = [0u8; 4096];
+            while started.elapsed() < bound {
+                if let Some(bytes) = trickle
+                    && tcp.write_all(bytes).is_err()
+                {
+                    return (
+                        Some(started.elapsed()),
+                        String::from_utf8_lossy(&seen).into(),
+                    );
+                }
+                match tcp.read(&mut chunk) {
+                    Ok(0) => {
+                        return (
+                            Some(started.elapsed()),
+                            String::from_utf8_lossy(&seen).into(),
+                        );
+                    }
+                    Ok(n) => seen.extend_from_slice(&chunk[..n]),
+                    Err(e) if matches!(e.kind(), ErrorKind::WouldBlock | ErrorKind::TimedOut) => {}
+                    Err(_) => {
+                        return (
+                            Some(started.elapsed()),
+                            String::from_utf8_lossy(&seen).into(),
+                        );
+                    }
+                }
+            }
+            (None, String::from_utf8_lossy(&seen).into())
+        };
+    let health = |tcp: &mut TcpStream| -> String {
+        tcp.write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+            .unwrap();
+        tcp.set_read_timeout(Some(bound)).unwrap();
+        let mut chunk = [0u8; 4096];
+        let n = tcp.read(&mut chunk).unwrap();
+        String::from_utf8_lossy(&chunk[..n]).into()
+    };
+
+    // Slowloris: a header byte every 100 ms, never a whole head.
+    let mut slow = TcpStream::connect(&addr).unwrap();
+    slow.write_all(b"GET /health HTTP/1.1\r\n").unwrap();
+    let (closed, _) = closed_after(&mut slow, Some(b"X"));
+    let closed = closed.expect("a trickling head is closed");
+    assert!(
+        closed >= Duration::from_millis(250) && closed < Duration::from_millis(1000),
+        "{closed:?}"
+    );
+    drop(slow);
+
+    // Idle: nothing sent.
+    let mut idle = TcpStream::connect(&addr).unwrap();
+    let (closed, _) = closed_after(&mut idle, None);
+    assert!(closed.expect("an idle connection is closed") >= Duration::from_millis(900));
+    drop(idle);
+
+    // The cap: four open (each answered once), the fifth refused.
+    let mut open: Vec<TcpStream> = (0..4)
+        .map(|_| {
+            let mut tcp = TcpStream::connect(&addr).unwrap();
+            assert!(health(&mut tcp).starts_with("HTTP/1.1 200"));
+            tcp
+        })
+        .collect();
+    let mut extra = TcpStream::connect(&addr).unwrap();
+    extra
+        .write_all(b"GET /health HTTP/1.1\r\nHost: t\r\n\r\n")
+        .unwrap();
+    let (closed, answer) = closed_after(&mut extra, None);
+    assert!(closed.is_some(), "over the cap: closed");
+    assert!(answer.starts_with("HTTP/1.1 503 "), "{answer:?}");
+    assert!(
+        answer.contains("\"error\":\"temporarily_unavailable\""),
+        "{answer}"
+    );
+    for tcp in &mut open {
+        assert!(health(tcp).starts_with("HTTP/1.1 200"));
+    }
+    drop(open);
+
+    // An oversized head: 431 with the error body (once the places free up).
+    let big = format!(
+        "GET /health HTTP/1.1\r\nHost: t\r\nX-Big: {}\r\n\r\n",
+        "a".repeat(64 * 1024)
+    );
+    let answer = poll(bound, || {
+        let mut tcp = TcpStream::connect(&addr).ok()?;
+        tcp.write_all(big.as_bytes()).ok()?;
+        let (_, answer) = closed_after(&mut tcp, None);
+        (!answer.starts_with("HTTP/1.1 503")).then_some(answer)
+    })
+    .expect("a place frees up");
+    assert!(answer.starts_with("HTTP/1.1 431 "), "{answer:?}");
+    assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
+    drop(rs);
+}
