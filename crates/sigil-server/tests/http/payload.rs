@@ -684,3 +684,57 @@ fn payloads_signed_by_sigil_verify_in_bitcoinjs_message_and_bitcore() {
         assert_eq!(result["bitcore"], want, "bitcore-lib-cash on {}", sent[i]);
     }
 }
+
+/// Issue 13: replays of a verified payload, sent from many addresses, are
+/// `replay_detected` and do not spend the signer's per-key budget (the
+/// replay check comes before the per-key limit).
+#[tokio::test]
+async fn replayed_payloads_do_not_spend_the_signers_budget() {
+    let dir = fresh_dir("payload-replay-budget");
+    let config = Config {
+        payload_hosts: HOSTS.iter().map(|h| (*h).to_owned()).collect(),
+        rate_limit: sigil_server::RateLimitConfig {
+            per_key: sigil_server::BucketConfig {
+                per_minute: 2,
+                burst: 2,
+            },
+            ..sigil_server::RateLimitConfig::default()
+        },
+        ..config_in(&dir)
+    };
+    let server = TestServer::start_with(config, dir, VECTOR_NOW_MS).await;
+    let (text, signature) = signed("app.example.com", r#"{"n":1}"#, VECTOR_NOW_MS);
+    let used = body(&json!(text), &cashaddr(), &signature);
+    let first = server.post_json(paths::PAYLOADS_VERIFY, &used).await;
+    assert_eq!(first.status, 200, "{}", first.text);
+    let url = server.url(paths::PAYLOADS_VERIFY);
+    for i in 2..12u8 {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, i]))
+            .build()
+            .unwrap();
+        let answer = Answer::read(
+            client
+                .post(&url)
+                .header("content-type", "application/json")
+                .body(used.clone())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await;
+        answer.assert_error(401, "replay_detected", "already used");
+    }
+    let (text, signature) = signed("app.example.com", r#"{"n":2}"#, VECTOR_NOW_MS);
+    let fresh = server
+        .post_json(
+            paths::PAYLOADS_VERIFY,
+            &body(&json!(text), &cashaddr(), &signature),
+        )
+        .await;
+    assert_eq!(
+        fresh.status, 200,
+        "the signer's second payload: {}",
+        fresh.text
+    );
+}
