@@ -52,6 +52,10 @@ pub struct ConnectionLimits {
     pub max_header_bytes: usize,
     /// Most header fields in one request; more is 431.
     pub max_headers: usize,
+    /// Longest a request may take from its complete head to its answer
+    /// (reading the body included); then 408 and the connection closes.
+    /// A slow body would otherwise hold a connection without any deadline.
+    pub request_timeout: Duration,
 }
 
 impl ConnectionLimits {
@@ -67,6 +71,8 @@ impl ConnectionLimits {
     /// Default [`max_headers`](Self::max_headers) (hyper's own, which it
     /// keeps on the stack: another value costs an allocation per request).
     pub const DEFAULT_MAX_HEADERS: usize = 100;
+    /// Default [`request_timeout`](Self::request_timeout).
+    pub const DEFAULT_REQUEST_TIMEOUT: Duration = Duration::from_secs(10);
 }
 
 impl Default for ConnectionLimits {
@@ -77,6 +83,7 @@ impl Default for ConnectionLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
             max_headers: Self::DEFAULT_MAX_HEADERS,
+            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
         }
     }
 }
@@ -281,9 +288,13 @@ impl Connection {
                         return Ok::<_, Infallible>(refused);
                     }
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    let response = app.call(request).await;
+                    let answer = tokio::time::timeout(limits.request_timeout, app.call(request));
+                    let response = match answer.await {
+                        Ok(response) => response?,
+                        Err(_) => timed_out(limits.request_timeout),
+                    };
                     drop(busy);
-                    response
+                    Ok(response)
                 }
             })
         };
@@ -327,6 +338,23 @@ impl Connection {
             }
         }
     }
+}
+
+/// 408 for a request that did not complete within its timeout; the
+/// connection is closed after it (its body may be half read).
+fn timed_out(timeout: Duration) -> Response {
+    let mut response = refusal(
+        StatusCode::REQUEST_TIMEOUT,
+        ErrorCode::InvalidRequest,
+        &format!(
+            "request timed out: it did not complete within {} ms; send the whole body promptly and retry",
+            millis(timeout)
+        ),
+    );
+    response
+        .headers_mut()
+        .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
+    response
 }
 
 /// What hyper lets through but sigil refuses before routing: HTTP/1.1

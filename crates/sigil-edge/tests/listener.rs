@@ -22,6 +22,7 @@ use tokio::sync::oneshot;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
 const IDLE_TIMEOUT: Duration = Duration::from_millis(900);
+const REQUEST_TIMEOUT: Duration = Duration::from_millis(600);
 /// Far longer than any timeout here: a connection still open then was
 /// never going to be closed.
 const BOUND: Duration = Duration::from_secs(5);
@@ -40,6 +41,10 @@ async fn start(max_connections: usize) -> Running {
             get(|ConnectInfo(peer): ConnectInfo<SocketAddr>| async move { peer.ip().to_string() }),
         )
         .route(
+            "/echo",
+            axum::routing::post(|body: axum::body::Bytes| async move { body }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_millis(300)).await;
@@ -50,6 +55,7 @@ async fn start(max_connections: usize) -> Running {
         header_read_timeout: HEADER_TIMEOUT,
         keep_alive_timeout: IDLE_TIMEOUT,
         max_connections,
+        request_timeout: REQUEST_TIMEOUT,
         ..ConnectionLimits::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -231,6 +237,22 @@ async fn get_once_or_refused(tcp: &mut TcpStream) -> bool {
         tokio::time::timeout(BOUND, tcp.read(&mut chunk)).await,
         Ok(Ok(n)) if n > 0 && chunk.starts_with(b"HTTP/1.1 200")
     )
+}
+
+#[tokio::test]
+async fn a_body_that_never_arrives_is_408_and_the_connection_closes() {
+    let server = start(10).await;
+    let mut tcp = TcpStream::connect(server.addr).await.unwrap();
+    let started = Instant::now();
+    tcp.write_all(b"POST /echo HTTP/1.1\r\nHost: t\r\nContent-Length: 100\r\n\r\nfirst bytes")
+        .await
+        .unwrap();
+    let (closed, answer) = until_closed(&mut tcp, started).await;
+    let closed = closed.expect("closed after the request timeout");
+    assert!(closed >= REQUEST_TIMEOUT, "{closed:?}");
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("\"error\":\"invalid_request\""), "{answer}");
+    assert!(answer.contains("timed out"), "{answer}");
 }
 
 #[tokio::test]

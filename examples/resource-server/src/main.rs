@@ -86,6 +86,11 @@ struct ConnectionArgs {
     /// Most header fields in one request; more is 431.
     #[arg(long, default_value_t = ConnectionLimits::DEFAULT_MAX_HEADERS, value_name = "N")]
     max_headers: usize,
+
+    /// Longest a request may take from its head to its answer (the body
+    /// included), ms; then 408.
+    #[arg(long, default_value_t = 10_000, value_name = "MS")]
+    request_timeout_ms: u64,
 }
 
 impl ConnectionArgs {
@@ -96,6 +101,7 @@ impl ConnectionArgs {
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
+            request_timeout: Duration::from_millis(self.request_timeout_ms),
         }
     }
 }

@@ -505,6 +505,8 @@ fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
             "1000",
             "--max-connections",
             "4",
+            "--request-timeout-ms",
+            "600",
         ],
     );
     let addr = rs.base.trim_start_matches("http://").to_owned();
@@ -594,6 +596,18 @@ fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
         assert!(health(tcp).starts_with("HTTP/1.1 200"));
     }
     drop(open);
+
+    // A body that never arrives (the validator buffers it to check an
+    // X-Auth-Token): 408 once the request timeout passes.
+    let mut slow_body = TcpStream::connect(&addr).unwrap();
+    slow_body
+        .write_all(b"POST /api/protected HTTP/1.1\r\nHost: t\r\nX-Auth-Token: a|b|c|d|e\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    let (closed, answer) = closed_after(&mut slow_body, None);
+    assert!(closed.expect("closed after the request timeout") >= Duration::from_millis(550));
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("timed out"), "{answer}");
+    drop(slow_body);
 
     // An oversized head: 431 with the error body (once the places free up).
     let big = format!(
