@@ -5,6 +5,9 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod conformance;
+#[cfg(unix)]
+#[path = "sqlite/files.rs"]
+mod files;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};

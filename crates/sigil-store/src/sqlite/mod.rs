@@ -4,6 +4,7 @@ mod accounts;
 mod checkpoint;
 mod column;
 mod error;
+mod file_mode;
 mod keys;
 mod replay;
 mod schema;

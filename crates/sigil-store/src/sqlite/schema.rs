@@ -38,8 +38,13 @@ const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
 ) STRICT";
 
 /// Opens the database in WAL mode with `synchronous = NORMAL` and the busy
-/// timeout, and migrates it.
+/// timeout, and migrates it. A file database is created with mode 0600
+/// (its `-wal` and `-shm` files follow), or tightened to it
+/// (file_mode.rs).
 pub(super) fn open(location: &SqliteLocation, options: &SqliteOptions) -> Result<Connection> {
+    if let SqliteLocation::File(path) = location {
+        super::file_mode::secure(path).map_err(|e| with_place(e, location))?;
+    }
     // No SQLITE_OPEN_URI: the path is taken literally.
     let flags = OpenFlags::SQLITE_OPEN_READ_WRITE
         | OpenFlags::SQLITE_OPEN_CREATE
