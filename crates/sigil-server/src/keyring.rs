@@ -199,8 +199,14 @@ fn open(
     record: &SigningKeyRecord,
     master: Option<&MasterKey>,
 ) -> Result<(Arc<Es256SigningKey>, Jwk), KeyError> {
-    let pkcs8 = master_key::from_stored(master, &record.kid, record.pkcs8())
-        .map_err(|e| KeyError::Key(e.0))?;
+    let stored = record.pkcs8().ok_or_else(|| {
+        KeyError::Key(format!(
+            "signing key {}: its private key was erased when it retired",
+            record.kid
+        ))
+    })?;
+    let pkcs8 =
+        master_key::from_stored(master, &record.kid, stored).map_err(|e| KeyError::Key(e.0))?;
     let key = Es256SigningKey::from_pkcs8(&pkcs8)
         .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
     if key.kid() != record.kid {
@@ -341,7 +347,7 @@ mod tests {
         let master = MasterKey::from_text("0123456789abcdef0123456789abcdef").unwrap();
         ensure_current(&store, Some(&master), 1_000).await.unwrap();
         let records = store.list_keys().await.unwrap();
-        assert!(records[0].pkcs8().starts_with(b"SGK1"));
+        assert!(records[0].pkcs8().unwrap().starts_with(b"SGK1"));
         assert!(
             KeyRing::load(&store, Some(&master), 2_000, None)
                 .await

@@ -4,7 +4,8 @@
 //!
 //! The PKCS#8 bytes are opaque here. Encrypting them at rest with
 //! `SIGIL_MASTER_KEY` (SPEC §12) is the caller's job: this crate stores and
-//! returns exactly the bytes it is given.
+//! returns exactly the bytes it is given, and erases them when the key is
+//! retired.
 
 use std::fmt;
 use std::str::FromStr;
@@ -24,7 +25,7 @@ pub enum KeyState {
     /// No longer signs; stays published until `retires_at_ms`, when every
     /// token it signed has expired.
     Retiring,
-    /// Neither signs nor is published.
+    /// Neither signs nor is published; its private key has been erased.
     Retired,
 }
 
@@ -147,13 +148,13 @@ pub struct SigningKeyRecord {
     /// For a retiring key, when it stops being published; for a retired
     /// key, when it did; `None` for the current key.
     pub retires_at_ms: Option<u64>,
-    pkcs8: Zeroizing<Vec<u8>>,
+    pkcs8: Option<Zeroizing<Vec<u8>>>,
 }
 
 impl SigningKeyRecord {
     pub(crate) fn new(
         kid: String,
-        pkcs8: Vec<u8>,
+        pkcs8: Option<Vec<u8>>,
         state: KeyState,
         created_at_ms: u64,
         retires_at_ms: Option<u64>,
@@ -163,16 +164,17 @@ impl SigningKeyRecord {
             state,
             created_at_ms,
             retires_at_ms,
-            pkcs8: Zeroizing::new(pkcs8),
+            pkcs8: pkcs8.map(Zeroizing::new),
         }
     }
 
     /// The stored bytes, exactly as given to
     /// [`insert_key`](SigningKeyStore::insert_key) or
-    /// [`rotate_key`](SigningKeyStore::rotate_key).
+    /// [`rotate_key`](SigningKeyStore::rotate_key); `None`
+    /// for a retired key, whose private key was erased when it retired.
     #[must_use]
-    pub fn pkcs8(&self) -> &[u8] {
-        &self.pkcs8
+    pub fn pkcs8(&self) -> Option<&[u8]> {
+        self.pkcs8.as_deref().map(Vec::as_slice)
     }
 }
 
@@ -183,7 +185,13 @@ impl fmt::Debug for SigningKeyRecord {
             .field("state", &self.state)
             .field("created_at_ms", &self.created_at_ms)
             .field("retires_at_ms", &self.retires_at_ms)
-            .field("pkcs8", &format_args!("<{} bytes>", self.pkcs8.len()))
+            .field(
+                "pkcs8",
+                &match &self.pkcs8 {
+                    Some(bytes) => format!("<{} bytes>", bytes.len()),
+                    None => "<erased>".to_owned(),
+                },
+            )
             .finish()
     }
 }
@@ -223,8 +231,10 @@ pub trait SigningKeyStore: Backend {
         retires_at_ms: u64,
     ) -> BoxFuture<'_, Result<Option<String>>>;
 
-    /// Marks every retiring key with `retires_at_ms <= now_ms` retired, and
-    /// returns how many.
+    /// Marks every retiring key with `retires_at_ms <= now_ms` retired and
+    /// erases its private key (every token it signed has expired: SPEC
+    /// §13), in one step; returns how many. The kid, state and times stay
+    /// listed.
     ///
     /// # Errors
     ///

@@ -60,11 +60,14 @@ pub(super) fn rotate_key(
     rotated
 }
 
+/// Retires and erases in one statement: the schema refuses a retired key
+/// that keeps its private key (migration 0003), and `secure_delete`
+/// (schema.rs) zeroes the old bytes in the page.
 pub(super) fn retire_expired_keys(conn: &Connection, now_ms: u64) -> Result<u64> {
     let now_ms = ms_to_db(now_ms, "now_ms")?;
     let changed = conn
         .execute(
-            "UPDATE signing_keys SET state = 'retired'
+            "UPDATE signing_keys SET state = 'retired', pkcs8 = NULL
              WHERE state = 'retiring' AND retires_at_ms <= ?1",
             [now_ms],
         )
@@ -112,7 +115,7 @@ fn insert_current(conn: &Connection, key: &NewSigningKey) -> Result<()> {
     Ok(())
 }
 
-type RawRow = (String, Vec<u8>, String, i64, Option<i64>);
+type RawRow = (String, Option<Vec<u8>>, String, i64, Option<i64>);
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -128,6 +131,16 @@ fn to_record((kid, pkcs8, state, created, retires): RawRow) -> Result<SigningKey
     let state: KeyState = state
         .parse()
         .map_err(|_| Error::corrupt(format!("signing key {kid} has state {state:?}")))?;
+    if (state == KeyState::Retired) != pkcs8.is_none() {
+        return Err(Error::corrupt(format!(
+            "signing key {kid} is {state} but its private key is {}",
+            if pkcs8.is_none() {
+                "missing"
+            } else {
+                "still stored"
+            }
+        )));
+    }
     Ok(SigningKeyRecord::new(
         kid,
         pkcs8,

@@ -27,10 +27,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "replay_by_signed_time",
         sql: include_str!("../../migrations/sqlite/0002_replay_by_signed_time.sql"),
     },
+    Migration {
+        version: 3,
+        name: "erase_retired_keys",
+        sql: include_str!("../../migrations/sqlite/0003_erase_retired_keys.sql"),
+    },
 ];
 
 /// The schema version this build brings a database to.
-const SCHEMA_VERSION: u32 = 2;
+const SCHEMA_VERSION: u32 = 3;
 
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER NOT NULL PRIMARY KEY,
@@ -71,6 +76,10 @@ fn configure(conn: &Connection, location: &SqliteLocation, options: &SqliteOptio
     }
     conn.pragma_update(None, "synchronous", "NORMAL")
         .map_err(sql)?;
+    // Zero the bytes a write frees inside a page (an erased signing key's,
+    // migration 0003) at no extra I/O; migrate() zeroes freed pages too.
+    conn.pragma_update(None, "secure_delete", "FAST")
+        .map_err(sql)?;
     if matches!(location, SqliteLocation::File(_)) {
         // The background checkpointer does the regular checkpoints; this
         // one only bounds the WAL (checkpoint.rs).
@@ -84,16 +93,23 @@ fn configure(conn: &Connection, location: &SqliteLocation, options: &SqliteOptio
     Ok(())
 }
 
-/// Applies the migrations the database lacks, in one transaction.
+/// Applies the migrations the database lacks, in one transaction. Pages a
+/// migration frees (a rebuilt table's, which held private keys) are
+/// overwritten with zeros (`secure_delete = ON`, for the migration only).
 fn migrate(conn: &Connection) -> Result<()> {
+    conn.pragma_update(None, "secure_delete", "ON")
+        .map_err(sql)?;
     conn.execute_batch("BEGIN IMMEDIATE").map_err(sql)?;
-    match apply_missing(conn) {
+    let migrated = match apply_missing(conn) {
         Ok(()) => conn.execute_batch("COMMIT").map_err(sql),
         Err(error) => {
             let _ = conn.execute_batch("ROLLBACK");
             Err(error)
         }
-    }
+    };
+    conn.pragma_update(None, "secure_delete", "FAST")
+        .map_err(sql)?;
+    migrated
 }
 
 fn apply_missing(conn: &Connection) -> Result<()> {
@@ -172,6 +188,7 @@ mod tests {
             ("synchronous", "Integer(1)"), // NORMAL
             ("busy_timeout", "Integer(5000)"),
             ("wal_autocheckpoint", "Integer(16000)"), // the WAL's bound (checkpoint.rs)
+            ("secure_delete", "Integer(2)"),          // FAST: freed bytes in a page zeroed
         ];
         for (name, expected) in cases {
             assert_eq!(pragma(name), expected, "{name}");

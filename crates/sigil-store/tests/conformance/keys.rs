@@ -179,10 +179,46 @@ pub(crate) async fn signing_key_bytes_round_trip_exactly(fixture: &impl Fixture)
         .await
         .unwrap();
     let listed = keys.list_keys().await.unwrap();
-    assert_eq!(listed[0].pkcs8(), &bytes[..]);
+    assert_eq!(listed[0].pkcs8(), Some(&bytes[..]));
     let debug = format!("{:?}", listed[0]);
     assert!(
         debug.contains("<512 bytes>") && !debug.contains("255"),
         "{debug}"
+    );
+}
+
+/// SPEC §13: once retired (every token it signed has expired) a key keeps
+/// no private key, sealed or not; it is still listed, as retired. Keys that
+/// are still current or retiring keep theirs.
+pub(crate) async fn signing_key_retirement_erases_the_private_key(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    keys.insert_key(new_key("k1", NOW)).await.unwrap();
+    keys.rotate_key(new_key("k2", NOW + 1), NOW + 100)
+        .await
+        .unwrap();
+    keys.rotate_key(new_key("k3", NOW + 2), NOW + 200)
+        .await
+        .unwrap();
+    assert_eq!(keys.retire_expired_keys(NOW + 100).await, Ok(1));
+
+    let listed = keys.list_keys().await.unwrap();
+    assert_eq!(
+        summary(&listed),
+        [
+            ("k1".to_owned(), KeyState::Retired, Some(NOW + 100)),
+            ("k2".to_owned(), KeyState::Retiring, Some(NOW + 200)),
+            ("k3".to_owned(), KeyState::Current, None),
+        ]
+    );
+    let bytes: Vec<Option<&[u8]>> = listed.iter().map(|k| k.pkcs8()).collect();
+    assert_eq!(
+        bytes,
+        [None, Some(&b"pkcs8 of k2"[..]), Some(&b"pkcs8 of k3"[..])]
+    );
+    assert!(
+        format!("{:?}", listed[0]).contains("<erased>"),
+        "{:?}",
+        listed[0]
     );
 }

@@ -56,6 +56,7 @@ macro_rules! conformance_tests {
             signing_key_rotation_without_current_key,
             signing_key_concurrent_rotations_leave_one_current,
             signing_key_bytes_round_trip_exactly,
+            signing_key_retirement_erases_the_private_key,
             accounts_add_get_list_revoke,
             accounts_duplicate_add_is_refused,
             accounts_revoke_unknown_is_not_found,
