@@ -15,7 +15,7 @@ pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
 pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};
 pub use replay::{Insertion, ReplayNamespace, ReplayRecord, ReplayStore};
-pub use signing_key::{KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
+pub use signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 pub use sqlite::{SqliteOptions, SqliteStore};
 pub use store::Store;
 pub use url::DEFAULT_STORE_URL;

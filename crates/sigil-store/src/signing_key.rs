@@ -4,8 +4,9 @@
 //!
 //! The PKCS#8 bytes are opaque here. Encrypting them at rest with
 //! `SIGIL_MASTER_KEY` (SPEC §12) is the caller's job: this crate stores and
-//! returns exactly the bytes it is given, and erases them when the key is
-//! retired.
+//! returns exactly the bytes it is given, replaces them only when asked
+//! ([`SigningKeyStore::replace_key_bytes`], to seal stored keys), and
+//! erases them when the key is retired.
 
 use std::fmt;
 use std::str::FromStr;
@@ -169,8 +170,9 @@ impl SigningKeyRecord {
     }
 
     /// The stored bytes, exactly as given to
-    /// [`insert_key`](SigningKeyStore::insert_key) or
-    /// [`rotate_key`](SigningKeyStore::rotate_key); `None`
+    /// [`insert_key`](SigningKeyStore::insert_key),
+    /// [`rotate_key`](SigningKeyStore::rotate_key) or
+    /// [`replace_key_bytes`](SigningKeyStore::replace_key_bytes); `None`
     /// for a retired key, whose private key was erased when it retired.
     #[must_use]
     pub fn pkcs8(&self) -> Option<&[u8]> {
@@ -191,6 +193,70 @@ impl fmt::Debug for SigningKeyRecord {
                     Some(bytes) => format!("<{} bytes>", bytes.len()),
                     None => "<erased>".to_owned(),
                 },
+            )
+            .finish()
+    }
+}
+
+/// New bytes for a stored key: what [`SigningKeyStore::replace_key_bytes`]
+/// writes (e.g. a plain PKCS#8 document sealed with the master key). The
+/// bytes are wiped from memory on drop and never printed by `Debug`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct KeyBytesUpdate {
+    kid: String,
+    expected: Zeroizing<Vec<u8>>,
+    replacement: Zeroizing<Vec<u8>>,
+}
+
+impl KeyBytesUpdate {
+    /// Replace the bytes of key `kid`, provided they are still `expected`
+    /// (as last read), with `replacement`.
+    #[must_use]
+    pub fn new(kid: impl Into<String>, expected: Vec<u8>, replacement: Vec<u8>) -> Self {
+        Self {
+            kid: kid.into(),
+            expected: Zeroizing::new(expected),
+            replacement: Zeroizing::new(replacement),
+        }
+    }
+
+    /// The key id.
+    #[must_use]
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The bytes the key must hold now.
+    #[must_use]
+    pub fn expected(&self) -> &[u8] {
+        &self.expected
+    }
+
+    /// The bytes it holds afterwards.
+    #[must_use]
+    pub fn replacement(&self) -> &[u8] {
+        &self.replacement
+    }
+
+    pub(crate) fn validate(&self) -> Result<()> {
+        if self.replacement.is_empty() {
+            return Err(Error::InvalidArgument {
+                field: "replacement",
+                reason: format!("empty bytes for signing key {}", self.kid),
+            });
+        }
+        Ok(())
+    }
+}
+
+impl fmt::Debug for KeyBytesUpdate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("KeyBytesUpdate")
+            .field("kid", &self.kid)
+            .field("expected", &format_args!("<{} bytes>", self.expected.len()))
+            .field(
+                "replacement",
+                &format_args!("<{} bytes>", self.replacement.len()),
             )
             .finish()
     }
@@ -240,4 +306,17 @@ pub trait SigningKeyStore: Backend {
     ///
     /// When the store cannot answer.
     fn retire_expired_keys(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>>;
+
+    /// In one step, replaces the stored bytes of each key named in
+    /// `updates` (e.g. to seal plain keys with the master key). Nothing
+    /// changes unless every key exists and still holds its
+    /// [`expected`](KeyBytesUpdate::expected) bytes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown kid; [`Error::Conflict`] when a
+    /// key's bytes changed since they were read, or it was retired (read
+    /// the keys again); [`Error::InvalidArgument`] for empty bytes; or the
+    /// store cannot answer.
+    fn replace_key_bytes(&self, updates: Vec<KeyBytesUpdate>) -> BoxFuture<'_, Result<()>>;
 }

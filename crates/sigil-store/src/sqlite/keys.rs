@@ -5,7 +5,7 @@ use rusqlite::{Connection, OptionalExtension, Row, params};
 use super::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use super::error::sql;
 use crate::error::{Error, Result};
-use crate::signing_key::{KeyState, NewSigningKey, SigningKeyRecord};
+use crate::signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord};
 
 const COLUMNS: &str = "kid, pkcs8, state, created_at_ms, retires_at_ms";
 
@@ -73,6 +73,51 @@ pub(super) fn retire_expired_keys(conn: &Connection, now_ms: u64) -> Result<u64>
         )
         .map_err(sql)?;
     Ok(changed as u64)
+}
+
+/// Within one savepoint: every update, or none.
+pub(super) fn replace_key_bytes(conn: &Connection, updates: &[KeyBytesUpdate]) -> Result<()> {
+    conn.execute_batch("SAVEPOINT replace_key_bytes")
+        .map_err(sql)?;
+    let replaced = updates
+        .iter()
+        .try_for_each(|update| replace_one(conn, update));
+    let end = if replaced.is_ok() {
+        "RELEASE replace_key_bytes"
+    } else {
+        "ROLLBACK TO replace_key_bytes; RELEASE replace_key_bytes"
+    };
+    conn.execute_batch(end).map_err(sql)?;
+    replaced
+}
+
+fn replace_one(conn: &Connection, update: &KeyBytesUpdate) -> Result<()> {
+    let changed = conn
+        .execute(
+            "UPDATE signing_keys SET pkcs8 = ?2 WHERE kid = ?1 AND pkcs8 = ?3",
+            params![update.kid(), update.replacement(), update.expected()],
+        )
+        .map_err(sql)?;
+    if changed == 1 {
+        return Ok(());
+    }
+    let exists = conn
+        .query_row(
+            "SELECT 1 FROM signing_keys WHERE kid = ?1",
+            [update.kid()],
+            |_| Ok(()),
+        )
+        .optional()
+        .map_err(sql)?;
+    Err(match exists {
+        // Changed since it was read: sealed by someone else, or retired.
+        Some(()) => Error::Conflict {
+            what: format!("a different stored version of signing key {}", update.kid()),
+        },
+        None => Error::NotFound {
+            what: format!("signing key {}", update.kid()),
+        },
+    })
 }
 
 fn refuse_taken_kid(conn: &Connection, kid: &str) -> Result<()> {

@@ -21,7 +21,7 @@ use crate::account::{Account, AccountStore};
 use crate::backend::{Backend, BoxFuture};
 use crate::error::{Error, Result};
 use crate::replay::{Insertion, ReplayRecord, ReplayStore};
-use crate::signing_key::{NewSigningKey, SigningKeyRecord, SigningKeyStore};
+use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 use crate::url::{SqliteLocation, StoreUrl};
 
 use writer::Writer;
@@ -203,6 +203,23 @@ impl SigningKeyStore for SqliteStore {
             self.writer
                 .call(move |conn| keys::retire_expired_keys(conn, now_ms))
                 .instrument(span),
+        )
+    }
+
+    fn replace_key_bytes(&self, updates: Vec<KeyBytesUpdate>) -> BoxFuture<'_, Result<()>> {
+        let span = debug_span!(
+            "store.replace_key_bytes",
+            backend = "sqlite",
+            keys = updates.len()
+        );
+        Box::pin(
+            async move {
+                updates.iter().try_for_each(KeyBytesUpdate::validate)?;
+                self.writer
+                    .call(move |conn| keys::replace_key_bytes(conn, &updates))
+                    .await
+            }
+            .instrument(span),
         )
     }
 }

@@ -1,6 +1,6 @@
 //! Signing keys: current → retiring → retired (SPEC §13).
 
-use sigil_store::{Error, KeyState, NewSigningKey};
+use sigil_store::{Error, KeyBytesUpdate, KeyState, NewSigningKey};
 
 use super::{Fixture, NOW, distinct, new_key, summary, together};
 
@@ -220,5 +220,96 @@ pub(crate) async fn signing_key_retirement_erases_the_private_key(fixture: &impl
         format!("{:?}", listed[0]).contains("<erased>"),
         "{:?}",
         listed[0]
+    );
+
+    // An erased key's bytes cannot be put back.
+    let revived = keys
+        .replace_key_bytes(vec![KeyBytesUpdate::new(
+            "k1",
+            b"pkcs8 of k1".to_vec(),
+            b"sealed k1".to_vec(),
+        )])
+        .await;
+    assert!(
+        matches!(revived, Err(Error::Conflict { .. })),
+        "{revived:?}"
+    );
+    assert_eq!(keys.list_keys().await.unwrap()[0].pkcs8(), None);
+}
+
+/// Replacing stored bytes (sealing keys) is all or nothing, and only
+/// over the bytes the caller read.
+pub(crate) async fn signing_key_bytes_are_replaced_all_or_nothing(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let keys = store.keys();
+    keys.insert_key(new_key("k1", NOW)).await.unwrap();
+    keys.rotate_key(new_key("k2", NOW + 1), NOW + 100)
+        .await
+        .unwrap();
+    let update = |kid: &str, expected: &str, replacement: &str| {
+        KeyBytesUpdate::new(
+            kid,
+            expected.as_bytes().to_vec(),
+            replacement.as_bytes().to_vec(),
+        )
+    };
+    let stored = |listed: &[sigil_store::SigningKeyRecord]| -> Vec<Vec<u8>> {
+        listed
+            .iter()
+            .map(|k| k.pkcs8().expect("not retired").to_vec())
+            .collect()
+    };
+    let before = stored(&keys.list_keys().await.unwrap());
+
+    let cases = [
+        (
+            "a stale expected value",
+            vec![
+                update("k1", "pkcs8 of k1", "sealed k1"),
+                update("k2", "not what k2 holds", "sealed k2"),
+            ],
+        ),
+        (
+            "an unknown kid",
+            vec![
+                update("k1", "pkcs8 of k1", "sealed k1"),
+                update("k9", "pkcs8 of k9", "sealed k9"),
+            ],
+        ),
+        ("empty bytes", vec![update("k1", "pkcs8 of k1", "")]),
+    ];
+    for (name, updates) in cases {
+        let answer = keys.replace_key_bytes(updates).await;
+        let expected_kind = match name {
+            "a stale expected value" => matches!(answer, Err(Error::Conflict { .. })),
+            "an unknown kid" => matches!(answer, Err(Error::NotFound { .. })),
+            _ => matches!(answer, Err(Error::InvalidArgument { .. })),
+        };
+        assert!(expected_kind, "{name}: {answer:?}");
+        assert_eq!(
+            stored(&keys.list_keys().await.unwrap()),
+            before,
+            "{name}: nothing changed"
+        );
+    }
+
+    keys.replace_key_bytes(vec![
+        update("k1", "pkcs8 of k1", "sealed k1"),
+        update("k2", "pkcs8 of k2", "sealed k2"),
+    ])
+    .await
+    .unwrap();
+    let listed = keys.list_keys().await.unwrap();
+    assert_eq!(
+        stored(&listed),
+        [b"sealed k1".to_vec(), b"sealed k2".to_vec()]
+    );
+    assert_eq!(
+        summary(&listed),
+        [
+            ("k1".to_owned(), KeyState::Retiring, Some(NOW + 100)),
+            ("k2".to_owned(), KeyState::Current, None),
+        ],
+        "states and times are kept"
     );
 }
