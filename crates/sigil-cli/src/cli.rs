@@ -36,7 +36,7 @@ pub(crate) enum Command {
     /// encrypts signing keys at rest comes from SIGIL_MASTER_KEY or
     /// SIGIL_MASTER_KEY_FILE, never from a flag.
     Serve(ServeArgs),
-    /// List or rotate the token-signing keys (SPEC §13).
+    /// List, rotate or seal the token-signing keys (SPEC §12, §13).
     Keys(KeysArgs),
     /// Manage the account registry (SPEC §9).
     Accounts(AccountsArgs),
@@ -245,7 +245,16 @@ pub(crate) enum KeysCommand {
     /// Make a new current key; the old one keeps verifying (stays in the
     /// JWKS) until every token it signed has expired. Running servers pick
     /// it up within their reload interval (5 s by default).
+    ///
+    /// The new key is encrypted with SIGIL_MASTER_KEY exactly when the
+    /// stored keys are: a plain key is never written beside encrypted ones,
+    /// nor an encrypted one beside plain ones (run `sigil keys seal` first).
     Rotate,
+    /// Encrypt every stored private key that is still plain with the master
+    /// key (SIGIL_MASTER_KEY or SIGIL_MASTER_KEY_FILE), in one step: what
+    /// turning the master key on for an existing store takes. Stop the
+    /// servers first and restart them with the master key.
+    Seal,
 }
 
 /// `sigil accounts`.

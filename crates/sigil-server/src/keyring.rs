@@ -8,10 +8,10 @@ use axum::body::Bytes;
 
 use sigil_core::jwks::{Jwk, JwkSet, Jwks};
 use sigil_core::{Es256SigningKey, es256};
-use sigil_store::{KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
+use sigil_store::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 use zeroize::Zeroizing;
 
-use crate::master_key::{self, MasterKey};
+use crate::master_key::{self, AtRest, MasterKey};
 
 /// Why signing keys could not be loaded, made or rotated. Never contains
 /// key material.
@@ -27,6 +27,26 @@ pub enum KeyError {
     /// The store holds no current key.
     #[error("the store has no current signing key")]
     NoCurrentKey,
+    /// A master key is set but the stored keys are plain: a sealed key is
+    /// not written beside them.
+    #[error(
+        "the stored signing keys are not encrypted but SIGIL_MASTER_KEY is set: encrypt them first with `sigil keys seal` (SIGIL_MASTER_KEY set), or unset SIGIL_MASTER_KEY"
+    )]
+    PlainStore,
+    /// No master key is set but the stored keys are sealed: a plain key is
+    /// not written beside them.
+    #[error(
+        "the stored signing keys are encrypted at rest: set SIGIL_MASTER_KEY or SIGIL_MASTER_KEY_FILE (a plain key is never written beside encrypted ones)"
+    )]
+    SealedStore,
+    /// The store holds both sealed and plain keys.
+    #[error(
+        "the store holds both encrypted and unencrypted signing keys (unencrypted: {plain}): run `sigil keys seal` with SIGIL_MASTER_KEY set to encrypt them all"
+    )]
+    MixedStore {
+        /// The kids of the plain keys, comma-separated.
+        plain: String,
+    },
 }
 
 /// One published key: parsed once, with its JWKS entry built once (the
@@ -259,6 +279,7 @@ pub async fn ensure_current(
     if records.iter().any(|r| r.state == KeyState::Current) {
         return Ok(None);
     }
+    check_writable(&records, master)?;
     let key = new_key(master, now_ms)?;
     let kid = key.kid().to_owned();
     match store.insert_key(key).await {
@@ -283,15 +304,22 @@ pub struct Rotation {
 /// (at least the token lifetime plus the reload interval and leeway, so
 /// every token it signed expires first).
 ///
+/// The new key is sealed exactly when the stored keys are: without a
+/// master key over sealed keys, or with one over plain keys, nothing is
+/// written.
+///
 /// # Errors
 ///
-/// As [`new_key`], or the store fails.
+/// [`KeyError::SealedStore`], [`KeyError::PlainStore`] or
+/// [`KeyError::MixedStore`] (see [`check_writable`]); as [`new_key`]; or
+/// the store fails.
 pub async fn rotate(
     store: &dyn SigningKeyStore,
     master: Option<&MasterKey>,
     now_ms: u64,
     overlap_ms: u64,
 ) -> Result<Rotation, KeyError> {
+    check_writable(&store.list_keys().await?, master)?;
     let key = new_key(master, now_ms)?;
     let new_kid = key.kid().to_owned();
     let retires_at_ms = now_ms.saturating_add(overlap_ms);
@@ -301,6 +329,94 @@ pub async fn rotate(
         old_kid,
         retires_at_ms,
     })
+}
+
+/// Refuses to write a key that would not match the stored ones: a plain
+/// key (no master key) beside sealed keys, a sealed key beside plain keys,
+/// or anything into a store that holds both. Retired keys, erased, do not
+/// count. SPEC §12: the keys are encrypted when `SIGIL_MASTER_KEY` is set.
+///
+/// # Errors
+///
+/// [`KeyError::SealedStore`], [`KeyError::PlainStore`] or
+/// [`KeyError::MixedStore`], each naming what to do.
+pub fn check_writable(
+    records: &[SigningKeyRecord],
+    master: Option<&MasterKey>,
+) -> Result<(), KeyError> {
+    let plain: Vec<&str> = records
+        .iter()
+        .filter(|r| AtRest::of(r) == AtRest::Plain)
+        .map(|r| r.kid.as_str())
+        .collect();
+    let any_sealed = records.iter().any(|r| AtRest::of(r) == AtRest::Encrypted);
+    match (master, any_sealed, plain.is_empty()) {
+        (_, true, false) => Err(KeyError::MixedStore {
+            plain: plain.join(", "),
+        }),
+        (Some(_), false, false) => Err(KeyError::PlainStore),
+        (None, true, true) => Err(KeyError::SealedStore),
+        _ => Ok(()),
+    }
+}
+
+/// What [`seal`] did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sealing {
+    /// The keys that were plain and are now encrypted.
+    pub sealed: Vec<String>,
+    /// The keys that were encrypted already (and open with this master key).
+    pub already_sealed: Vec<String>,
+}
+
+/// Encrypts every stored private key that is still plain with `master`,
+/// in one step (turning `SIGIL_MASTER_KEY` on for an existing store, SPEC
+/// §12). Keys past their retirement are retired (erased) first; keys that
+/// are sealed already must open with `master`. Running servers keep the
+/// keys they loaded; restart them with the master key.
+///
+/// # Errors
+///
+/// [`KeyError::Key`] when a sealed key does not open with `master` (another
+/// master key) or a plain key is not a P-256 key of its kid; or the store
+/// fails (a key changed meanwhile: nothing was changed, run it again).
+pub async fn seal(
+    store: &dyn SigningKeyStore,
+    master: &MasterKey,
+    now_ms: u64,
+) -> Result<Sealing, KeyError> {
+    store.retire_expired_keys(now_ms).await?;
+    let mut updates = Vec::new();
+    let mut sealing = Sealing {
+        sealed: Vec::new(),
+        already_sealed: Vec::new(),
+    };
+    for record in store.list_keys().await? {
+        let Some(stored) = record.pkcs8() else {
+            continue; // retired: nothing left to seal
+        };
+        let encrypted = master_key::is_sealed(stored);
+        // A sealed key must open with this master key; a plain one must be
+        // the P-256 key of its kid.
+        let (key, _) = open(&record, encrypted.then_some(master))?;
+        if encrypted {
+            sealing.already_sealed.push(record.kid.clone());
+            continue;
+        }
+        let sealed = master
+            .seal(key.kid(), stored)
+            .map_err(|e| KeyError::Key(e.0))?;
+        updates.push(KeyBytesUpdate::new(
+            record.kid.clone(),
+            stored.to_vec(),
+            sealed,
+        ));
+        sealing.sealed.push(record.kid.clone());
+    }
+    if !updates.is_empty() {
+        store.replace_key_bytes(updates).await?;
+    }
+    Ok(sealing)
 }
 
 #[cfg(test)]
@@ -355,5 +471,159 @@ mod tests {
         );
         let error = KeyRing::load(&store, None, 2_000, None).await.unwrap_err();
         assert!(error.to_string().contains("SIGIL_MASTER_KEY"), "{error}");
+    }
+
+    const MASTER: &str = "0123456789abcdef0123456789abcdef";
+
+    fn master() -> MasterKey {
+        MasterKey::from_text(MASTER).unwrap()
+    }
+
+    /// `(kid, at rest)` of every stored key, oldest first.
+    async fn at_rest(store: &SqliteStore) -> Vec<(String, AtRest)> {
+        let mut keys: Vec<_> = store
+            .list_keys()
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| (r.kid.clone(), AtRest::of(r)))
+            .collect();
+        keys.sort();
+        keys
+    }
+
+    /// Issue 13, item 4: a writer without the master key never puts a
+    /// plain key beside sealed ones (the encrypting server would sign with
+    /// it), nor one with the master key a sealed key beside plain ones; a
+    /// store that holds both (written before this check) takes neither.
+    /// Nothing is written when refused.
+    #[tokio::test]
+    async fn writers_refuse_to_mix_plain_and_sealed_keys() {
+        let master = master();
+        let sealed_store = memory().await;
+        ensure_current(&sealed_store, Some(&master), 1_000)
+            .await
+            .unwrap();
+        let plain_store = memory().await;
+        ensure_current(&plain_store, None, 1_000).await.unwrap();
+        let mixed_store = memory().await;
+        ensure_current(&mixed_store, None, 1_000).await.unwrap();
+        mixed_store
+            .rotate_key(new_key(Some(&master), 2_000).unwrap(), 50_000)
+            .await
+            .unwrap();
+
+        let cases: [(&str, &SqliteStore, Option<&MasterKey>, &str); 4] = [
+            (
+                "plain key into a sealed store",
+                &sealed_store,
+                None,
+                "set SIGIL_MASTER_KEY",
+            ),
+            (
+                "sealed key into a plain store",
+                &plain_store,
+                Some(&master),
+                "sigil keys seal",
+            ),
+            (
+                "plain key into a mixed store",
+                &mixed_store,
+                None,
+                "sigil keys seal",
+            ),
+            (
+                "sealed key into a mixed store",
+                &mixed_store,
+                Some(&master),
+                "sigil keys seal",
+            ),
+        ];
+        for (name, store, key, fix) in cases {
+            let before = at_rest(store).await;
+            let error = rotate(store, key, 3_000, 10_000).await.unwrap_err();
+            assert!(error.to_string().contains(fix), "{name}: {error}");
+            assert_eq!(at_rest(store).await, before, "{name}: nothing written");
+        }
+        // Matching writers still work.
+        rotate(&sealed_store, Some(&master), 3_000, 10_000)
+            .await
+            .unwrap();
+        rotate(&plain_store, None, 3_000, 10_000).await.unwrap();
+        assert!(
+            at_rest(&sealed_store)
+                .await
+                .iter()
+                .all(|(_, at)| *at == AtRest::Encrypted)
+        );
+        assert!(
+            at_rest(&plain_store)
+                .await
+                .iter()
+                .all(|(_, at)| *at == AtRest::Plain)
+        );
+    }
+
+    /// The first start's key follows the store too: after every key was
+    /// retired (erased) either kind may start it again.
+    #[tokio::test]
+    async fn first_key_checks_the_store_and_erased_keys_do_not_count() {
+        let master = master();
+        let store = memory().await;
+        assert_eq!(check_writable(&[], None), Ok(()));
+        assert_eq!(check_writable(&[], Some(&master)), Ok(()));
+        ensure_current(&store, None, 1_000).await.unwrap();
+        rotate(&store, None, 2_000, 1_000).await.unwrap();
+        store.retire_expired_keys(3_000).await.unwrap();
+        let records = store.list_keys().await.unwrap();
+        let erased = records
+            .iter()
+            .filter(|r| AtRest::of(r) == AtRest::Erased)
+            .count();
+        assert_eq!(erased, 1, "{records:?}");
+        let retired: Vec<_> = records
+            .into_iter()
+            .filter(|r| r.state == KeyState::Retired)
+            .collect();
+        assert_eq!(check_writable(&retired, Some(&master)), Ok(()));
+        assert_eq!(check_writable(&retired, None), Ok(()));
+    }
+
+    /// A server with the master key over plain keys refuses to load them,
+    /// naming `sigil keys seal`; after the seal it loads them, and without
+    /// the master key it does not.
+    #[tokio::test]
+    async fn seal_encrypts_every_plain_key_once() {
+        let master = master();
+        let store = memory().await;
+        ensure_current(&store, None, 1_000).await.unwrap();
+        rotate(&store, None, 2_000, 1_000_000).await.unwrap();
+        let error = KeyRing::load(&store, Some(&master), 3_000, None)
+            .await
+            .unwrap_err();
+        assert!(error.to_string().contains("sigil keys seal"), "{error}");
+
+        let sealing = seal(&store, &master, 3_000).await.unwrap();
+        assert_eq!(sealing.sealed.len(), 2, "{sealing:?}");
+        assert!(sealing.already_sealed.is_empty(), "{sealing:?}");
+        assert!(
+            at_rest(&store)
+                .await
+                .iter()
+                .all(|(_, at)| *at == AtRest::Encrypted)
+        );
+        let ring = KeyRing::load(&store, Some(&master), 3_000, None)
+            .await
+            .unwrap();
+        assert_eq!(ring.keys().len(), 2);
+        assert!(KeyRing::load(&store, None, 3_000, None).await.is_err());
+        rotate(&store, Some(&master), 4_000, 1_000).await.unwrap();
+
+        let again = seal(&store, &master, 4_000).await.unwrap();
+        assert!(again.sealed.is_empty(), "{again:?}");
+        assert_eq!(again.already_sealed.len(), 3, "{again:?}");
+        let other = MasterKey::from_text(&format!("{MASTER}-another")).unwrap();
+        let wrong = seal(&store, &other, 4_000).await.unwrap_err();
+        assert!(wrong.to_string().contains("cannot be decrypted"), "{wrong}");
     }
 }

@@ -21,8 +21,11 @@ pub use config::{
 pub use error::{ApiError, ConfigError, ServeError};
 pub use handlers::openapi::document as openapi_document;
 pub use handlers::token::ParsedTokenRequest;
-pub use keyring::{KeyError, KeyRing, PublishedKey, Rotation, ensure_current, new_key, rotate};
-pub use master_key::{MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError};
+pub use keyring::{
+    KeyError, KeyRing, PublishedKey, Rotation, Sealing, check_writable, ensure_current, new_key,
+    rotate, seal,
+};
+pub use master_key::{AtRest, MIN_MASTER_KEY_LEN, MasterKey, MasterKeyError, is_sealed};
 pub use metrics::{MethodLabel, Metrics, RouteLabel};
 pub use middleware::REQUEST_ID;
 pub use routes::{router, with_middleware};

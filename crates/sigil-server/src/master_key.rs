@@ -13,6 +13,7 @@ use std::path::Path;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, NONCE_LEN, Nonce, UnboundKey};
 use aws_lc_rs::hkdf::{HKDF_SHA256, Salt};
+use sigil_store::SigningKeyRecord;
 use zeroize::Zeroizing;
 
 /// First bytes of an encrypted stored key.
@@ -138,6 +139,47 @@ impl MasterKey {
     }
 }
 
+/// True when `stored` is a sealed key (starts with the magic); false for a
+/// plain PKCS#8 document.
+#[must_use]
+pub fn is_sealed(stored: &[u8]) -> bool {
+    stored.starts_with(MAGIC)
+}
+
+/// How a stored signing key's private key is kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[non_exhaustive]
+pub enum AtRest {
+    /// Encrypted with the master key.
+    Encrypted,
+    /// Plain PKCS#8: whoever reads the store can sign tokens.
+    Plain,
+    /// Erased: the key is retired (SPEC §13).
+    Erased,
+}
+
+impl AtRest {
+    /// Of the stored `record`.
+    #[must_use]
+    pub fn of(record: &SigningKeyRecord) -> Self {
+        match record.pkcs8() {
+            Some(stored) if is_sealed(stored) => Self::Encrypted,
+            Some(_) => Self::Plain,
+            None => Self::Erased,
+        }
+    }
+
+    /// `encrypted`, `plain` or `erased`, as `sigil keys list` shows it.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Encrypted => "encrypted",
+            Self::Plain => "plain",
+            Self::Erased => "erased",
+        }
+    }
+}
+
 /// What goes into the store for a new key: sealed when a master key is set.
 ///
 /// # Errors
@@ -158,7 +200,9 @@ pub(crate) fn to_stored(
 ///
 /// # Errors
 ///
-/// A sealed key without a master key, or one that does not open.
+/// A sealed key without a master key, or one that does not open; a plain
+/// key when a master key is set (the store was meant to be encrypted: a
+/// plain key there was written by mistake, or the store was never sealed).
 pub(crate) fn from_stored(
     master: Option<&MasterKey>,
     kid: &str,
@@ -169,7 +213,10 @@ pub(crate) fn from_stored(
         (Some(_), None) => Err(MasterKeyError(format!(
             "signing key {kid} is encrypted at rest: set SIGIL_MASTER_KEY or SIGIL_MASTER_KEY_FILE"
         ))),
-        (None, _) => Ok(Zeroizing::new(stored.to_vec())),
+        (None, Some(_)) => Err(MasterKeyError(format!(
+            "signing key {kid} is stored unencrypted but SIGIL_MASTER_KEY is set: encrypt the stored keys with `sigil keys seal` (SIGIL_MASTER_KEY set), or unset SIGIL_MASTER_KEY"
+        ))),
+        (None, None) => Ok(Zeroizing::new(stored.to_vec())),
     }
 }
 
@@ -210,5 +257,19 @@ mod tests {
         let plain = from_stored(None, "k", b"0\x82plain").unwrap();
         assert_eq!(plain.as_slice(), b"0\x82plain");
         assert_eq!(to_stored(None, "k", b"0\x82plain").unwrap(), b"0\x82plain");
+        assert!(!is_sealed(b"0\x82plain"));
+    }
+
+    /// With a master key set a plain stored key is refused, not used: the
+    /// store was meant to be encrypted (issue 13, item 4).
+    #[test]
+    fn plain_key_under_a_master_key_is_refused_naming_the_fix() {
+        let master = MasterKey::from_text(TEXT).unwrap();
+        let error = from_stored(Some(&master), "k", b"0\x82plain").unwrap_err();
+        assert!(error.0.contains("sigil keys seal"), "{error}");
+        assert!(error.0.contains("signing key k"), "{error}");
+        assert!(is_sealed(
+            &to_stored(Some(&master), "k", b"0\x82plain").unwrap()
+        ));
     }
 }

@@ -47,13 +47,16 @@ pub(crate) struct Limits {
 }
 
 impl AppState {
-    /// Prepares a server over an open `store`: makes the first signing key
-    /// if there is none, loads the keys and accounts.
+    /// Prepares a server over an open `store`: retires (erases) the keys
+    /// past their time, makes the first signing key if there is none, loads
+    /// the keys and accounts. Without a master key it warns that the
+    /// signing keys are stored unencrypted.
     ///
     /// # Errors
     ///
-    /// [`ServeError`] when the store fails or the keys cannot be opened
-    /// (for example encrypted at rest and no master key given).
+    /// [`ServeError`] when the store fails or the keys cannot be opened:
+    /// encrypted at rest and no master key given, or stored unencrypted and
+    /// a master key given (`sigil keys seal` encrypts them).
     pub async fn new(
         settings: Settings,
         store: Store,
@@ -62,6 +65,13 @@ impl AppState {
     ) -> Result<Self, ServeError> {
         let now = clock.now_ms();
         let keys_store = store.keys().as_ref();
+        let retired = keys_store.retire_expired_keys(now).await?;
+        if retired > 0 {
+            info!(
+                retired,
+                "retired signing keys whose tokens have all expired"
+            );
+        }
         if let Some(kid) = keyring::ensure_current(keys_store, master.as_ref(), now)
             .await
             .map_err(|e| ServeError::Keys(e.to_string()))?
@@ -75,6 +85,11 @@ impl AppState {
         let ring = KeyRing::load(keys_store, master.as_ref(), now, None)
             .await
             .map_err(|e| ServeError::Keys(e.to_string()))?;
+        if master.is_none() {
+            warn!(
+                "signing keys are stored UNENCRYPTED: whoever can read the database can sign tokens; set SIGIL_MASTER_KEY (or SIGIL_MASTER_KEY_FILE), run `sigil keys seal` with it, and restart with it"
+            );
+        }
         let registry = Registry::load(store.accounts().as_ref()).await?;
         let limits = settings.rate_limits.map(|limits| Limits {
             per_key: KeyedLimiter::new(limits.per_key, limits.max_tracked),
@@ -203,5 +218,51 @@ impl AppState {
             limits.per_address.retain_recent(limits.per_address.now());
         }
         Ok(purged)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use sigil_store::KeyState;
+
+    use super::*;
+    use crate::clock::ManualClock;
+    use crate::config::Config;
+
+    /// SPEC §13: the reload retires a key once its tokens have expired,
+    /// and the store erases its private key then; `list_keys` still shows
+    /// it, retired. A key already past its time at start-up is retired by
+    /// `AppState::new` at once.
+    #[tokio::test]
+    async fn retired_keys_lose_their_private_key_at_reload_and_at_start() {
+        let settings = Config::default().validate().unwrap();
+        let store = Store::open("sqlite::memory:").await.unwrap();
+        let clock = Arc::new(ManualClock::new(1_000_000));
+        let state = AppState::new(settings.clone(), store.clone(), None, clock.clone())
+            .await
+            .unwrap();
+        let first = state.keys().current().kid().to_owned();
+        keyring::rotate(store.keys().as_ref(), None, clock.now_ms(), 5_000)
+            .await
+            .unwrap();
+        clock.advance(5_000);
+        state.refresh().await.unwrap();
+        let keys = store.keys().list_keys().await.unwrap();
+        let old = keys.iter().find(|k| k.kid == first).unwrap();
+        assert_eq!(old.state, KeyState::Retired, "{keys:?}");
+        assert_eq!(old.pkcs8(), None, "{keys:?}");
+        assert_ne!(state.keys().current().kid(), first);
+
+        let second = state.keys().current().kid().to_owned();
+        keyring::rotate(store.keys().as_ref(), None, clock.now_ms(), 5_000)
+            .await
+            .unwrap();
+        clock.advance(5_000);
+        AppState::new(settings, store.clone(), None, clock)
+            .await
+            .unwrap();
+        let keys = store.keys().list_keys().await.unwrap();
+        let old = keys.iter().find(|k| k.kid == second).unwrap();
+        assert_eq!((old.state, old.pkcs8()), (KeyState::Retired, None));
     }
 }

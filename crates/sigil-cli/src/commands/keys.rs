@@ -1,9 +1,9 @@
-//! `sigil keys list|rotate` (SPEC §13).
+//! `sigil keys list|rotate|seal` (SPEC §12, §13).
 
 use anyhow::Context as _;
 use serde_json::json;
 use sigil_core::timestamp::format_iso_ms;
-use sigil_server::{Config, MasterKey, Overrides, Settings};
+use sigil_server::{AtRest, Config, MasterKey, Overrides, Settings};
 use sigil_store::Store;
 
 use crate::cli::{KeysArgs, KeysCommand, StoreArgs};
@@ -51,6 +51,7 @@ pub(crate) fn run(args: &KeysArgs, json: bool) -> anyhow::Result<()> {
         let result = match args.command {
             KeysCommand::List => list(&store, json).await,
             KeysCommand::Rotate => rotate(&settings, &store, json).await,
+            KeysCommand::Seal => seal(&store, json).await,
         };
         store.close().await.context("closing the store")?;
         result
@@ -68,6 +69,7 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
                     "state": k.state.as_str(),
                     "created_at": format_iso_ms(k.created_at_ms),
                     "retires_at": k.retires_at_ms.map(format_iso_ms),
+                    "at_rest": AtRest::of(k).as_str(),
                 })
             })
             .collect();
@@ -82,6 +84,7 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
                 format_iso_ms(k.created_at_ms),
                 k.retires_at_ms
                     .map_or_else(|| "-".to_owned(), format_iso_ms),
+                AtRest::of(k).as_str().to_owned(),
             ]
         })
         .collect();
@@ -90,7 +93,8 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
             ("KID", 44),
             ("STATE", 8),
             ("CREATED", 24),
-            ("RETIRES-AT", 0),
+            ("RETIRES-AT", 24),
+            ("AT-REST", 0),
         ],
         &rows,
     )
@@ -121,5 +125,31 @@ async fn rotate(settings: &Settings, store: &Store, json: bool) -> anyhow::Resul
         ("new kid", &rotation.new_kid),
         ("old kid", old),
         ("old key retires at", &format_iso_ms(rotation.retires_at_ms)),
+    ])
+}
+
+async fn seal(store: &Store, json: bool) -> anyhow::Result<()> {
+    let master = MasterKey::from_env().context("master key")?.context(
+        "sigil keys seal encrypts the stored keys with the master key: set SIGIL_MASTER_KEY or SIGIL_MASTER_KEY_FILE",
+    )?;
+    let sealing = sigil_server::seal(store.keys().as_ref(), &master, now_ms())
+        .await
+        .context("sealing the signing keys")?;
+    if json {
+        return output::json(&json!({
+            "sealed": sealing.sealed,
+            "already_sealed": sealing.already_sealed,
+        }));
+    }
+    let list = |kids: &[String]| {
+        if kids.is_empty() {
+            "-".to_owned()
+        } else {
+            kids.join(", ")
+        }
+    };
+    output::fields(&[
+        ("sealed", &list(&sealing.sealed)),
+        ("already sealed", &list(&sealing.already_sealed)),
     ])
 }

@@ -9,6 +9,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
+#[cfg(unix)]
+mod at_rest;
 mod resource;
 mod support;
 
