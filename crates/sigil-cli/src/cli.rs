@@ -305,6 +305,12 @@ pub(crate) struct KeygenArgs {
     /// Make a testnet key (WIF prefix 0xEF, addresses m…/n… and bchtest:).
     #[arg(long)]
     pub(crate) testnet: bool,
+
+    /// Write the output (it holds the WIF) to this new file, readable by
+    /// you only (mode 0600), instead of standard output. An existing file
+    /// is never overwritten.
+    #[arg(long, value_name = "FILE")]
+    pub(crate) out: Option<PathBuf>,
 }
 
 /// Where the private key comes from. The WIF itself is never a flag value.

@@ -13,8 +13,17 @@ use serde::Serialize;
 /// # Errors
 /// When standard output cannot be written.
 pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
-    let text = serde_json::to_string(value).context("encoding the JSON output")?;
-    line(&text)
+    write(&json_text(value)?)
+}
+
+/// `value` as one line of compact JSON, with its newline.
+///
+/// # Errors
+/// When `value` cannot be encoded.
+pub(crate) fn json_text<T: Serialize>(value: &T) -> anyhow::Result<String> {
+    let mut text = serde_json::to_string(value).context("encoding the JSON output")?;
+    text.push('\n');
+    Ok(text)
 }
 
 /// Writes `key: value` lines.
@@ -22,6 +31,11 @@ pub(crate) fn json<T: Serialize>(value: &T) -> anyhow::Result<()> {
 /// # Errors
 /// When standard output cannot be written.
 pub(crate) fn fields(pairs: &[(&str, &str)]) -> anyhow::Result<()> {
+    write(&fields_text(pairs))
+}
+
+/// `key: value` lines.
+pub(crate) fn fields_text(pairs: &[(&str, &str)]) -> String {
     let mut text = String::new();
     for (key, value) in pairs {
         text.push_str(key);
@@ -29,7 +43,7 @@ pub(crate) fn fields(pairs: &[(&str, &str)]) -> anyhow::Result<()> {
         text.push_str(value);
         text.push('\n');
     }
-    write(&text)
+    text
 }
 
 /// Writes a table: a header row of the column names, then `rows`, each

@@ -1,9 +1,10 @@
 //! Where the private key (WIF) comes from: `--wif-file PATH`, else the
 //! `SIGIL_WIF` environment variable, else the first line of standard input.
 //! Never from a flag's value (SPEC section 14): a value on the command line
-//! ends up in shell history and in every process listing.
+//! ends up in shell history and in every process listing. And where a new
+//! one goes: a new file readable by its owner only.
 
-use std::io::{BufRead as _, IsTerminal as _};
+use std::io::{BufRead as _, IsTerminal as _, Write as _};
 use std::path::Path;
 
 use anyhow::{Context as _, bail};
@@ -72,4 +73,40 @@ fn read_stdin() -> anyhow::Result<String> {
 /// while reading are not reached).
 fn wipe(mut text: String) {
     text.zeroize();
+}
+
+/// Writes `contents` (holding a private key) to the new file `path`, created
+/// with mode 0600 whatever the umask; an existing file is refused, never
+/// overwritten or re-permissioned.
+///
+/// # Errors
+/// When `path` exists or cannot be created or written.
+pub(crate) fn write_new_private_file(path: &Path, contents: &[u8]) -> anyhow::Result<()> {
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(|e| {
+        if e.kind() == std::io::ErrorKind::AlreadyExists {
+            anyhow::anyhow!(
+                "--out {}: the file exists; a key file is never overwritten (remove it or choose another name)",
+                path.display()
+            )
+        } else {
+            anyhow::Error::new(e).context(format!("--out {}: cannot create the file", path.display()))
+        }
+    })?;
+    #[cfg(unix)]
+    {
+        // The umask may have taken bits away (never added any): exactly 0600.
+        use std::os::unix::fs::PermissionsExt as _;
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .with_context(|| format!("--out {}: cannot set mode 600", path.display()))?;
+    }
+    file.write_all(contents)
+        .and_then(|()| file.sync_all())
+        .with_context(|| format!("--out {}: cannot write the key", path.display()))
 }

@@ -146,6 +146,58 @@ fn keygen_text_and_json_agree_with_sigil_core() {
     assert_ne!(wif, other_wif, "two keygen runs made the same key");
 }
 
+/// `keygen --out FILE` (issue 13, item 5): the key goes to a new file of
+/// mode 0600 (whatever the umask; `>` would make it 0644), nothing to
+/// standard output, and an existing file is refused and left alone.
+#[cfg(unix)]
+#[test]
+fn keygen_out_writes_a_new_owner_only_file_and_never_overwrites() {
+    use std::os::unix::fs::PermissionsExt as _;
+
+    let dir = std::env::temp_dir().join(format!("sigil-cli-keygen-out-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let mode = |path: &Path| {
+        let mode = std::fs::metadata(path)
+            .expect("the key file")
+            .permissions()
+            .mode();
+        format!("{:o}", mode & 0o777)
+    };
+    for (extra, name) in [(&[][..], "service.key"), (&["--json"][..], "service.json")] {
+        let path = dir.join(name);
+        let path_text = path.to_str().expect("UTF-8 temp path");
+        let mut args = vec!["keygen", "--out", path_text];
+        args.extend_from_slice(extra);
+        let run = sigil(&args);
+        run.assert_code(0);
+        assert_eq!(run.stdout, "", "{name}: the key is not printed");
+        assert_eq!(mode(&path), "600", "{name}");
+        let text = std::fs::read_to_string(&path).expect("the key file");
+        let wif = if extra.is_empty() {
+            text.lines()
+                .find_map(|line| line.strip_prefix("wif: "))
+                .expect("a wif line")
+                .to_owned()
+        } else {
+            let json: Value = serde_json::from_str(&text).expect("JSON");
+            json["wif"].as_str().expect("wif").to_owned()
+        };
+        PrivateKey::from_wif(&wif).expect("a valid WIF");
+
+        let again = sigil(&args);
+        again.assert_code(2);
+        assert!(again.stderr.contains("exists"), "{}", again.stderr);
+        assert!(again.stderr.contains(name), "{}", again.stderr);
+        assert_eq!(
+            std::fs::read_to_string(&path).expect("kept"),
+            text,
+            "{name}: not overwritten"
+        );
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 #[test]
 fn bsv_sdk_vector_signs_exactly_and_verifies() {
     let case = vector_case("bsm_sign.json", "bsv-sdk-hello-world");

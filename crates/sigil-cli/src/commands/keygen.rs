@@ -4,8 +4,10 @@ use anyhow::Context as _;
 use serde::Serialize;
 use sigil_core::{Network, bap};
 
+use zeroize::Zeroizing;
+
 use crate::cli::KeygenArgs;
-use crate::{output, random};
+use crate::{output, random, secret};
 
 /// What `keygen` prints, in this order.
 #[derive(Debug, Serialize)]
@@ -17,10 +19,12 @@ struct Generated {
     bap_id: String,
 }
 
-/// Generates a key and prints it.
+/// Generates a key and prints it, or writes it to `--out FILE` (created
+/// 0600, never overwritten).
 ///
 /// # Errors
-/// When the system random source or standard output fails.
+/// When the system random source or standard output fails, or the file
+/// exists or cannot be written.
 pub(crate) fn run(args: &KeygenArgs, json: bool) -> anyhow::Result<()> {
     let network = if args.testnet {
         Network::Testnet
@@ -39,14 +43,23 @@ pub(crate) fn run(args: &KeygenArgs, json: bool) -> anyhow::Result<()> {
             .context("a P2PKH address always has a cashaddr form")?,
         bap_id: bap::bap_id_of_member_key(&pubkey),
     };
-    if json {
-        return output::json(&generated);
-    }
-    output::fields(&[
-        ("wif", &generated.wif),
+    let fields = [
+        ("wif", generated.wif.as_str()),
         ("pubkey", &generated.pubkey),
         ("address", &generated.address),
         ("cashaddr", &generated.cashaddr),
         ("bap_id", &generated.bap_id),
-    ])
+    ];
+    match &args.out {
+        Some(path) => {
+            let text = if json {
+                Zeroizing::new(output::json_text(&generated)?)
+            } else {
+                Zeroizing::new(output::fields_text(&fields))
+            };
+            secret::write_new_private_file(path, text.as_bytes())
+        }
+        None if json => output::json(&generated),
+        None => output::fields(&fields),
+    }
 }
