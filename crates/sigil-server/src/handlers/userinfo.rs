@@ -33,7 +33,10 @@ pub(crate) async fn userinfo(
             format!("{issuer}{}", paths::USERINFO),
             format!("{issuer}{}", paths::USERINFO_ALIAS),
         ]),
-    );
+    )
+    // This server's own lifetime: a longer configured lifetime must not
+    // make its own tokens fail here.
+    .with_max_lifetime_s(state.settings().token_lifetime_s);
     let keys = state.keys();
     let claims = jwt::validate(token, keys.verify_set(), &rules, state.now_ms() / 1000)
         .map_err(|e| ApiError::from_core(&e))?;

@@ -244,3 +244,30 @@ async fn userinfo_refuses_a_revoked_accounts_token() {
         answer.header("www-authenticate")
     );
 }
+
+/// A token lifetime over the 1800 s default is still this server's own:
+/// /userinfo accepts its tokens (it used to check them against 1800 s).
+#[tokio::test]
+async fn userinfo_accepts_tokens_of_a_longer_configured_lifetime() {
+    let dir = fresh_dir("userinfo-lifetime");
+    let config = Config {
+        token_lifetime_s: 7200,
+        ..config_in(&dir)
+    };
+    let server = TestServer::start_with(config, dir, NOW).await;
+    let token = server
+        .post_token(&request(&key(43), "http://localhost:1911/userinfo", NOW))
+        .await
+        .token();
+    let answer = crate::support::Answer::read(
+        server
+            .client
+            .get(server.url("/userinfo"))
+            .bearer_auth(&token)
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+}
