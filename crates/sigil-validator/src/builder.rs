@@ -3,14 +3,18 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sigil_core::auth_token::BodyEncoding;
+use sigil_core::auth_token::{BodyEncoding, Origin};
 use sigil_core::jwt::{self, Audience, ValidationRules};
 use sigil_core::{JwkSet, Window};
+use sigil_edge::{BucketConfig, IpNet};
 
+use crate::admission::{DEFAULT_RATE_LIMIT, Gate};
 use crate::error::Error;
 use crate::fetch::{Fetcher, KeySource, discovery_source, parse_fetch_url};
 use crate::key_cache::{CachePolicy, KeyCache};
-use crate::replay::{MemoryReplayGuard, ReplayGuard};
+use crate::replay::{
+    DEFAULT_REPLAY_CAPACITY, FULL_RATE_CLIENTS, MemoryReplayGuard, ReplayGuard, records_per_client,
+};
 use crate::validator::{Clock, Inner, Validator};
 
 /// Timeout of one discovery or JWKS request.
@@ -30,6 +34,60 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 /// Largest request body buffered to check a signed request or an
 /// `X-Auth-Token` (and by [`AuthenticatedRequest`](crate::AuthenticatedRequest)).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+
+/// Whether and how `X-Auth-Token`s are accepted (SPEC section 7):
+/// `off | path | url`.
+///
+/// The token's signed string names a path but no host, so a token in the
+/// path form is good (once) at every server with that path. Its absolute-URL
+/// form, `requestPath` = the audience's origin (`scheme://host[:port]`)
+/// plus the path and query, names this server only.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[non_exhaustive]
+pub enum XAuthTokenMode {
+    /// Not a credential: the header is ignored.
+    Off,
+    /// The path form (bitcoin-auth's own), or the absolute URL on the
+    /// audience's origin (the default).
+    #[default]
+    Path,
+    /// Only the absolute URL on the audience's origin; implied by
+    /// [`ValidatorBuilder::require_signed_requests`].
+    Url,
+}
+
+impl XAuthTokenMode {
+    /// `off`, `path` or `url`.
+    #[must_use]
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Off => "off",
+            Self::Path => "path",
+            Self::Url => "url",
+        }
+    }
+}
+
+impl std::fmt::Display for XAuthTokenMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for XAuthTokenMode {
+    type Err = Error;
+
+    fn from_str(text: &str) -> Result<Self, Error> {
+        match text {
+            "off" => Ok(Self::Off),
+            "path" => Ok(Self::Path),
+            "url" => Ok(Self::Url),
+            other => Err(Error::Config(format!(
+                "x_auth_token {other:?} is not off, path or url"
+            ))),
+        }
+    }
+}
 
 /// Builds a [`Validator`]; see [`Validator::builder`].
 ///
@@ -53,10 +111,13 @@ pub struct ValidatorBuilder {
     cooldown: Duration,
     max_stale: Duration,
     require_signed_requests: bool,
-    accept_x_auth_token: bool,
+    x_auth_token: XAuthTokenMode,
     body_encoding: BodyEncoding,
     window: Window,
     replay_guard: Option<Arc<dyn ReplayGuard>>,
+    replay_capacity: Option<usize>,
+    rate_limit: Option<BucketConfig>,
+    trusted_proxies: Vec<IpNet>,
     max_body_bytes: usize,
     clock: Option<Clock>,
 }
@@ -79,10 +140,13 @@ impl ValidatorBuilder {
             cooldown: DEFAULT_REFETCH_COOLDOWN,
             max_stale: DEFAULT_MAX_STALE,
             require_signed_requests: false,
-            accept_x_auth_token: true,
+            x_auth_token: XAuthTokenMode::Path,
             body_encoding: BodyEncoding::Utf8,
             window: Window::SYMMETRIC_300S,
             replay_guard: None,
+            replay_capacity: None,
+            rate_limit: Some(DEFAULT_RATE_LIMIT),
+            trusted_proxies: Vec::new(),
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             clock: None,
         }
@@ -176,15 +240,73 @@ impl ValidatorBuilder {
 
     /// Refuse a bearer token without the signed-request headers of SPEC
     /// section 6 (default off). `X-Auth-Token`s, which are signed per
-    /// request, stay accepted.
+    /// request, stay accepted, but only in their absolute-URL form: this
+    /// implies [`XAuthTokenMode::Url`] (unless they are
+    /// [`XAuthTokenMode::Off`]).
     pub fn require_signed_requests(mut self, required: bool) -> Self {
         self.require_signed_requests = required;
         self
     }
 
-    /// Accept bitcoin-auth `X-Auth-Token` (default on).
-    pub fn accept_x_auth_token(mut self, accepted: bool) -> Self {
-        self.accept_x_auth_token = accepted;
+    /// Whether and how bitcoin-auth `X-Auth-Token`s are accepted (default
+    /// [`XAuthTokenMode::Path`]: the path form, or the absolute URL on the
+    /// audience's origin). [`XAuthTokenMode::Url`] needs an audience that
+    /// is an absolute http(s) URL.
+    ///
+    /// An `X-Auth-Token` never reaches the issuer, so its account registry
+    /// never sees these requests: revoking an account does not stop a key's
+    /// `X-Auth-Token`s. Where revocation must hold, accept bearer tokens
+    /// only ([`XAuthTokenMode::Off`]).
+    pub fn x_auth_token(mut self, mode: XAuthTokenMode) -> Self {
+        self.x_auth_token = mode;
+        self
+    }
+
+    /// `true`: [`XAuthTokenMode::Path`] (the default); `false`:
+    /// [`XAuthTokenMode::Off`]. See [`x_auth_token`](Self::x_auth_token).
+    pub fn accept_x_auth_token(self, accepted: bool) -> Self {
+        self.x_auth_token(if accepted {
+            XAuthTokenMode::Path
+        } else {
+            XAuthTokenMode::Off
+        })
+    }
+
+    /// The per-client-address limit on requests that carry a per-request
+    /// signature (signed requests and `X-Auth-Token`s), checked before
+    /// anything is verified or recorded; over it, 429
+    /// `rate_limit_exceeded` with `Retry-After` and `X-RateLimit-*` (SPEC
+    /// sections 7 and 10). Default [`DEFAULT_RATE_LIMIT`](crate::DEFAULT_RATE_LIMIT), 300 a minute with
+    /// a burst of 60; `None` switches it off (benchmarks, or a limit in
+    /// front of the service). Bearer-only requests are not counted.
+    ///
+    /// The client address is the socket peer of axum's
+    /// `ConnectInfo<SocketAddr>` (serve with
+    /// `into_make_service_with_connect_info::<SocketAddr>()`), or
+    /// `X-Forwarded-For` from a [trusted proxy](Self::trusted_proxies); an
+    /// IPv6 address counts as its /64. Without `ConnectInfo`, all requests
+    /// count as one client (logged once).
+    pub fn rate_limit(mut self, limit: Option<BucketConfig>) -> Self {
+        self.rate_limit = limit;
+        self
+    }
+
+    /// Peers whose `X-Forwarded-For` names the client (default none: the
+    /// socket peer is the client).
+    pub fn trusted_proxies(mut self, proxies: impl IntoIterator<Item = IpNet>) -> Self {
+        self.trusted_proxies = proxies.into_iter().collect();
+        self
+    }
+
+    /// The capacity of the default [`MemoryReplayGuard`], live records.
+    /// Default: what [`FULL_RATE_CLIENTS`](crate::FULL_RATE_CLIENTS) = 64 addresses sending
+    /// flat out at the rate limit hold over one window span (see
+    /// [`records_per_client`](crate::records_per_client); 195,840 with the
+    /// default limit and window), or
+    /// [`DEFAULT_REPLAY_CAPACITY`](crate::DEFAULT_REPLAY_CAPACITY) with the limit off.
+    /// Not with [`replay_guard`](Self::replay_guard).
+    pub fn replay_capacity(mut self, records: usize) -> Self {
+        self.replay_capacity = Some(records);
         self
     }
 
@@ -203,8 +325,8 @@ impl ValidatorBuilder {
     }
 
     /// Where replay records go (default: a [`MemoryReplayGuard`] of
-    /// 100 000 records, one process). Use a shared guard when several
-    /// instances serve the same audience.
+    /// [`replay_capacity`](Self::replay_capacity) records, one process).
+    /// Use a shared guard when several instances serve the same audience.
     pub fn replay_guard(mut self, guard: Arc<dyn ReplayGuard>) -> Self {
         self.replay_guard = Some(guard);
         self
@@ -218,7 +340,9 @@ impl ValidatorBuilder {
     }
 
     /// The clock, in ms since the Unix epoch (default: the system clock).
-    /// Tests pin it to validate fixed vectors.
+    /// Tests pin it to validate fixed vectors. The rate limit follows it
+    /// too (with the default clock the limit uses a monotonic clock of its
+    /// own), so a pinned clock never refills a bucket.
     pub fn clock(mut self, now_ms: impl Fn() -> u64 + Send + Sync + 'static) -> Self {
         self.clock = Some(Clock(Arc::new(now_ms)));
         self
@@ -230,7 +354,9 @@ impl ValidatorBuilder {
     /// # Errors
     /// [`Error::Config`] naming the unusable setting: an issuer or JWKS URL
     /// that is not https (http only for loopback), a leeway over 30 s, an
-    /// empty audience, inconsistent TTL bounds, a zero limit.
+    /// empty audience, inconsistent TTL bounds, a zero limit, a rate limit
+    /// of zero, a replay capacity with a custom guard, `X-Auth-Token`s in
+    /// URL form with an audience that is not an absolute http(s) URL.
     pub fn build(self) -> Result<Validator, Error> {
         let issuer = self.issuer.clone();
         if issuer.is_empty() {
@@ -263,6 +389,35 @@ impl ValidatorBuilder {
         if self.window.max_age_ms == 0 {
             return Err(Error::Config("signature window must be positive".into()));
         }
+        if self
+            .rate_limit
+            .is_some_and(|limit| limit.per_minute == 0 || limit.burst == 0)
+        {
+            return Err(Error::Config(
+                "rate_limit: per_minute and burst must be positive (None switches it off)".into(),
+            ));
+        }
+        let replay = self.make_replay_guard(self.rate_limit)?;
+        let x_auth_token = match self.x_auth_token {
+            XAuthTokenMode::Path if self.require_signed_requests => XAuthTokenMode::Url,
+            mode => mode,
+        };
+        let origins = audience_origins(&self.audience);
+        if x_auth_token == XAuthTokenMode::Url && origins.is_empty() {
+            return Err(Error::Config(format!(
+                "x_auth_token = url{} needs an audience that is an absolute http or https URL (its origin is what tokens must name); set x_auth_token off",
+                if self.require_signed_requests {
+                    " (implied by require_signed_requests)"
+                } else {
+                    ""
+                }
+            )));
+        }
+        let gate = Gate::new(
+            self.rate_limit,
+            self.trusted_proxies.clone(),
+            self.clock.is_some(),
+        );
         let policy = CachePolicy {
             min_ttl_ms: millis(self.min_ttl),
             max_ttl_ms: millis(self.max_ttl),
@@ -297,12 +452,12 @@ impl ValidatorBuilder {
         Ok(Validator::from_inner(Inner {
             rules,
             keys,
-            replay: self
-                .replay_guard
-                .unwrap_or_else(|| Arc::new(MemoryReplayGuard::default())),
+            replay,
+            gate,
             clock: self.clock.unwrap_or_else(|| Clock(Arc::new(system_now_ms))),
             require_signed_requests: self.require_signed_requests,
-            accept_x_auth_token: self.accept_x_auth_token,
+            x_auth_token,
+            origins,
             body_encoding: self.body_encoding,
             window: self.window,
             max_body_bytes: self.max_body_bytes,
@@ -320,6 +475,48 @@ impl ValidatorBuilder {
         validator.refresh_keys().await?;
         Ok(validator)
     }
+}
+
+impl ValidatorBuilder {
+    /// The configured guard, or a [`MemoryReplayGuard`] sized for the rate
+    /// limit (see [`replay_capacity`](Self::replay_capacity)).
+    fn make_replay_guard(
+        &self,
+        limit: Option<BucketConfig>,
+    ) -> Result<Arc<dyn ReplayGuard>, Error> {
+        match (&self.replay_guard, self.replay_capacity) {
+            (Some(_), Some(_)) => Err(Error::Config(
+                "replay_capacity sizes the in-memory guard; it cannot be set with replay_guard"
+                    .into(),
+            )),
+            (Some(guard), None) => Ok(Arc::clone(guard)),
+            (None, Some(0)) => Err(Error::Config("replay_capacity must be positive".into())),
+            (None, Some(capacity)) => Ok(Arc::new(MemoryReplayGuard::new(capacity))),
+            (None, None) => {
+                let capacity = limit.map_or(DEFAULT_REPLAY_CAPACITY, |bucket| {
+                    FULL_RATE_CLIENTS
+                        .saturating_mul(records_per_client(bucket, self.window.span_ms()))
+                });
+                Ok(Arc::new(MemoryReplayGuard::new(capacity)))
+            }
+        }
+    }
+}
+
+/// The origins of the configured audience(s), those that are absolute
+/// http(s) URLs.
+fn audience_origins(audience: &Audience) -> Vec<Origin> {
+    let urls: Vec<&String> = match audience {
+        Audience::Exact(a) | Audience::PathPrefix(a) => vec![a],
+        Audience::AnyOf(list) => list.iter().collect(),
+    };
+    let mut origins: Vec<Origin> = Vec::new();
+    for origin in urls.into_iter().filter_map(|url| Origin::of_url(url).ok()) {
+        if !origins.contains(&origin) {
+            origins.push(origin);
+        }
+    }
+    origins
 }
 
 fn millis(duration: Duration) -> u64 {

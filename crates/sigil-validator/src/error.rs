@@ -6,6 +6,7 @@ use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use sigil_core::ErrorClass;
 use sigil_core::api::{ErrorBody, ErrorCode, invalid_token_challenge};
+use sigil_edge::Decision;
 
 /// Why a validator could not be built, or its keys not fetched.
 ///
@@ -72,6 +73,20 @@ pub enum Rejection {
     /// 401 `replay_detected`: the signed statement was already used.
     #[error("this signed statement was already used")]
     ReplayDetected,
+    /// 429 `rate_limit_exceeded`: this client address sent more signed
+    /// requests and `X-Auth-Token`s than its limit, or holds its share of a
+    /// full replay memory. `Retry-After` is set, and the `X-RateLimit-*`
+    /// headers when the limit was consulted (SPEC section 10).
+    #[error("rate limit exceeded: {reason}; retry after {retry_after_s} s")]
+    RateLimited {
+        /// What was exceeded, for the description.
+        reason: String,
+        /// Seconds until a retry may succeed (`Retry-After`).
+        retry_after_s: u64,
+        /// The per-address bucket's state, for the `X-RateLimit-*`
+        /// headers; `None` when the limit is off.
+        limit: Option<Decision>,
+    },
     /// 503 `temporarily_unavailable`: no usable key set (the JWKS cannot be
     /// fetched) or the replay guard cannot answer. Nothing is accepted then.
     /// The cause is logged, never sent.
@@ -112,6 +127,7 @@ impl Rejection {
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::TimestampExpired(_) => ErrorCode::TimestampExpired,
             Self::ReplayDetected => ErrorCode::ReplayDetected,
+            Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,
             Self::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
             Self::Internal(_) => ErrorCode::ServerError,
         }
@@ -129,7 +145,8 @@ impl Rejection {
 
     /// The `error_description` sent: the reason, with SPEC section 8's
     /// phrases (`token expired`, `signature verification failed`,
-    /// `timestamp too old`, `already used`, `body too large`); nothing
+    /// `timestamp too old`, `already used`, `body too large`, `rate
+    /// limit`); nothing
     /// internal for 5xx.
     #[must_use]
     pub fn description(&self) -> String {
@@ -151,7 +168,7 @@ impl Rejection {
             | Self::InvalidRequest(d)
             | Self::InvalidSignature(d)
             | Self::TimestampExpired(d) => d.clone(),
-            Self::BodyTooLarge { .. } => self.to_string(),
+            Self::BodyTooLarge { .. } | Self::RateLimited { .. } => self.to_string(),
         }
     }
 }
@@ -192,6 +209,19 @@ impl IntoResponse for Rejection {
             }
             Self::Unavailable(_) => {
                 headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            Self::RateLimited {
+                retry_after_s,
+                limit,
+                ..
+            } => {
+                if let Some(decision) = limit {
+                    decision.write_headers(headers);
+                }
+                headers.insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from((*retry_after_s).max(1)),
+                );
             }
             _ => {}
         }
@@ -248,6 +278,16 @@ mod tests {
                 401,
                 "replay_detected",
                 "already used",
+            ),
+            (
+                Rejection::RateLimited {
+                    reason: "too many".into(),
+                    retry_after_s: 3,
+                    limit: None,
+                },
+                429,
+                "rate_limit_exceeded",
+                "rate limit",
             ),
             (
                 Rejection::Unavailable("issuer down at 10.0.0.1".into()),
@@ -316,5 +356,44 @@ mod tests {
         assert_eq!(challenge(Rejection::ReplayDetected).unwrap(), "Bearer");
         assert_eq!(challenge(Rejection::InvalidRequest("x".into())), None);
         assert_eq!(challenge(Rejection::Unavailable("x".into())), None);
+    }
+
+    #[test]
+    fn rate_limited_answers_carry_retry_after_and_the_limit() {
+        let header = |r: &Response, name: &str| {
+            r.headers()
+                .get(name)
+                .map(|v| v.to_str().unwrap().to_owned())
+        };
+        let decision = Decision {
+            allowed: false,
+            limit: 300,
+            remaining: 0,
+            reset_s: 12,
+            retry_after_s: 2,
+        };
+        let limited = Rejection::RateLimited {
+            reason: "too many".into(),
+            retry_after_s: 2,
+            limit: Some(decision),
+        }
+        .into_response();
+        assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+        for (name, value) in [
+            ("retry-after", "2"),
+            ("x-ratelimit-limit", "300"),
+            ("x-ratelimit-remaining", "0"),
+            ("x-ratelimit-reset", "12"),
+        ] {
+            assert_eq!(header(&limited, name).as_deref(), Some(value), "{name}");
+        }
+        let without = Rejection::RateLimited {
+            reason: "full".into(),
+            retry_after_s: 0,
+            limit: None,
+        }
+        .into_response();
+        assert_eq!(header(&without, "retry-after").as_deref(), Some("1"));
+        assert_eq!(header(&without, "x-ratelimit-limit"), None);
     }
 }

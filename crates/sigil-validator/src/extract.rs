@@ -39,7 +39,10 @@ impl<S: Send + Sync> OptionalFromRequestParts<S> for Authenticated {
 /// [`Validator`] comes from the router state (`Validator: FromRef<S>`).
 /// The body is read (up to [`Validator::max_body_bytes`], else 413) and
 /// checked as received; use it in place of `Bytes`/`Json` (it consumes the
-/// body, so it is the handler's last argument). Behind the layer, it takes
+/// body, so it is the handler's last argument). A signed request or
+/// `X-Auth-Token` is counted against its client address's rate limit before
+/// the body is read (a 429 carries the `X-RateLimit-*` headers; other
+/// answers do not, as the handler makes them). Behind the layer, it takes
 /// the layer's result and does not check twice.
 #[derive(Debug, Clone)]
 pub struct AuthenticatedRequest {
@@ -59,11 +62,15 @@ where
     async fn from_request(request: Request, state: &S) -> Result<Self, Rejection> {
         let validator = Validator::from_ref(state);
         let (parts, body) = request.into_parts();
+        if let Some(auth) = parts.extensions.get::<Authenticated>().cloned() {
+            let body = read_body(&parts.headers, body, validator.max_body_bytes()).await?;
+            return Ok(Self { auth, body });
+        }
+        let admission = validator.admit(&parts)?;
         let body = read_body(&parts.headers, body, validator.max_body_bytes()).await?;
-        let auth = match parts.extensions.get::<Authenticated>() {
-            Some(auth) => auth.clone(),
-            None => validator.authenticate(&parts, &body).await?,
-        };
+        let auth = validator
+            .authenticate_admitted(&parts, &body, &admission)
+            .await?;
         Ok(Self { auth, body })
     }
 }

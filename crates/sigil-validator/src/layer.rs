@@ -8,6 +8,7 @@ use axum::response::{IntoResponse, Response};
 use http::Request;
 use tower::{Layer, Service};
 
+use crate::admission::Admission;
 use crate::extract::read_body;
 use crate::replay::BoxFuture;
 use crate::validator::Validator;
@@ -20,9 +21,12 @@ use crate::validator::Validator;
 /// extractor) and the request goes on. A signed request or an
 /// `X-Auth-Token` needs the body: it is buffered (up to
 /// [`Validator::max_body_bytes`], else 413), checked, and handed on
-/// unchanged; a bearer-only request is not buffered. On failure the answer
-/// is the [`Rejection`](crate::Rejection) and the wrapped service is not
-/// called.
+/// unchanged; a bearer-only request is not buffered. Such a request is
+/// first counted against its client address's rate limit
+/// ([`ValidatorBuilder::rate_limit`](crate::ValidatorBuilder::rate_limit)),
+/// before its body is read, and every answer to it carries the
+/// `X-RateLimit-*` headers. On failure the answer is the
+/// [`Rejection`](crate::Rejection) and the wrapped service is not called.
 ///
 /// With axum, `Router::route_layer(validator.layer())` protects the routes
 /// and leaves unknown paths answered 404.
@@ -79,22 +83,45 @@ where
         let validator = self.validator.clone();
         Box::pin(async move {
             let (mut parts, body) = request.into_parts();
+            let admission = match validator.admit(&parts) {
+                Ok(admission) => admission,
+                Err(rejection) => return Ok(rejection.into_response()),
+            };
             let (bytes, body) = if validator.needs_body(&parts.headers) {
                 match read_body(&parts.headers, body, validator.max_body_bytes()).await {
                     Ok(bytes) => (bytes.clone(), Body::from(bytes)),
-                    Err(rejection) => return Ok(rejection.into_response()),
+                    Err(rejection) => {
+                        return Ok(with_limit(rejection.into_response(), &admission));
+                    }
                 }
             } else {
                 (Bytes::new(), Body::new(body))
             };
-            match validator.authenticate(&parts, &bytes).await {
+            let response = match validator
+                .authenticate_admitted(&parts, &bytes, &admission)
+                .await
+            {
                 Ok(who) => {
                     parts.extensions.insert(who);
-                    let response = inner.call(Request::from_parts(parts, body)).await?;
-                    Ok(response.into_response())
+                    inner
+                        .call(Request::from_parts(parts, body))
+                        .await?
+                        .into_response()
                 }
-                Err(rejection) => Ok(rejection.into_response()),
-            }
+                Err(rejection) => rejection.into_response(),
+            };
+            Ok(with_limit(response, &admission))
         })
     }
+}
+
+/// The `X-RateLimit-*` headers of the client's bucket on an answer to a
+/// counted request (SPEC section 10).
+fn with_limit(mut response: Response, admission: &Admission) -> Response {
+    // An admitted request's decision allows it, so `Retry-After` (of a
+    // later refusal, e.g. a full replay memory) is left as it is.
+    if let Some(decision) = admission.decision {
+        decision.write_headers(response.headers_mut());
+    }
+    response
 }

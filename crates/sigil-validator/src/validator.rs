@@ -5,20 +5,21 @@ use std::sync::Arc;
 
 use http::HeaderMap;
 use http::request::Parts;
-use sigil_core::auth_token::{self, BodyEncoding, RequestFacts};
+use sigil_core::auth_token::{self, BodyEncoding, Origin, PathBinding, RequestFacts};
 use sigil_core::jwt::{self, ValidationRules, VerifiedClaims};
 use sigil_core::signature::Signature;
 use sigil_core::{PublicKey, ReplayKey, Window, signed_request, timestamp};
 
+use crate::admission::{Admission, Gate};
 use crate::authenticated::{AuthKind, Authenticated};
-use crate::builder::ValidatorBuilder;
+use crate::builder::{ValidatorBuilder, XAuthTokenMode};
 use crate::credentials::{
     SignedHeaders, X_AUTH_TOKEN_HEADER, bearer, has_signed_headers, signed_headers, single,
 };
 use crate::error::{Error, Rejection};
 use crate::key_cache::KeyCache;
 use crate::layer::AuthLayer;
-use crate::replay::{ReplayGuard, ReplayKind};
+use crate::replay::{Insertion, ReplayGuard, ReplayKind, ReplayRecord};
 
 /// The clock: ms since the Unix epoch.
 #[derive(Clone)]
@@ -46,9 +47,14 @@ pub(crate) struct Inner {
     pub(crate) rules: ValidationRules,
     pub(crate) keys: KeyCache,
     pub(crate) replay: Arc<dyn ReplayGuard>,
+    pub(crate) gate: Gate,
     pub(crate) clock: Clock,
     pub(crate) require_signed_requests: bool,
-    pub(crate) accept_x_auth_token: bool,
+    /// The effective mode (`path` raised to `url` by
+    /// `require_signed_requests`).
+    pub(crate) x_auth_token: XAuthTokenMode,
+    /// The audience's origins, for the absolute-URL form.
+    pub(crate) origins: Vec<Origin>,
     pub(crate) body_encoding: BodyEncoding,
     pub(crate) window: Window,
     pub(crate) max_body_bytes: usize,
@@ -60,7 +66,8 @@ impl fmt::Debug for Validator {
         f.debug_struct("Validator")
             .field("rules", &inner.rules)
             .field("require_signed_requests", &inner.require_signed_requests)
-            .field("accept_x_auth_token", &inner.accept_x_auth_token)
+            .field("x_auth_token", &inner.x_auth_token)
+            .field("gate", &inner.gate)
             .field("window", &inner.window)
             .field("replay", &inner.replay)
             .finish_non_exhaustive()
@@ -120,11 +127,28 @@ impl Validator {
 
     /// Whether [`authenticate`](Self::authenticate) needs the body for
     /// these headers: a signed request or an `X-Auth-Token`. A bearer-only
-    /// request is checked without reading (or buffering) the body.
+    /// request is checked without reading (or buffering) the body. These
+    /// are also the requests the per-address rate limit counts.
     #[must_use]
     pub fn needs_body(&self, headers: &HeaderMap) -> bool {
         has_signed_headers(headers)
-            || (self.inner.accept_x_auth_token && headers.contains_key(X_AUTH_TOKEN_HEADER))
+            || (self.inner.x_auth_token != XAuthTokenMode::Off
+                && headers.contains_key(X_AUTH_TOKEN_HEADER))
+    }
+
+    /// How `X-Auth-Token`s are taken: the configured mode, `path` raised to
+    /// `url` when signed requests are required.
+    #[must_use]
+    pub fn x_auth_token_mode(&self) -> XAuthTokenMode {
+        self.inner.x_auth_token
+    }
+
+    /// Step 1 of every request, before its body is read: the client
+    /// address, and the per-address limit for a request that carries a
+    /// per-request signature.
+    pub(crate) fn admit(&self, parts: &Parts) -> Result<Admission, Rejection> {
+        let limited = self.needs_body(&parts.headers);
+        self.inner.gate.admit(parts, limited, self.now_ms())
     }
 
     /// Fetches the JWKS now (the discovery document first if needed),
@@ -173,6 +197,11 @@ impl Validator {
     /// Authenticates one request from its head and its body bytes exactly
     /// as received:
     ///
+    /// 0. a request carrying a signed request or an `X-Auth-Token` is
+    ///    counted against its client address's rate limit (see
+    ///    [`ValidatorBuilder::rate_limit`]; the address comes from the
+    ///    `ConnectInfo<SocketAddr>` extension in `parts`), before anything
+    ///    is verified;
     /// 1. `Authorization: Bearer` → [`validate_token`](Self::validate_token);
     ///    then, when `X-Timestamp`/`X-Body-Hash`/`X-Signature` are present,
     ///    the signed request of SPEC section 6 (signer = `sub`), else, when
@@ -187,13 +216,30 @@ impl Validator {
         parts: &Parts,
         body: &[u8],
     ) -> Result<Authenticated, Rejection> {
+        let admission = self.admit(parts)?;
+        self.authenticate_admitted(parts, body, &admission).await
+    }
+
+    /// [`authenticate`](Self::authenticate) after [`admit`](Self::admit).
+    pub(crate) async fn authenticate_admitted(
+        &self,
+        parts: &Parts,
+        body: &[u8],
+        admission: &Admission,
+    ) -> Result<Authenticated, Rejection> {
         let now_ms = self.now_ms();
         let headers = &parts.headers;
         if let Some(token) = bearer(headers)? {
             let claims = self.validate_token_at(token, now_ms).await?;
             return match signed_headers(headers)? {
                 Some(signed) => {
-                    self.check_signed_request(parts, body, &claims.sub, &signed, now_ms)
+                    let request = SignedRequest {
+                        parts,
+                        body,
+                        sub: &claims.sub,
+                        signed: &signed,
+                    };
+                    self.check_signed_request(&request, admission, now_ms)
                         .await?;
                     Ok(Authenticated::from_token(claims, AuthKind::Signed))
                 }
@@ -203,10 +249,12 @@ impl Validator {
                 None => Ok(Authenticated::from_token(claims, AuthKind::Bearer)),
             };
         }
-        if self.inner.accept_x_auth_token
+        if self.inner.x_auth_token != XAuthTokenMode::Off
             && let Some(value) = single(headers, X_AUTH_TOKEN_HEADER)?
         {
-            return self.check_auth_token(parts, body, value, now_ms).await;
+            return self
+                .check_auth_token(parts, body, value, admission, now_ms)
+                .await;
         }
         if has_signed_headers(headers) {
             return Err(Rejection::InvalidToken(
@@ -224,12 +272,16 @@ impl Validator {
     /// sender must be `sub`); the statement was not used before.
     async fn check_signed_request(
         &self,
-        parts: &Parts,
-        body: &[u8],
-        sub: &PublicKey,
-        signed: &SignedHeaders<'_>,
+        request: &SignedRequest<'_>,
+        admission: &Admission,
         now_ms: u64,
     ) -> Result<(), Rejection> {
+        let SignedRequest {
+            parts,
+            body,
+            sub,
+            signed,
+        } = *request;
         let timestamp_ms = timestamp::parse_ms(signed.timestamp)
             .map_err(|e| Rejection::InvalidRequest(format!("X-Timestamp: {e}")))?;
         let signature = Signature::from_text(signed.signature)
@@ -255,19 +307,28 @@ impl Validator {
             .verify(statement.as_bytes(), sub)
             .map_err(|e| Rejection::from_core(&e))?;
         let key = ReplayKey::for_statement(sub, statement.as_bytes());
-        self.spend(ReplayKind::SignedRequest, key, now_ms).await
+        self.spend(ReplayKind::SignedRequest, key, admission, now_ms)
+            .await
     }
 
-    /// SPEC section 7 through [`sigil_core::auth_token::verify`] (path =
-    /// the received target, two-sided window, BRC-77 sender = `pubkey`),
-    /// then the replay guard.
+    /// SPEC section 7 through [`sigil_core::auth_token::verify_bound`]
+    /// (`requestPath` = the received target, or the absolute URL of it on
+    /// the audience's origin, as the mode allows; two-sided window; BRC-77
+    /// sender = `pubkey`), then the replay guard.
     async fn check_auth_token(
         &self,
         parts: &Parts,
         body: &[u8],
         value: &str,
+        admission: &Admission,
         now_ms: u64,
     ) -> Result<Authenticated, Rejection> {
+        let origins = &self.inner.origins;
+        let binding = match self.inner.x_auth_token {
+            XAuthTokenMode::Url => PathBinding::Url(origins),
+            _ if origins.is_empty() => PathBinding::Path,
+            _ => PathBinding::PathOrUrl(origins),
+        };
         let facts = RequestFacts {
             request_path: request_target(parts),
             body: (!body.is_empty()).then_some(body),
@@ -275,30 +336,56 @@ impl Validator {
             now_ms,
             window: self.inner.window,
         };
-        let verified = auth_token::verify(value, &facts).map_err(|e| Rejection::from_core(&e))?;
-        self.spend(ReplayKind::AuthToken, verified.replay_key, now_ms)
-            .await?;
+        let verified = auth_token::verify_bound(value, &facts, binding)
+            .map_err(|e| Rejection::from_core(&e))?;
+        self.spend(
+            ReplayKind::AuthToken,
+            verified.replay_key,
+            admission,
+            now_ms,
+        )
+        .await?;
         Ok(Authenticated::from_auth_token(verified.signer))
     }
 
-    /// Records a statement once. The record lives for the window's whole
-    /// span from now (≥ the statement's own remaining time in the window).
-    async fn spend(&self, kind: ReplayKind, key: ReplayKey, now_ms: u64) -> Result<(), Rejection> {
+    /// Records a statement once, counted for the admitted client. The
+    /// record lives for the window's whole span from now (≥ the
+    /// statement's own remaining time in the window).
+    async fn spend(
+        &self,
+        kind: ReplayKind,
+        key: ReplayKey,
+        admission: &Admission,
+        now_ms: u64,
+    ) -> Result<(), Rejection> {
         let expires_at_ms = now_ms.saturating_add(self.inner.window.span_ms());
-        match self
-            .inner
-            .replay
-            .insert_once(kind, key, expires_at_ms, now_ms)
-            .await
-        {
-            Ok(true) => Ok(()),
-            Ok(false) => Err(Rejection::ReplayDetected),
+        let record = ReplayRecord::new(kind, key, admission.client, expires_at_ms);
+        match self.inner.replay.insert_once(record, now_ms).await {
+            Ok(Insertion::Recorded) => Ok(()),
+            Ok(Insertion::Replay) => Err(Rejection::ReplayDetected),
+            Ok(Insertion::OverShare { retry_after_s }) => Err(Rejection::RateLimited {
+                reason: format!(
+                    "client address {} holds its share of the full replay memory",
+                    admission.client
+                ),
+                retry_after_s,
+                limit: admission.decision,
+            }),
             Err(error) => {
                 tracing::warn!(%error, "sigil-validator: replay guard failed; request refused");
                 Err(Rejection::Unavailable(error.to_string()))
             }
         }
     }
+}
+
+/// A signed request's parts, as received, and the token's `sub`.
+#[derive(Clone, Copy)]
+struct SignedRequest<'a> {
+    parts: &'a Parts,
+    body: &'a [u8],
+    sub: &'a PublicKey,
+    signed: &'a SignedHeaders<'a>,
 }
 
 /// The request target as received: path and query.

@@ -10,7 +10,8 @@ use sigil_core::{PrivateKey, brc77, bsm, hash};
 
 use crate::support::tokens::{claims, token};
 use crate::support::{
-    Answer, Failures, IAT, Mode, Resource, SIGNER_WIF, SUB, VECTOR_NOW_MS, cases, load, setup,
+    AUDIENCE, Answer, Failures, IAT, Mode, Resource, SIGNER_WIF, SUB, VECTOR_NOW_MS, cases, load,
+    setup,
 };
 
 /// The es256_jwt.json `valid-access-token`: `sub` is the signer of
@@ -454,7 +455,8 @@ fn token_expired() -> String {
 
 /// "Require signed requests": a bare bearer token is refused, the same
 /// token with a signed request is accepted, and an `X-Auth-Token` (signed
-/// per request itself) still is.
+/// per request itself) still is, but only in its absolute-URL form on the
+/// audience's origin (it implies `x_auth_token = url`).
 #[tokio::test]
 async fn require_signed_requests_mode() {
     let key = signer();
@@ -470,21 +472,30 @@ async fn require_signed_requests_mode() {
             .send(&s.resource, &token)
             .await
             .assert_ok(SUB, "signed");
-        let auth_token = sigil_core::auth_token::build(
-            &key,
-            &sigil_core::auth_token::NewAuthToken {
-                request_path: "/api/x",
-                body: None,
-                timestamp_ms: VECTOR_NOW_MS,
-                scheme: sigil_core::Scheme::Bsm,
-                key_id: [0; 32],
-            },
-        )
-        .unwrap();
+        let auth_token = |request_path: &str| {
+            sigil_core::auth_token::build(
+                &key,
+                &sigil_core::auth_token::NewAuthToken {
+                    request_path,
+                    body: None,
+                    timestamp_ms: VECTOR_NOW_MS,
+                    scheme: sigil_core::Scheme::Bsm,
+                    key_id: [0; 32],
+                },
+            )
+            .unwrap()
+        };
         Answer::of(
             s.resource
                 .request("GET", "/api/x")
-                .header("x-auth-token", auth_token),
+                .header("x-auth-token", auth_token("/api/x")),
+        )
+        .await
+        .assert_refused(401, "invalid_signature", "only the absolute URL form");
+        Answer::of(
+            s.resource
+                .request("GET", "/api/x")
+                .header("x-auth-token", auth_token(&format!("{AUDIENCE}/api/x"))),
         )
         .await
         .assert_ok(SUB, "x-auth-token");

@@ -9,10 +9,10 @@ use std::time::Duration;
 
 use axum::Router;
 use axum::routing::get;
-use sigil_core::ReplayKey;
 use sigil_core::auth_token::{NewAuthToken, build};
 use sigil_validator::{
-    Authenticated, BoxFuture, Error, MemoryReplayGuard, ReplayGuard, ReplayKind, Validator,
+    Authenticated, BoxFuture, Error, Insertion, MemoryReplayGuard, ReplayGuard, ReplayRecord,
+    Validator,
 };
 
 use crate::support::tokens::{claims, good_token, token};
@@ -184,19 +184,14 @@ async fn route_layer_protects_its_routes() {
 struct BrokenGuard;
 
 impl ReplayGuard for BrokenGuard {
-    fn insert_once(
-        &self,
-        _: ReplayKind,
-        _: ReplayKey,
-        _: u64,
-        _: u64,
-    ) -> BoxFuture<'_, Result<bool, Error>> {
+    fn insert_once(&self, _: ReplayRecord, _: u64) -> BoxFuture<'_, Result<Insertion, Error>> {
         Box::pin(async { Err(Error::ReplayGuard("connection refused by 10.0.0.7".into())) })
     }
 }
 
-/// A replay guard that cannot answer, or is full, means 503 and nothing
-/// accepted (fail closed); bearer-only requests need no guard.
+/// A replay guard that cannot answer means 503 and nothing accepted (fail
+/// closed); a full one refuses the address filling it with 429; bearer-only
+/// requests need no guard.
 #[tokio::test]
 async fn replay_guard_failures_fail_closed() {
     for mode in Mode::ALL {
@@ -226,9 +221,18 @@ async fn replay_guard_failures_fail_closed() {
             )
         };
         send("/one").await.assert_ok(SUB, "x-auth-token");
-        send("/two")
-            .await
-            .assert_refused(503, "temporarily_unavailable", "");
+        let full = send("/two").await;
+        full.assert_refused(
+            429,
+            "rate_limit_exceeded",
+            "share of the full replay memory",
+        );
+        assert_eq!(
+            full.headers.get("retry-after").unwrap(),
+            "600",
+            "{}",
+            full.text
+        );
         send("/one")
             .await
             .assert_refused(401, "replay_detected", "already used");

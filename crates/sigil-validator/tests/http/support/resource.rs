@@ -1,6 +1,8 @@
 //! A resource server protected by a validator, in either integration mode,
 //! and the checks made on its answers.
 
+use std::net::{IpAddr, SocketAddr};
+
 use axum::Router;
 use axum::body::Bytes;
 use axum::response::Json;
@@ -63,14 +65,35 @@ impl Resource {
         Self::serve(router(validator, mode), mode).await
     }
 
+    /// Serves `app` on 127.0.0.1:0 with the peer address in each request's
+    /// `ConnectInfo<SocketAddr>` (what the validator counts clients by).
     pub async fn serve(app: Router, mode: Mode) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let base = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move { axum::serve(listener, app).await });
+        let service = app.into_make_service_with_connect_info::<SocketAddr>();
+        tokio::spawn(async move { axum::serve(listener, service).await });
         Self {
             base,
             client: reqwest::Client::new(),
             mode,
+        }
+    }
+
+    /// A client whose connections come from `local` (any 127.0.0.0/8
+    /// address reaches the loopback listener on Linux).
+    pub fn client_from(local: &str) -> reqwest::Client {
+        reqwest::Client::builder()
+            .local_address(local.parse::<IpAddr>().unwrap())
+            .build()
+            .unwrap()
+    }
+
+    /// This server as seen from `local`.
+    #[must_use]
+    pub fn from_address(&self, local: &str) -> Self {
+        Self {
+            client: Self::client_from(local),
+            ..self.clone()
         }
     }
 
@@ -135,7 +158,7 @@ impl Answer {
 
     /// A SPEC section 8 refusal: status, exactly `{error, error_description}`,
     /// the code, the phrase in the description, `Cache-Control: no-store`,
-    /// and on 401 a `WWW-Authenticate` challenge (`Bearer
+    /// `Retry-After` on 429 and 503, and on 401 a `WWW-Authenticate` challenge (`Bearer
     /// error="invalid_token", error_description=…` for a refused token).
     pub fn check_refused(&self, status: u16, code: &str, phrase: &str) -> Result<(), String> {
         let got = format!("{} {}", self.status, self.text);
@@ -171,8 +194,8 @@ impl Answer {
             (401, _) if challenge != Some("Bearer") => {
                 return Err(format!("WWW-Authenticate {challenge:?}: {got}"));
             }
-            (503, _) if self.header("retry-after").is_none() => {
-                return Err(format!("503 without Retry-After: {got}"));
+            (503 | 429, _) if self.header("retry-after").is_none() => {
+                return Err(format!("{status} without Retry-After: {got}"));
             }
             _ => {}
         }
