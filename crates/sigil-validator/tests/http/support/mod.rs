@@ -6,6 +6,7 @@
 //! token forging, and answer checks.
 
 pub mod issuer;
+pub mod pipeline;
 pub mod resource;
 pub mod tokens;
 
