@@ -3,7 +3,8 @@
 //! `security.md` section 3, every case of `es256_jwt.json`,
 //! `signed_requests.json` and `bitcoin_auth_tokens.json`, through the tower
 //! layer + `Authenticated` extractor and through the `AuthenticatedRequest`
-//! extractor; floods of fresh statements from one address. One test binary (one link).
+//! extractor; floods of fresh statements from one address; X-Auth-Tokens
+//! bound to one origin. One test binary (one link).
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
@@ -11,6 +12,7 @@ mod claims;
 mod fetching;
 mod floods;
 mod keys;
+mod origins;
 mod signed;
 mod support;
 mod tokens;

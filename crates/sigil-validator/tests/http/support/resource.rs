@@ -69,6 +69,18 @@ impl Resource {
     /// `ConnectInfo<SocketAddr>` (what the validator counts clients by).
     pub async fn serve(app: Router, mode: Mode) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        Self::serve_on(listener, app, mode)
+    }
+
+    /// A resource server whose validator is made knowing the server's own
+    /// base URL, `http://127.0.0.1:PORT` (to use it as the audience).
+    pub async fn start_at_own_origin(mode: Mode, make: impl FnOnce(&str) -> Validator) -> Self {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let base = format!("http://{}", listener.local_addr().unwrap());
+        Self::serve_on(listener, router(make(&base), mode), mode)
+    }
+
+    fn serve_on(listener: tokio::net::TcpListener, app: Router, mode: Mode) -> Self {
         let base = format!("http://{}", listener.local_addr().unwrap());
         let service = app.into_make_service_with_connect_info::<SocketAddr>();
         tokio::spawn(async move { axum::serve(listener, service).await });
