@@ -3,7 +3,10 @@
 //!
 //! ```text
 //! resource-server --listen 127.0.0.1:3000 --issuer http://localhost:1911 \
-//!     --audience http://127.0.0.1:3000 [--require-signed-requests]
+//!     --audience http://127.0.0.1:3000 [--require-signed-requests] \
+//!     [--x-auth-token off|path|url] [--rate-limits on|off] \
+//!     [--rate-limit-per-minute N] [--rate-limit-burst N] \
+//!     [--replay-capacity N] [--trusted-proxies CIDR,…]
 //! ```
 //!
 //! `GET /health` is open. `GET` and `POST /api/protected` accept a sigil
@@ -12,6 +15,24 @@
 //! `X-Auth-Token` (SPEC §7), and answer
 //! `{"sub": "<pubkey hex>", "auth": "bearer" | "signed" | "x-auth-token", "bap_id"?}`.
 //! Every refusal, unknown paths and methods included, is SPEC §8's body.
+//!
+//! An `X-Auth-Token` names a path, so in its plain form it is good at every
+//! server with that path; its absolute-URL form (`requestPath` =
+//! `--audience`'s origin + path and query) names this server only.
+//! `--x-auth-token url` (implied by `--require-signed-requests`) accepts
+//! only that form, `path` (the default) both, `off` none. X-Auth-Tokens
+//! never reach the issuer: its account registry does not see them, and
+//! revoking an account does not stop them; where revocation must hold, use
+//! `--x-auth-token off` (bearer tokens only).
+//!
+//! Signed requests and X-Auth-Tokens are limited per client address
+//! (default 300 a minute, burst 60; 429 with `Retry-After` and
+//! `X-RateLimit-*`) before anything is verified, and the replay memory
+//! (default 195,840 records: 64 addresses at that rate for the 600 s a
+//! record lives), when full, refuses only the addresses holding their share
+//! of it. The client address is the connection's peer, or `X-Forwarded-For`
+//! from `--trusted-proxies`; IPv6 clients count per /64. Without the
+//! connection's peer address every client counts as one.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
@@ -25,7 +46,7 @@ use clap::Parser;
 use serde_json::json;
 use sigil_core::api::ErrorCode;
 use sigil_edge::ConnectionLimits;
-use sigil_validator::{Authenticated, Validator};
+use sigil_validator::{Authenticated, BucketConfig, IpNet, Validator, XAuthTokenMode};
 
 /// An axum resource server protected by sigil tokens (SPEC section 15).
 #[derive(Debug, Parser)]
@@ -55,6 +76,42 @@ struct Args {
     /// up on the first token of the new key after it).
     #[arg(long, default_value_t = 30, value_name = "S")]
     jwks_refetch_cooldown_s: u64,
+
+    /// Which bitcoin-auth X-Auth-Tokens are accepted: `path` (the default)
+    /// takes `requestPath` as the path and query or as the request's
+    /// absolute URL on the audience's origin; `url` only the absolute URL
+    /// (a token good at this server only; implied by
+    /// --require-signed-requests); `off` none. X-Auth-Tokens bypass the
+    /// issuer's account registry: revoking an account does not stop them.
+    #[arg(long, default_value_t = XAuthTokenMode::Path, value_name = "off|path|url")]
+    x_auth_token: XAuthTokenMode,
+
+    /// The per-client-address limit on signed requests and X-Auth-Tokens,
+    /// checked before any verification (429 over it). `off` is for
+    /// benchmarks, or when a proxy in front limits per address.
+    #[arg(long, default_value = "on", value_parser = ["on", "off"], value_name = "on|off")]
+    rate_limits: String,
+
+    /// The limit's sustained rate per client address, requests per minute.
+    #[arg(long, default_value_t = 300, value_name = "N")]
+    rate_limit_per_minute: u32,
+
+    /// The limit's burst per client address.
+    #[arg(long, default_value_t = 60, value_name = "N")]
+    rate_limit_burst: u32,
+
+    /// Live replay records kept in memory (each about 150 bytes). Default:
+    /// what 64 client addresses sending flat out at the rate limit hold in
+    /// the 600 s a record lives (195,840 at 300/min burst 60). When full,
+    /// only the addresses holding their share of it are refused (429).
+    #[arg(long, value_name = "N")]
+    replay_capacity: Option<usize>,
+
+    /// Proxies (addresses or CIDR networks, comma-separated) whose
+    /// `X-Forwarded-For` names the client; by default the connection's peer
+    /// is the client.
+    #[arg(long, value_delimiter = ',', value_name = "LIST")]
+    trusted_proxies: Vec<IpNet>,
 
     /// Connection limits (docs/decisions/0013-connection-limits.md).
     #[command(flatten)]
@@ -119,9 +176,19 @@ async fn main() -> ExitCode {
 }
 
 async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
-    let validator = Validator::builder(args.issuer.as_str(), args.audience.as_str())
+    let mut builder = Validator::builder(args.issuer.as_str(), args.audience.as_str())
         .require_signed_requests(args.require_signed_requests)
         .refetch_cooldown(Duration::from_secs(args.jwks_refetch_cooldown_s))
+        .x_auth_token(args.x_auth_token)
+        .rate_limit((args.rate_limits == "on").then_some(BucketConfig {
+            per_minute: args.rate_limit_per_minute,
+            burst: args.rate_limit_burst,
+        }))
+        .trusted_proxies(args.trusted_proxies.iter().copied());
+    if let Some(capacity) = args.replay_capacity {
+        builder = builder.replay_capacity(capacity);
+    }
+    let validator = builder
         .discover()
         .await
         .map_err(|e| format!("cannot use issuer {}: {e}", args.issuer))?;

@@ -29,6 +29,13 @@ fn help_lists_the_spec_flags() {
         "--issuer",
         "--audience",
         "--require-signed-requests",
+        "--x-auth-token <off|path|url>",
+        "--rate-limits <on|off>",
+        "--rate-limit-per-minute",
+        "--rate-limit-burst",
+        "--replay-capacity",
+        "--trusted-proxies",
+        "revoking an account does not stop them",
     ] {
         assert!(stdout.contains(flag), "{flag} missing from:\n{stdout}");
     }
@@ -60,8 +67,42 @@ fn an_unusable_issuer_fails_at_start_with_exit_2() {
         // A required flag missing: clap's usage error.
         (&["--issuer", "http://127.0.0.1:9"], "--audience"),
     ];
-    for (args, phrase) in cases {
-        let (code, _, stderr) = resource_server(args);
+    let bad_values: [(&[&str], &str); 7] = [
+        (&["--x-auth-token", "sometimes"], "not off, path or url"),
+        (&["--rate-limits", "maybe"], "possible values: on, off"),
+        (
+            &["--trusted-proxies", "10.0.0.0/8,nonsense"],
+            "not an IP address",
+        ),
+        (
+            &["--rate-limit-burst", "0"],
+            "rate_limit: per_minute and burst must be positive",
+        ),
+        (
+            &["--replay-capacity", "0"],
+            "replay_capacity must be positive",
+        ),
+        // URL-form tokens need an audience that is a URL (before any I/O).
+        (
+            &["--x-auth-token", "url", "--audience", "api"],
+            "x_auth_token = url needs an audience",
+        ),
+        (
+            &["--require-signed-requests", "--audience", "api"],
+            "implied by require_signed_requests",
+        ),
+    ];
+    let mut all: Vec<(Vec<&str>, &str)> = cases.iter().map(|(a, p)| (a.to_vec(), *p)).collect();
+    for (extra, phrase) in bad_values {
+        let mut args = vec!["--issuer", "http://127.0.0.1:9"];
+        if !extra.contains(&"--audience") {
+            args.extend(["--audience", "http://127.0.0.1:3000"]);
+        }
+        args.extend(extra);
+        all.push((args, phrase));
+    }
+    for (args, phrase) in all {
+        let (code, _, stderr) = resource_server(&args);
         assert_eq!(code, 2, "{args:?}: {stderr}");
         assert!(
             stderr.contains(phrase),
