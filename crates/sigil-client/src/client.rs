@@ -226,11 +226,15 @@ impl Client {
     }
 
     /// An `X-Auth-Token` header value (bitcoin-auth, SPEC §7) for a request
-    /// to `path` (path and query, starting with `/`) with `body` (`None`
-    /// when there is none), signed now with the client's scheme.
+    /// to `path` with `body` (`None` when there is none), signed now with
+    /// the client's scheme. `path` is the path and query (starting with
+    /// `/`: the token is then good at every server with that path) or,
+    /// better, the request's absolute URL (`https://api.example.com/data?x=1`:
+    /// good at the server of that origin only).
     ///
     /// # Errors
-    /// [`Error::Signing`] for a path without a leading `/` or with a `|`;
+    /// [`Error::Signing`] for a path that is neither `/…` nor an absolute
+    /// http(s) URL with a path, or that contains a `|`;
     /// [`Error::Random`] when no keyID can be drawn for BRC-77.
     pub fn x_auth_token(&self, path: &str, body: Option<&[u8]>) -> Result<String> {
         let key_id = match self.config.scheme {

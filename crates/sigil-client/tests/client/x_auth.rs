@@ -2,7 +2,9 @@
 
 use sigil_client::{Client, Error, Scheme};
 use sigil_core::Window;
-use sigil_core::auth_token::{BodyEncoding, RequestFacts, verify};
+use sigil_core::auth_token::{
+    BodyEncoding, Origin, PathBinding, RequestFacts, verify, verify_bound,
+};
 
 use crate::support::key;
 
@@ -55,11 +57,34 @@ fn x_auth_tokens_verify_for_both_schemes() {
     assert_eq!(token.split('|').nth(1), Some("bsm"));
 }
 
+/// The absolute-URL form names its server: it verifies at that origin
+/// only.
+#[test]
+fn x_auth_tokens_for_an_absolute_url() {
+    let client = Client::new("http://localhost:1911", key(40))
+        .unwrap()
+        .with_clock(|| NOW);
+    let token = client
+        .x_auth_token("https://api.example.com/api/data?page=1", None)
+        .unwrap();
+    let ours = [Origin::of_url("https://api.example.com").unwrap()];
+    let theirs = [Origin::of_url("https://other.example.com").unwrap()];
+    let facts = facts("/api/data?page=1", None);
+    let verified = verify_bound(&token, &facts, PathBinding::Url(&ours)).unwrap();
+    assert_eq!(verified.signer, client.public_key());
+    let err = verify_bound(&token, &facts, PathBinding::Url(&theirs)).unwrap_err();
+    assert!(err.to_string().contains("origin mismatch"), "{err}");
+    assert!(
+        verify(&token, &facts).is_err(),
+        "the path-only verifier refuses it"
+    );
+}
+
 /// A path the format cannot carry is refused.
 #[test]
 fn x_auth_token_path_rules() {
     let client = Client::new("http://localhost:1911", key(41)).unwrap();
-    for bad in ["api/data", "/a|b"] {
+    for bad in ["api/data", "/a|b", "https://api.example.com", "ftp://a/x"] {
         let err = client.x_auth_token(bad, None).unwrap_err();
         assert!(matches!(err, Error::Signing(_)), "{bad}: {err:?}");
     }
