@@ -204,14 +204,14 @@ async fn a_flood_from_one_address_does_not_lock_out_another() {
     let (path, token) = flood_token(&keys, FLOOD);
     Answer::of(
         resource
-            .from_address("127.0.0.1")
+            .seen_from("127.0.0.1")
             .request("GET", &path)
             .header("x-auth-token", token),
     )
     .await
     .assert_refused(429, "rate_limit_exceeded", "rate limit exceeded");
     // …while another address gets in.
-    let other = resource.from_address("127.0.0.2");
+    let other = resource.seen_from("127.0.0.2");
     let answer = send(&other, FLOOD + 1).await;
     answer.assert_ok(&throwaway(FLOOD + 1).public_key().to_hex(), "x-auth-token");
     assert_eq!(answer.headers["x-ratelimit-remaining"], "59", "{answer:?}");
@@ -226,7 +226,7 @@ async fn a_flood_from_one_address_does_not_lock_out_another() {
 async fn a_full_replay_memory_refuses_only_the_address_filling_it() {
     for mode in Mode::ALL {
         let s = setup(mode, |b| b.rate_limit(None).replay_capacity(20)).await;
-        let filler = s.resource.from_address("127.0.0.1");
+        let filler = s.resource.seen_from("127.0.0.1");
         for n in 0..18 {
             send(&filler, n)
                 .await
@@ -244,7 +244,7 @@ async fn a_full_replay_memory_refuses_only_the_address_filling_it() {
             "{refused:?}"
         );
         for (n, address) in [(100, "127.0.0.2"), (101, "127.0.0.3")] {
-            send(&s.resource.from_address(address), n)
+            send(&s.resource.seen_from(address), n)
                 .await
                 .assert_ok(&throwaway(n).public_key().to_hex(), "x-auth-token");
         }

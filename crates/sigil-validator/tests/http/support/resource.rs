@@ -102,7 +102,7 @@ impl Resource {
 
     /// This server as seen from `local`.
     #[must_use]
-    pub fn from_address(&self, local: &str) -> Self {
+    pub fn seen_from(&self, local: &str) -> Self {
         Self {
             client: Self::client_from(local),
             ..self.clone()
