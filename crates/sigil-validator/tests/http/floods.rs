@@ -85,8 +85,9 @@ impl Tally {
 }
 
 /// SPEC section 8's 429: exactly `{error, error_description}` with the
-/// code and "rate limit", `Cache-Control: no-store`, `Retry-After`, and
-/// SPEC section 10's headers for an empty bucket of 300 a minute.
+/// code and "rate limit" (here: the gate's limit, not a full replay
+/// memory), `Cache-Control: no-store`, `Retry-After`, and SPEC section 10's
+/// headers for an empty bucket of 300 a minute.
 fn check_rate_limited(answer: &RawAnswer) -> Result<(), String> {
     let body: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
     let object = body.as_object().ok_or("not an object")?;
@@ -94,7 +95,7 @@ fn check_rate_limited(answer: &RawAnswer) -> Result<(), String> {
         && body["error"] == "rate_limit_exceeded"
         && body["error_description"]
             .as_str()
-            .is_some_and(|d| d.contains("rate limit"))
+            .is_some_and(|d| d.contains("rate limit exceeded: too many signed requests"))
         && answer.header("cache-control") == Some("no-store")
         && answer.header("x-ratelimit-limit") == Some("300")
         && answer.header("x-ratelimit-remaining") == Some("0")
