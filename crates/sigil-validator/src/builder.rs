@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sigil_core::auth_token::{BodyEncoding, Origin};
+use sigil_core::auth_token::BodyEncoding;
 use sigil_core::jwt::{self, Audience, ValidationRules};
 use sigil_core::{JwkSet, Window};
 use sigil_edge::{BucketConfig, IpNet};
@@ -16,6 +16,7 @@ use crate::replay::{
     DEFAULT_REPLAY_CAPACITY, FULL_RATE_CLIENTS, MemoryReplayGuard, ReplayGuard, records_per_client,
 };
 use crate::validator::{Clock, Inner, Validator};
+use crate::x_auth_mode::{XAuthTokenMode, audience_origins};
 
 /// Timeout of one discovery or JWKS request.
 pub const DEFAULT_FETCH_TIMEOUT: Duration = Duration::from_secs(5);
@@ -34,60 +35,6 @@ pub const DEFAULT_MAX_STALE: Duration = Duration::from_secs(3600);
 /// Largest request body buffered to check a signed request or an
 /// `X-Auth-Token` (and by [`AuthenticatedRequest`](crate::AuthenticatedRequest)).
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
-
-/// Whether and how `X-Auth-Token`s are accepted (SPEC section 7):
-/// `off | path | url`.
-///
-/// The token's signed string names a path but no host, so a token in the
-/// path form is good (once) at every server with that path. Its absolute-URL
-/// form, `requestPath` = the audience's origin (`scheme://host[:port]`)
-/// plus the path and query, names this server only.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-#[non_exhaustive]
-pub enum XAuthTokenMode {
-    /// Not a credential: the header is ignored.
-    Off,
-    /// The path form (bitcoin-auth's own), or the absolute URL on the
-    /// audience's origin (the default).
-    #[default]
-    Path,
-    /// Only the absolute URL on the audience's origin; implied by
-    /// [`ValidatorBuilder::require_signed_requests`].
-    Url,
-}
-
-impl XAuthTokenMode {
-    /// `off`, `path` or `url`.
-    #[must_use]
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Off => "off",
-            Self::Path => "path",
-            Self::Url => "url",
-        }
-    }
-}
-
-impl std::fmt::Display for XAuthTokenMode {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
-impl std::str::FromStr for XAuthTokenMode {
-    type Err = Error;
-
-    fn from_str(text: &str) -> Result<Self, Error> {
-        match text {
-            "off" => Ok(Self::Off),
-            "path" => Ok(Self::Path),
-            "url" => Ok(Self::Url),
-            other => Err(Error::Config(format!(
-                "x_auth_token {other:?} is not off, path or url"
-            ))),
-        }
-    }
-}
 
 /// Builds a [`Validator`]; see [`Validator::builder`].
 ///
@@ -501,22 +448,6 @@ impl ValidatorBuilder {
             }
         }
     }
-}
-
-/// The origins of the configured audience(s), those that are absolute
-/// http(s) URLs.
-fn audience_origins(audience: &Audience) -> Vec<Origin> {
-    let urls: Vec<&String> = match audience {
-        Audience::Exact(a) | Audience::PathPrefix(a) => vec![a],
-        Audience::AnyOf(list) => list.iter().collect(),
-    };
-    let mut origins: Vec<Origin> = Vec::new();
-    for origin in urls.into_iter().filter_map(|url| Origin::of_url(url).ok()) {
-        if !origins.contains(&origin) {
-            origins.push(origin);
-        }
-    }
-    origins
 }
 
 fn millis(duration: Duration) -> u64 {

@@ -11,13 +11,14 @@ mod key_cache;
 mod layer;
 mod replay;
 mod validator;
+mod x_auth_mode;
 
 pub use admission::{DEFAULT_RATE_LIMIT, TRACKED_ADDRESSES};
 pub use authenticated::{AuthKind, Authenticated};
 pub use builder::{
     DEFAULT_CACHE_TTL, DEFAULT_FETCH_TIMEOUT, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_CACHE_TTL,
     DEFAULT_MAX_JWKS_BYTES, DEFAULT_MAX_STALE, DEFAULT_MIN_CACHE_TTL, DEFAULT_REFETCH_COOLDOWN,
-    ValidatorBuilder, XAuthTokenMode,
+    ValidatorBuilder,
 };
 pub use credentials::X_AUTH_TOKEN_HEADER;
 pub use error::{Error, Rejection};
@@ -28,6 +29,7 @@ pub use replay::{
     ReplayGuard, ReplayKind, ReplayRecord, records_per_client,
 };
 pub use validator::Validator;
+pub use x_auth_mode::XAuthTokenMode;
 
 /// Re-exported so a resource server needs no direct sigil-core dependency
 /// for the common settings.

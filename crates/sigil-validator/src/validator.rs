@@ -12,7 +12,7 @@ use sigil_core::{PublicKey, ReplayKey, Window, signed_request, timestamp};
 
 use crate::admission::{Admission, Gate};
 use crate::authenticated::{AuthKind, Authenticated};
-use crate::builder::{ValidatorBuilder, XAuthTokenMode};
+use crate::builder::ValidatorBuilder;
 use crate::credentials::{
     SignedHeaders, X_AUTH_TOKEN_HEADER, bearer, has_signed_headers, signed_headers, single,
 };
@@ -20,6 +20,7 @@ use crate::error::{Error, Rejection};
 use crate::key_cache::KeyCache;
 use crate::layer::AuthLayer;
 use crate::replay::{Insertion, ReplayGuard, ReplayKind, ReplayRecord};
+use crate::x_auth_mode::XAuthTokenMode;
 
 /// The clock: ms since the Unix epoch.
 #[derive(Clone)]
