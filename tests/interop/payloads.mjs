@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Signup signed payloads (SPEC section 11) with the JavaScript libraries a
+// Signup signed payloads (docs/protocol.md §11) with the JavaScript libraries a
 // Signup backend or wallet runs: bitcoinjs-message and bitcore-lib-cash.
 //
 //   node payloads.mjs sign COUNT SEED NOW_MS HOST

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // The seed's and bitcoin-auth's ways of calling a protected resource, against
-// sigil's example resource server (SPEC sections 6, 7, 15).
+// sigil's example resource server (docs/protocol.md §6, 7, 15).
 //
 //   SERVICE_ACCOUNT_WIF=L… node resource_client.mjs x-auth BASE PATH SCHEME [BODY]
 //     bitcoin-auth's getAuthToken({privateKeyWif, requestPath: PATH, scheme,

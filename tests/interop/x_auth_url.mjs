@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // bitcoin-auth's getAuthToken with requestPath = the request's absolute URL
-// (SPEC section 7: the form that names one server), sent to that URL.
+// (docs/protocol.md §7: the form that names one server), sent to that URL.
 //
 //   SERVICE_ACCOUNT_WIF=L… node x_auth_url.mjs SIGNED_URL SEND_URL SCHEME [BODY]
 //     getAuthToken({privateKeyWif, requestPath: SIGNED_URL, scheme, body}) as

@@ -28,7 +28,7 @@ pub(crate) struct Cli {
 /// The subcommands.
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
-    /// Run the token service (SPEC §3-§5): token-for-endpoint, JWKS,
+    /// Run the token service (docs/protocol.md §3-§5): token-for-endpoint, JWKS,
     /// discovery, userinfo, health, metrics, OpenAPI.
     ///
     /// Configuration layers: defaults, then sigil.toml (or --config), then
@@ -36,9 +36,9 @@ pub(crate) enum Command {
     /// encrypts signing keys at rest comes from SIGIL_MASTER_KEY or
     /// SIGIL_MASTER_KEY_FILE, never from a flag.
     Serve(ServeArgs),
-    /// List, rotate or seal the token-signing keys (SPEC §12, §13).
+    /// List, rotate or seal the token-signing keys (docs/protocol.md §12, §13).
     Keys(KeysArgs),
-    /// Manage the account registry (SPEC §9).
+    /// Manage the account registry (docs/protocol.md §9).
     Accounts(AccountsArgs),
     /// Generate a random private key and print its WIF, public key,
     /// addresses and bap_id.
@@ -55,7 +55,7 @@ pub(crate) enum Command {
     Verify(VerifyArgs),
     /// Build a bitcoin-auth X-Auth-Token header value for a request.
     AuthToken(AuthTokenArgs),
-    /// Sign or verify Signup payloads (SPEC §11).
+    /// Sign or verify Signup payloads (docs/protocol.md §11).
     Payload(PayloadArgs),
     /// Obtain an access token for an endpoint from a sigil server and print it.
     Token(TokenArgs),
@@ -129,7 +129,7 @@ pub(crate) struct CallArgs {
     #[arg(short = 'H', long = "header", value_name = "HEADER")]
     pub(crate) headers: Vec<String>,
 
-    /// Also sign the request (SPEC §6: X-Timestamp, X-Body-Hash,
+    /// Also sign the request (docs/protocol.md §6: X-Timestamp, X-Body-Hash,
     /// X-Signature with the token's key).
     #[arg(long)]
     pub(crate) sign_request: bool,

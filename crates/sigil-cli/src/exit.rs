@@ -1,4 +1,4 @@
-//! Exit codes (SPEC section 14) and how an error maps onto them.
+//! Exit codes (docs/protocol.md §14) and how an error maps onto them.
 
 use sigil_core::ErrorClass;
 

@@ -1,6 +1,6 @@
 //! Where the private key (WIF) comes from: `--wif-file PATH`, else the
 //! `SIGIL_WIF` environment variable, else the first line of standard input.
-//! Never from a flag's value (SPEC section 14): a value on the command line
+//! Never from a flag's value (docs/protocol.md §14): a value on the command line
 //! ends up in shell history and in every process listing. And where a new
 //! one goes: a new file readable by its owner only.
 

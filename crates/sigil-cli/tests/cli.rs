@@ -226,7 +226,7 @@ fn bsv_sdk_vector_signs_exactly_and_verifies() {
         format!("valid\nscheme: bsm\nsigner: {pubkey}\n")
     );
 
-    // The other text forms of SPEC section 2: hex and a JSON byte array.
+    // The other text forms of docs/protocol.md §2: hex and a JSON byte array.
     let hex = case["expected"]["signature_hex"].as_str().unwrap();
     let bytes: Vec<u8> = (0..hex.len())
         .step_by(2)

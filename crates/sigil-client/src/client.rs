@@ -225,7 +225,7 @@ impl Client {
         self.request(Method::DELETE, url)
     }
 
-    /// An `X-Auth-Token` header value (bitcoin-auth, SPEC §7) for a request
+    /// An `X-Auth-Token` header value (bitcoin-auth, docs/protocol.md §7) for a request
     /// to `path` with `body` (`None` when there is none), signed now with
     /// the client's scheme. `path` is the path and query (starting with
     /// `/`: the token is then good at every server with that path) or,

@@ -1,4 +1,4 @@
-//! [`Error`]: everything that can go wrong, with the server's SPEC §8 code
+//! [`Error`]: everything that can go wrong, with the server's docs/protocol.md §8 code
 //! kept as the server wrote it.
 
 use serde::Deserialize;
@@ -12,7 +12,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
-    /// A server refused with a SPEC §8 body (RFC 6749 §5.2):
+    /// A server refused with a docs/protocol.md §8 body (RFC 6749 §5.2):
     /// the token service, or a resource server that refused the token twice.
     #[error("{status} {error}: {description}")]
     Server {
@@ -35,7 +35,7 @@ pub enum Error {
         /// The rule it broke.
         reason: String,
     },
-    /// An answer that is neither the expected body nor a SPEC §8 error body.
+    /// An answer that is neither the expected body nor a docs/protocol.md §8 error body.
     #[error("invalid response (HTTP {status}): {reason}")]
     InvalidResponse {
         /// The HTTP status.
@@ -59,7 +59,7 @@ pub enum Error {
 }
 
 impl Error {
-    /// The server's code as a SPEC §8 [`ErrorCode`], when the error came from
+    /// The server's code as a docs/protocol.md §8 [`ErrorCode`], when the error came from
     /// a server and the code is one of the known ones.
     #[must_use]
     pub fn code(&self) -> Option<ErrorCode> {
@@ -79,7 +79,7 @@ impl Error {
         }
     }
 
-    /// Reads a refusal: a SPEC §8 body becomes [`Error::Server`], anything
+    /// Reads a refusal: a docs/protocol.md §8 body becomes [`Error::Server`], anything
     /// else [`Error::InvalidResponse`]. For answers of your own requests
     /// that you want as typed errors.
     pub async fn from_response(response: reqwest::Response) -> Self {
@@ -106,7 +106,7 @@ impl Error {
     }
 }
 
-/// A SPEC §8 body read leniently: any code string is kept.
+/// A docs/protocol.md §8 body read leniently: any code string is kept.
 #[derive(Deserialize)]
 pub(crate) struct LooseErrorBody {
     pub(crate) error: String,

@@ -16,7 +16,7 @@ pub use token::AccessToken;
 /// this version to [`Client::with_http`].
 pub use reqwest;
 pub use reqwest::Method;
-/// SPEC §8's error codes and the token service's paths, from sigil-core.
+/// docs/protocol.md §8's error codes and the token service's paths, from sigil-core.
 pub use sigil_core::api::{ErrorCode, paths};
 /// The signing key and the signature schemes, from sigil-core.
 pub use sigil_core::{PrivateKey, Scheme};

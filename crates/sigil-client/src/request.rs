@@ -1,5 +1,5 @@
 //! [`RequestBuilder`]: a request to a resource server that carries a sigil
-//! token, optionally signed per SPEC §6, retried once when the resource
+//! token, optionally signed per docs/protocol.md §6, retried once when the resource
 //! server says the token is invalid.
 
 use std::fmt;
@@ -114,7 +114,7 @@ impl RequestBuilder {
         self
     }
 
-    /// Signs the request (SPEC §6: `X-Timestamp`, `X-Body-Hash`,
+    /// Signs the request (docs/protocol.md §6: `X-Timestamp`, `X-Body-Hash`,
     /// `X-Signature`) with the client's scheme.
     #[must_use]
     pub fn signed(self) -> Self {
@@ -255,7 +255,7 @@ enum Answer {
 }
 
 /// Recognises 401 `invalid_token` by its RFC 6750 challenge
-/// (`WWW-Authenticate: Bearer error="invalid_token"`) or its SPEC §8 body.
+/// (`WWW-Authenticate: Bearer error="invalid_token"`) or its docs/protocol.md §8 body.
 /// A 401 without the challenge is read to look at its body, then rebuilt
 /// for the caller if it is something else.
 async fn refusal_of_token(response: reqwest::Response) -> Result<Answer> {

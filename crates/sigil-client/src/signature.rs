@@ -1,4 +1,4 @@
-//! Signing a statement with the client's key in either scheme of SPEC §2.
+//! Signing a statement with the client's key in either scheme of docs/protocol.md §2.
 
 use sigil_core::{PrivateKey, Scheme, brc77, bsm};
 

@@ -1,4 +1,4 @@
-//! [`AccessToken`] and the exchange of SPEC §3: a signed statement in, an
+//! [`AccessToken`] and the exchange of docs/protocol.md §3: a signed statement in, an
 //! access token out.
 
 use std::fmt;

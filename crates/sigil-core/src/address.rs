@@ -1,4 +1,4 @@
-//! Addresses as `(network, kind, hash160)` tuples (SPEC section 1).
+//! Addresses as `(network, kind, hash160)` tuples (docs/protocol.md §1).
 //!
 //! Every textual form (legacy base58check, CashAddr with or without prefix,
 //! upper-case CashAddr, token-aware CashAddr, bech32 P2WPKH) is decoded to an

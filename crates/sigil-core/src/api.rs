@@ -1,4 +1,4 @@
-//! The HTTP API's shared vocabulary (SPEC sections 3, 5 and 8): well-known
+//! The HTTP API's shared vocabulary (docs/protocol.md §3, 5 and 8): well-known
 //! paths, the closed list of error codes, and the bodies a server sends and
 //! a client reads. Plain data: no I/O.
 //!
@@ -11,9 +11,9 @@ use serde::{Deserialize, Serialize};
 
 /// Every path the token service answers, in one place.
 pub mod paths {
-    /// `POST`: a signed statement in, an access token out (SPEC §3).
+    /// `POST`: a signed statement in, an access token out (docs/protocol.md §3).
     pub const TOKEN_FOR_ENDPOINT: &str = "/api/auth/token-for-endpoint";
-    /// `GET`: the JSON Web Key Set (SPEC §5).
+    /// `GET`: the JSON Web Key Set (docs/protocol.md §5).
     pub const JWKS: &str = "/.well-known/jwks.json";
     /// `GET`: alias of [`JWKS`].
     pub const JWKS_ALIAS: &str = "/api/auth/jwks";
@@ -33,13 +33,13 @@ pub mod paths {
     pub const METRICS: &str = "/metrics";
     /// `GET`: the OpenAPI document of the whole HTTP surface.
     pub const OPENAPI: &str = "/openapi.json";
-    /// `POST`: verify a Signup signed payload, once (SPEC §11).
+    /// `POST`: verify a Signup signed payload, once (docs/protocol.md §11).
     pub const PAYLOADS_VERIFY: &str = "/api/payloads/verify";
     /// `POST`: alias of [`PAYLOADS_VERIFY`].
     pub const PAYLOADS_VERIFY_ALIAS: &str = "/api/verify";
 }
 
-/// The closed list of error codes of SPEC section 8.
+/// The closed list of error codes of docs/protocol.md §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
@@ -73,7 +73,7 @@ pub enum ErrorCode {
 }
 
 impl ErrorCode {
-    /// Every code, in SPEC order.
+    /// Every code, in the order of docs/protocol.md §8.
     pub const ALL: [Self; 12] = [
         Self::InvalidRequest,
         Self::NotFound,
@@ -108,7 +108,7 @@ impl ErrorCode {
         }
     }
 
-    /// The HTTP status SPEC section 8 gives the code. `invalid_request` is
+    /// The HTTP status docs/protocol.md §8 gives the code. `invalid_request` is
     /// 400 here; a server answers 413 or 415 with it for the body size and
     /// content type.
     #[must_use]
@@ -135,13 +135,13 @@ impl fmt::Display for ErrorCode {
     }
 }
 
-/// The one error body of every refusal (SPEC section 8, RFC 6749 §5.2).
+/// The one error body of every refusal (docs/protocol.md §8, RFC 6749 §5.2).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ErrorBody {
     /// The code.
     pub error: ErrorCode,
-    /// One sentence for a human, containing the phrases of SPEC section 8.
+    /// One sentence for a human, containing the phrases of docs/protocol.md §8.
     pub error_description: String,
 }
 
@@ -175,7 +175,7 @@ pub struct UserInfo {
     pub name: Option<String>,
 }
 
-/// The body of a successful `POST /api/payloads/verify` (SPEC §11).
+/// The body of a successful `POST /api/payloads/verify` (docs/protocol.md §11).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PayloadVerification {

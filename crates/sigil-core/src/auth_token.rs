@@ -1,4 +1,4 @@
-//! bitcoin-auth `X-Auth-Token` (SPEC section 7, formats.md section 6).
+//! bitcoin-auth `X-Auth-Token` (docs/protocol.md §7).
 //!
 //! Value: `pubkey|scheme|timestamp|requestPath|signature`; signed string:
 //! `requestPath|timestamp|bodyHash`, where bodyHash is the lower-case hex
@@ -303,7 +303,7 @@ fn check_request_path(request_path: &str) -> std::result::Result<(), &'static st
     }
 }
 
-/// Which forms of `requestPath` a verifier accepts (SPEC section 7).
+/// Which forms of `requestPath` a verifier accepts (docs/protocol.md §7).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum PathBinding<'a> {
     /// Only the path and query, as bitcoin-auth sends it: the token would
@@ -377,7 +377,7 @@ pub struct RequestFacts<'a> {
     pub body_encoding: BodyEncoding,
     /// The verifier's clock, ms since the epoch.
     pub now_ms: u64,
-    /// The accepted window (SPEC: ±300 s).
+    /// The accepted window (docs/protocol.md §7: ±300 s).
     pub window: Window,
 }
 
@@ -439,7 +439,7 @@ pub fn verify_bound(
 #[derive(Debug, Clone, Copy)]
 pub struct NewAuthToken<'a> {
     /// Path and query of the request, or its absolute URL (bound to the
-    /// server's origin, SPEC section 7).
+    /// server's origin, docs/protocol.md §7).
     pub request_path: &'a str,
     /// The body bytes to hash (already decoded per the body encoding).
     pub body: Option<&'a [u8]>,

@@ -1,5 +1,5 @@
 //! `bap_id`: plain base58 of RIPEMD160(SHA256(text of the member key's
-//! mainnet P2PKH address)) (SPEC section 1, formats.md section 10).
+//! mainnet P2PKH address)) (docs/protocol.md §1).
 //!
 //! Only a BAP member (root) key hashes to its identity's `bap_id`; the keys
 //! that sign are usually derived from it and do not. sigil therefore never

@@ -1,4 +1,4 @@
-//! Bitcoin Signed Message (BSM) with BIP-137 headers (SPEC section 2).
+//! Bitcoin Signed Message (BSM) with BIP-137 headers (docs/protocol.md §2).
 //!
 //! Digest = SHA256d(`0x18 ‖ "Bitcoin Signed Message:\n" ‖ CompactSize(len) ‖ message`);
 //! signature = 65 bytes `header ‖ r ‖ s`. Verification recovers the key and

@@ -3,7 +3,7 @@
 use crate::address::AddressKind;
 use crate::keys::Network;
 
-/// How a caller should treat an [`Error`]: it maps onto SPEC section 8 and
+/// How a caller should treat an [`Error`]: it maps onto docs/protocol.md §8 and
 /// onto the CLI's exit codes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[non_exhaustive]
@@ -33,7 +33,7 @@ pub enum ErrorClass {
 /// contain secret material. Verification failures contain
 /// `signature verification failed` and window failures `timestamp too old` or
 /// `timestamp in the future`: clients written for the reference systems match
-/// on those phrases (SPEC section 8).
+/// on those phrases (docs/protocol.md §8).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum Error {
@@ -121,7 +121,7 @@ pub enum Error {
     #[error("invalid token: {0}")]
     Token(String),
     /// An access token's `exp` has passed (the description contains
-    /// `token expired`, SPEC section 8).
+    /// `token expired`, docs/protocol.md §8).
     #[error("token expired: {0}")]
     TokenExpired(String),
     /// A token's `kid` names no key of the key set: refresh the JWKS once,
@@ -135,13 +135,13 @@ pub enum Error {
     /// A signing key could not be parsed or made, or signing failed.
     #[error("signing key: {0}")]
     SigningKey(String),
-    /// A signed payload (SPEC section 11) is not a JSON object of exactly
+    /// A signed payload (docs/protocol.md §11) is not a JSON object of exactly
     /// `signedBy`, `requestedBy`, `data` and `timestamp` with the right
     /// types, or a JSON text could not be parsed as `JSON.parse` would.
     #[error("payload: {0}")]
     Payload(String),
     /// A verified statement that a configured policy refuses, e.g. a payload
-    /// whose `requestedBy` is not an allowed host (SPEC section 8
+    /// whose `requestedBy` is not an allowed host (docs/protocol.md §8
     /// `access_denied`; the message contains `not allowed`).
     #[error("not allowed: {0}")]
     NotAllowed(String),

@@ -21,7 +21,7 @@ use crate::es256::Es256VerifyingKey;
 use crate::json::{parse_object, quoted};
 use crate::jws::decode_base64url;
 
-/// A public EC JWK as sigil publishes it (SPEC section 5), members in the
+/// A public EC JWK as sigil publishes it (docs/protocol.md §5), members in the
 /// order written: `kty, crv, x, y, kid, use, alg, x5c`.
 ///
 /// This is the output form. To load keys for verification use

@@ -23,7 +23,7 @@ use crate::jwks::JwkSet;
 /// The longest token accepted, in bytes, checked before anything else.
 pub const MAX_TOKEN_LEN: usize = 8 * 1024;
 
-/// The one algorithm sigil issues and accepts (SPEC section 4).
+/// The one algorithm sigil issues and accepts (docs/protocol.md §4).
 pub const ALG: &str = "ES256";
 
 /// A JWS whose ES256 signature verified with a key of the set.

@@ -1,4 +1,4 @@
-//! sigil's access tokens (SPEC section 4, RFC 9068): [`AccessClaims`],
+//! sigil's access tokens (docs/protocol.md §4, RFC 9068): [`AccessClaims`],
 //! [`issue`] and [`validate`].
 //!
 //! A token is a compact JWS with the header exactly
@@ -25,10 +25,10 @@ pub use validation::{
 /// The `typ` of every access token (RFC 9068 section 2.1).
 pub const ACCESS_TOKEN_TYP: &str = "at+jwt";
 
-/// The default token lifetime, `exp - iat` (SPEC section 4).
+/// The default token lifetime, `exp - iat` (docs/protocol.md §4).
 pub const DEFAULT_LIFETIME_S: u64 = 1800;
 
-/// The claims of a sigil access token, serialised in SPEC section 4's order.
+/// The claims of a sigil access token, serialised in docs/protocol.md §4's order.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// The configured issuer URL.
@@ -88,7 +88,7 @@ impl AccessClaims {
     }
 }
 
-/// The protected header, members in the order SPEC section 4 writes them.
+/// The protected header, members in the order docs/protocol.md §4 writes them.
 #[derive(Serialize)]
 struct Header<'a> {
     alg: &'a str,

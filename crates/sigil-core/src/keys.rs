@@ -1,4 +1,4 @@
-//! Private keys (WIF) and public keys (SEC1), SPEC section 1.
+//! Private keys (WIF) and public keys (SEC1), docs/protocol.md §1.
 
 use std::fmt;
 use std::str::FromStr;

@@ -1,4 +1,4 @@
-//! Signed payloads in the style of Signup (SPEC section 11).
+//! Signed payloads in the style of Signup (docs/protocol.md §11).
 //!
 //! A wallet signs, with Bitcoin Signed Message, the exact text
 //! `JSON.stringify({signedBy, requestedBy, data, timestamp})`; the address

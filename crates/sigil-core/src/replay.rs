@@ -16,13 +16,13 @@ pub struct ReplayKey([u8; 32]);
 
 impl ReplayKey {
     /// `SHA-256(33-byte compressed signer key ‖ message bytes)`: token
-    /// requests, signed requests and `X-Auth-Token` statements (SPEC sections 3, 6, 7).
+    /// requests, signed requests and `X-Auth-Token` statements (docs/protocol.md §3, 6, 7).
     #[must_use]
     pub fn for_statement(signer: &PublicKey, message: &[u8]) -> Self {
         Self(sha256_concat(&[&signer.serialize(), message]))
     }
 
-    /// `SHA-256(payload bytes)`: signed payloads (SPEC section 11).
+    /// `SHA-256(payload bytes)`: signed payloads (docs/protocol.md §11).
     #[must_use]
     pub fn for_payload(payload: &[u8]) -> Self {
         Self(sha256(payload))

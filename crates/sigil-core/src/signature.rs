@@ -1,5 +1,4 @@
-//! Signature input forms and scheme recognition (SPEC section 2,
-//! formats.md section 5).
+//! Signature input forms and scheme recognition (docs/protocol.md §2).
 //!
 //! A signature arrives as standard base64, as hex, as a JSON array of byte
 //! values, or (in HTTP headers) as comma-separated decimal bytes. The scheme

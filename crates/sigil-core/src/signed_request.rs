@@ -1,5 +1,5 @@
 //! Signed requests: the statement a client signs per HTTP request with the
-//! key of its token (SPEC section 6).
+//! key of its token (docs/protocol.md §6).
 //!
 //! `METHOD:target:bodyHash:timestamp`, with the method upper case, the
 //! target the request target as sent (path and query), the body hash the

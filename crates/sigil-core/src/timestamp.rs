@@ -139,7 +139,7 @@ impl Window {
         max_age_ms: 300_000,
         max_future_ms: 300_000,
     };
-    /// 300 s old, 60 s ahead: token requests (SPEC section 3).
+    /// 300 s old, 60 s ahead: token requests (docs/protocol.md §3).
     pub const TOKEN_REQUEST: Self = Self {
         max_age_ms: 300_000,
         max_future_ms: 60_000,

@@ -1,5 +1,5 @@
 //! The token-request message of `POST /api/auth/token-for-endpoint`
-//! (SPEC section 3).
+//! (docs/protocol.md §3).
 //!
 //! Two forms are accepted:
 //! - compat: `endpoint + ":" + timestamp` (what Sigma Auth's client signs);

@@ -1,5 +1,5 @@
 //! The self-signed X.509 v3 certificate published as `x5c` in the JWKS
-//! (SPEC section 5, RFC 7517 section 4.7, RFC 5280).
+//! (docs/protocol.md §5, RFC 7517 section 4.7, RFC 5280).
 //!
 //! Built by hand with [`crate::der`]: subject = issuer = `CN=sigil <kid>`,
 //! serial number from the `kid`, subjectPublicKeyInfo id-ecPublicKey on

@@ -1,4 +1,4 @@
-//! Signed payloads (SPEC section 11, security.md section 4): every case of
+//! Signed payloads (docs/protocol.md §11, docs/security.md section 4): every case of
 //! `signup_payloads.json` by name, its `json_stringify_cases`, the
 //! `signup_forms` of `cashaddr.json`, addresses with the signer's hash on
 //! another network or of another kind, and build → sign → verify round trips.
@@ -136,7 +136,7 @@ fn submission_of(case: &Value) -> Result<Submission, String> {
     })
 }
 
-/// The SPEC section 8 code a case expects, `None` for acceptance.
+/// The docs/protocol.md §8 code a case expects, `None` for acceptance.
 fn expected_code(want: &Value) -> Result<Option<&str>, String> {
     if want["valid"] == true || (want["valid"].is_null() && want["signature_valid"] == true) {
         return Ok(None);

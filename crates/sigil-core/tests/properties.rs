@@ -36,7 +36,7 @@ proptest! {
         sig.verify_public_key(&message, &key.public_key()).unwrap();
         let signer = sig.verify_address(&message, &key.address(), Network::Mainnet).unwrap();
         prop_assert_eq!(signer, key.public_key());
-        // And through the text forms of SPEC section 2.
+        // And through the text forms of docs/protocol.md §2.
         let parsed = Signature::from_bytes(&sig.to_bytes()).unwrap();
         prop_assert_eq!(parsed.scheme(), Scheme::Bsm);
         parsed.verify(&message, &key.public_key()).unwrap();

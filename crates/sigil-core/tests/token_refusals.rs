@@ -193,7 +193,7 @@ fn audiences_arrays_and_path_prefixes() {
     let sibling = token_for(json!(format!("{AUDIENCE}.evil.com/x")));
     let err = validate(&sibling, &keys, &prefix, NOW).unwrap_err();
     assert!(err.to_string().contains("wrong audience"), "{err}");
-    // The userinfo route's three audiences (SPEC section 5).
+    // The userinfo route's three audiences (docs/protocol.md §5).
     let userinfo = Audience::AnyOf(vec![
         ISSUER.into(),
         format!("{ISSUER}/userinfo"),

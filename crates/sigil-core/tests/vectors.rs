@@ -716,7 +716,7 @@ fn token_for_endpoint_messages() {
             replay_keys.insert(name.into(), rk);
             return Ok(());
         }
-        // A request body as a client sends it: the core-level checks of SPEC section 3.
+        // A request body as a client sends it: the core-level checks of docs/protocol.md §3.
         let body: Value =
             serde_json::from_str(str_of(input, "request_body")?).map_err(|e| e.to_string())?;
         let issuer = input["server_issuer"]

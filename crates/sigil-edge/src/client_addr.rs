@@ -1,4 +1,4 @@
-//! Which address a request comes from (SPEC §10): the socket peer, or, when
+//! Which address a request comes from (docs/protocol.md §10): the socket peer, or, when
 //! the peer is a configured trusted proxy, the right-most address of
 //! `X-Forwarded-For` that is not itself a trusted proxy.
 

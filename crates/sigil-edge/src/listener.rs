@@ -1,11 +1,11 @@
 //! The accept loop every sigil HTTP process runs ([`serve`]): HTTP/1.1
 //! connections with a deadline for each request head, a keep-alive idle
 //! timeout, a cap on open connections, and limits on header size and count,
-//! whose refusals carry SPEC §8's JSON body like every other answer.
+//! whose refusals carry docs/protocol.md §8's JSON body like every other answer.
 //!
 //! Why not `axum::serve`: it has none of these limits, and a client that
 //! opens connections and never finishes a request keeps each one (and a
-//! file descriptor) forever (security.md B12; docs/decisions/0013).
+//! file descriptor) forever (docs/security.md B12; docs/decisions/0013).
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -452,7 +452,7 @@ impl Drop for Busy {
 
 /// The TCP stream as hyper sees it: reads are noted in the connection's
 /// [`Activity`], and hyper's own automatic refusals of a request it could
-/// not parse (400, 414, 431 with an empty body) are rewritten into SPEC
+/// not parse (400, 414, 431 with an empty body) are rewritten into docs/protocol.md
 /// §8's JSON body on the way out.
 struct Stream {
     tcp: TcpStream,
@@ -526,7 +526,7 @@ impl AsyncWrite for Stream {
 
 /// When `buf` is one of hyper's automatic refusals (a 400, 414 or 431 head
 /// with `content-length: 0` and no `content-type`, which no sigil route
-/// ever sends), the same refusal with SPEC §8's body.
+/// ever sends), the same refusal with docs/protocol.md §8's body.
 fn rewrite_automatic_refusal(buf: &[u8]) -> Option<Vec<u8>> {
     let status_line = buf
         .strip_prefix(b"HTTP/1.1 ")

@@ -1,8 +1,8 @@
-//! Keyed token buckets (SPEC §10), as GCRA: one `u64` per key (the
+//! Keyed token buckets (docs/protocol.md §10), as GCRA: one `u64` per key (the
 //! theoretical arrival time), sharded maps behind short mutexes.
 //!
-//! Why not governor: SPEC §10 needs `Remaining` and `Reset` on every answer,
-//! and the shared Redis limiter (SPEC §12) must run the same arithmetic in a
+//! Why not governor: docs/protocol.md §10 needs `Remaining` and `Reset` on every answer,
+//! and the shared Redis limiter (docs/protocol.md §12) must run the same arithmetic in a
 //! script; both are simplest when the algorithm is these forty lines
 //! (`docs/decisions/0006-token-service.md`).
 
@@ -14,7 +14,7 @@ use std::time::Instant;
 use http::{HeaderMap, HeaderValue};
 use serde::{Deserialize, Serialize};
 
-/// One token bucket: a sustained rate and a burst (SPEC §10).
+/// One token bucket: a sustained rate and a burst (docs/protocol.md §10).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct BucketConfig {
@@ -300,7 +300,7 @@ mod tests {
         assert!(limiter.check(&5000, 2 * S).allowed);
     }
 
-    /// security.md B8: memory stays bounded under 10^6 distinct keys, and
+    /// docs/security.md B8: memory stays bounded under 10^6 distinct keys, and
     /// a flood of new keys into a full table is refused cheaply (no scan
     /// per key: this test would take minutes if it were).
     #[test]

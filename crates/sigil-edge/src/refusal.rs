@@ -1,4 +1,4 @@
-//! SPEC §8's error body for the refusals made at the connection level,
+//! docs/protocol.md §8's error body for the refusals made at the connection level,
 //! before any route runs: as an axum [`Response`], and as the raw bytes of
 //! a whole HTTP/1.1 answer for a connection that is closed after it.
 
@@ -16,7 +16,7 @@ fn body(code: ErrorCode, description: &str) -> Vec<u8> {
     serde_json::to_vec(&body).unwrap_or_default()
 }
 
-/// A refusal with SPEC §8's body and `Cache-Control: no-store`.
+/// A refusal with docs/protocol.md §8's body and `Cache-Control: no-store`.
 #[must_use]
 pub fn refusal(status: StatusCode, code: ErrorCode, description: &str) -> Response {
     let mut response = Response::new(Body::from(body(code, description)));

@@ -1,4 +1,4 @@
-//! The account registry as the server sees it (SPEC §9): a snapshot of the
+//! The account registry as the server sees it (docs/protocol.md §9): a snapshot of the
 //! store's accounts, re-read every `reload_interval`, and the policy that
 //! admits or refuses a key for an endpoint.
 

@@ -1,4 +1,4 @@
-//! The server's clock: a parameter, so tests can run the SPEC's vectors at
+//! The server's clock: a parameter, so tests can run the vectors of tests/vectors at
 //! their own `server_now_ms`.
 
 use std::fmt;

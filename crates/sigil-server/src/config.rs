@@ -1,4 +1,4 @@
-//! The server's configuration (SPEC §14): defaults → `sigil.toml` (or
+//! The server's configuration (docs/protocol.md §14): defaults → `sigil.toml` (or
 //! `--config`) → `SIGIL_*` environment variables → command-line flags,
 //! merged with figment and validated into typed values before anything binds.
 //!
@@ -53,7 +53,7 @@ impl Switch {
     }
 }
 
-/// The limits of SPEC §10.
+/// The limits of docs/protocol.md §10.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct RateLimitConfig {
@@ -90,11 +90,11 @@ pub struct Config {
     pub listen: String,
     /// The issuer URL: the tokens' `iss`, and the base of the discovery URLs.
     pub issuer: String,
-    /// Store URL (SPEC §12).
+    /// Store URL (docs/protocol.md §12).
     pub database: String,
-    /// Optional Redis URL for replay records and rate limits (SPEC §12).
+    /// Optional Redis URL for replay records and rate limits (docs/protocol.md §12).
     pub redis: Option<String>,
-    /// Allowed `requestedBy` hosts of signed payloads (SPEC §11); empty
+    /// Allowed `requestedBy` hosts of signed payloads (docs/protocol.md §11); empty
     /// means the issuer's host and port. A string is split at commas.
     #[serde(deserialize_with = "list")]
     pub payload_hosts: Vec<String>,
@@ -102,9 +102,9 @@ pub struct Config {
     pub rate_limits: Switch,
     /// The rate limits themselves.
     pub rate_limit: RateLimitConfig,
-    /// Refuse the compat `endpoint:timestamp` message form (SPEC §3).
+    /// Refuse the compat `endpoint:timestamp` message form (docs/protocol.md §3).
     pub require_bound_message: bool,
-    /// Any key may obtain tokens (SPEC §9); `false` admits registered,
+    /// Any key may obtain tokens (docs/protocol.md §9); `false` admits registered,
     /// unrevoked accounts only.
     pub open_registration: bool,
     /// Optional allowlist of endpoint URL prefixes (matched at a path
@@ -317,7 +317,7 @@ impl Config {
         positive("purge_interval_s", self.purge_interval_s)?;
         if self.reload_interval_ms > 10_000 {
             return Err(ConfigError(
-                "reload_interval_ms: at most 10000 (SPEC §13: a rotation is seen within 10 s)"
+                "reload_interval_ms: at most 10000 (docs/protocol.md §13: a rotation is seen within 10 s)"
                     .into(),
             ));
         }
@@ -364,7 +364,7 @@ impl Config {
     }
 }
 
-/// The command-line flags of SPEC §14: the last layer. `None` leaves the
+/// The command-line flags of docs/protocol.md §14: the last layer. `None` leaves the
 /// value of the earlier layers.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct Overrides {

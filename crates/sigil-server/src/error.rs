@@ -1,4 +1,4 @@
-//! Errors: [`ApiError`], the one way every route refuses (SPEC §8), and the
+//! Errors: [`ApiError`], the one way every route refuses (docs/protocol.md §8), and the
 //! errors of configuring and starting the server.
 
 use axum::Json;
@@ -35,7 +35,7 @@ pub enum ServeError {
 #[derive(Debug, Clone)]
 pub(crate) struct HiddenCause(pub(crate) String);
 
-/// Every refusal of the HTTP API. [`IntoResponse`] renders SPEC §8's body
+/// Every refusal of the HTTP API. [`IntoResponse`] renders docs/protocol.md §8's body
 /// `{"error", "error_description"}` in one `match`.
 #[derive(Debug, Clone, PartialEq, Eq)]
 #[non_exhaustive]
@@ -92,7 +92,7 @@ pub enum ApiError {
 }
 
 impl ApiError {
-    /// The SPEC §8 code.
+    /// The docs/protocol.md §8 code.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         self.parts().1

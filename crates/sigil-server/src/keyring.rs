@@ -1,4 +1,4 @@
-//! Signing keys in a running server (SPEC §13): the current key that signs,
+//! Signing keys in a running server (docs/protocol.md §13): the current key that signs,
 //! the keys the JWKS publishes, generation on first start, rotation, and
 //! the periodic reload that lets every instance see a rotation.
 
@@ -334,7 +334,7 @@ pub async fn rotate(
 /// Refuses to write a key that would not match the stored ones: a plain
 /// key (no master key) beside sealed keys, a sealed key beside plain keys,
 /// or anything into a store that holds both. Retired keys, erased, do not
-/// count. SPEC §12: the keys are encrypted when `SIGIL_MASTER_KEY` is set.
+/// count. docs/protocol.md §12: the keys are encrypted when `SIGIL_MASTER_KEY` is set.
 ///
 /// # Errors
 ///
@@ -370,7 +370,7 @@ pub struct Sealing {
 }
 
 /// Encrypts every stored private key that is still plain with `master`,
-/// in one step (turning `SIGIL_MASTER_KEY` on for an existing store, SPEC
+/// in one step (turning `SIGIL_MASTER_KEY` on for an existing store, docs/protocol.md
 /// §12). Keys past their retirement are retired (erased) first; keys that
 /// are sealed already must open with `master`. Running servers keep the
 /// keys they loaded; restart them with the master key.

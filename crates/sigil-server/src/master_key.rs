@@ -1,4 +1,4 @@
-//! Encryption of signing keys at rest with `SIGIL_MASTER_KEY` (SPEC §12).
+//! Encryption of signing keys at rest with `SIGIL_MASTER_KEY` (docs/protocol.md §12).
 //!
 //! The master key is a secret text of at least 32 characters (e.g. the
 //! output of `head -c 32 /dev/urandom | base64`). The AES-256-GCM key is
@@ -154,7 +154,7 @@ pub enum AtRest {
     Encrypted,
     /// Plain PKCS#8: whoever reads the store can sign tokens.
     Plain,
-    /// Erased: the key is retired (SPEC §13).
+    /// Erased: the key is retired (docs/protocol.md §13).
     Erased,
 }
 

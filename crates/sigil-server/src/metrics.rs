@@ -1,5 +1,5 @@
 //! Prometheus metrics (`GET /metrics`, text format 0.0.4): requests by
-//! route, method and status; refusals by SPEC §8 code; a latency histogram;
+//! route, method and status; refusals by docs/protocol.md §8 code; a latency histogram;
 //! tokens issued; signature checks performed. Every counter a request
 //! touches is an atomic, so recording takes no lock; only a status outside
 //! [`STATUSES`] goes to a short mutex.
@@ -38,7 +38,7 @@ const METHODS: [&str; 10] = [
 ];
 
 /// The statuses counted in the lock-free table: every status this server
-/// answers with on purpose (SPEC §8 and success).
+/// answers with on purpose (docs/protocol.md §8 and success).
 const STATUSES: [u16; 13] = [
     200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503,
 ];
@@ -234,7 +234,7 @@ impl Metrics {
                 escape(method)
             );
         }
-        out.push_str("# HELP sigil_http_refusals_total Refused requests, by SPEC error code.\n");
+        out.push_str("# HELP sigil_http_refusals_total Refused requests, by error code (docs/protocol.md §8).\n");
         out.push_str("# TYPE sigil_http_refusals_total counter\n");
         for (code, counter) in ErrorCode::ALL.iter().zip(&self.refusals) {
             let _ = writeln!(

@@ -138,7 +138,7 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
 
 /// Turns a refusal that did not come from an [`ApiError`] (the router's
 /// 404 and 405, axum's extractor rejections, a panic caught below) into
-/// SPEC §8's body.
+/// docs/protocol.md §8's body.
 async fn normalise(response: Response, path: &str, body_limit: usize) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())

@@ -1,4 +1,4 @@
-//! [`router`]: every route of SPEC §3, §5 and §11, and the middleware around them.
+//! [`router`]: every route of docs/protocol.md §3, §5 and §11, and the middleware around them.
 
 use axum::Router;
 use axum::http::header;
@@ -41,7 +41,7 @@ pub fn router(state: AppState) -> Router {
 /// id, timeout, error normalisation, access log and metrics
 /// (`middleware::edge`); sensitive headers redacted; panics caught as 500
 /// `server_error`. Body size and rate limits are enforced in the handlers,
-/// in SPEC §3's order.
+/// in docs/protocol.md §3's order.
 pub fn with_middleware(routes: Router<AppState>, state: AppState) -> Router {
     // The layers wrap the routed application as a whole (not each route),
     // so they see its final answers, with the `Allow` header axum's method

@@ -39,7 +39,7 @@ struct Inner {
     payload_policy: Policy,
 }
 
-/// The in-process limiters of SPEC §10.
+/// The in-process limiters of docs/protocol.md §10.
 #[derive(Debug)]
 pub(crate) struct Limits {
     pub(crate) per_key: KeyedLimiter<[u8; 33]>,
@@ -229,7 +229,7 @@ mod tests {
     use crate::clock::ManualClock;
     use crate::config::Config;
 
-    /// SPEC §13: the reload retires a key once its tokens have expired,
+    /// docs/protocol.md §13: the reload retires a key once its tokens have expired,
     /// and the store erases its private key then; `list_keys` still shows
     /// it, retired. A key already past its time at start-up is retired by
     /// `AppState::new` at once.

@@ -1,4 +1,4 @@
-//! The optional account registry (SPEC §9).
+//! The optional account registry (docs/protocol.md §9).
 
 use sigil_core::PublicKey;
 

@@ -9,7 +9,7 @@ pub type Result<T, E = Error> = std::result::Result<T, E>;
 /// a store URL is never echoed (it may carry a password), only its scheme.
 ///
 /// The HTTP edge maps [`Error::is_unavailable`] to 503
-/// `temporarily_unavailable` and issues nothing (SPEC §3, §8): the store
+/// `temporarily_unavailable` and issues nothing (docs/protocol.md §3, §8): the store
 /// fails closed.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]

@@ -1,4 +1,4 @@
-//! Signup payloads verified **once** (SPEC §11): [`sigil_core::payload`]'s
+//! Signup payloads verified **once** (docs/protocol.md §11): [`sigil_core::payload`]'s
 //! pure verification, followed by the replay insert in a [`ReplayStore`].
 //!
 //! [`verify_payload_once`] does both. A caller that must act between the two

@@ -1,5 +1,5 @@
 //! Replay records: one per signed statement, kept until the statement has
-//! left its time window (SPEC §3, §6, §7, §11; security.md B7).
+//! left its time window (docs/protocol.md §3, §6, §7, §11; docs/security.md B7).
 
 use sigil_core::ReplayKey;
 
@@ -14,13 +14,13 @@ use crate::error::Result;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ReplayNamespace {
-    /// `POST /api/auth/token-for-endpoint` statements (SPEC §3).
+    /// `POST /api/auth/token-for-endpoint` statements (docs/protocol.md §3).
     TokenRequest,
-    /// Signed requests: `METHOD:target:bodyHash:timestamp` (SPEC §6).
+    /// Signed requests: `METHOD:target:bodyHash:timestamp` (docs/protocol.md §6).
     SignedRequest,
-    /// bitcoin-auth `X-Auth-Token` statements (SPEC §7).
+    /// bitcoin-auth `X-Auth-Token` statements (docs/protocol.md §7).
     AuthToken,
-    /// Signup signed payloads, keyed on the payload bytes (SPEC §11).
+    /// Signup signed payloads, keyed on the payload bytes (docs/protocol.md §11).
     SignedPayload,
 }
 

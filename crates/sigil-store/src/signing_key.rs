@@ -1,9 +1,9 @@
-//! Token-signing keys and their life cycle (SPEC §13): one current key signs,
+//! Token-signing keys and their life cycle (docs/protocol.md §13): one current key signs,
 //! a retiring key still verifies until its tokens have expired, a retired
 //! key does neither.
 //!
 //! The PKCS#8 bytes are opaque here. Encrypting them at rest with
-//! `SIGIL_MASTER_KEY` (SPEC §12) is the caller's job: this crate stores and
+//! `SIGIL_MASTER_KEY` (docs/protocol.md §12) is the caller's job: this crate stores and
 //! returns exactly the bytes it is given, replaces them only when asked
 //! ([`SigningKeyStore::replace_key_bytes`], to seal stored keys), and
 //! erases them when the key is retired.
@@ -298,7 +298,7 @@ pub trait SigningKeyStore: Backend {
     ) -> BoxFuture<'_, Result<Option<String>>>;
 
     /// Marks every retiring key with `retires_at_ms <= now_ms` retired and
-    /// erases its private key (every token it signed has expired: SPEC
+    /// erases its private key (every token it signed has expired: docs/protocol.md
     /// §13), in one step; returns how many. The kid, state and times stay
     /// listed.
     ///

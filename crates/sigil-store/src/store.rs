@@ -12,7 +12,7 @@ use crate::url::StoreUrl;
 /// Replay records, signing keys and accounts, each behind its trait.
 ///
 /// [`Store::open`] puts one backend behind all three; a Redis replay store
-/// beside a SQL database (SPEC §12) will be
+/// beside a SQL database (docs/protocol.md §12) will be
 /// [`with_replay`](Self::with_replay). Cloning is cheap and shares the
 /// backends.
 #[derive(Debug, Clone)]

@@ -1,4 +1,4 @@
-//! Store URLs: which backend, and where (SPEC §12).
+//! Store URLs: which backend, and where (docs/protocol.md §12).
 //!
 //! Errors name the scheme at most, never the rest of the URL: a Postgres or
 //! Redis URL may carry a password.
@@ -7,7 +7,7 @@ use std::path::PathBuf;
 
 use crate::error::{Error, Result};
 
-/// The SPEC §12 default.
+/// The docs/protocol.md §12 default.
 pub const DEFAULT_STORE_URL: &str = "sqlite://sigil.db";
 
 /// A parsed store URL.

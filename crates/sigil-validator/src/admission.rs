@@ -1,6 +1,6 @@
 //! Who is asking, and may they go on: the client address of a request and
 //! the per-address rate limit on the requests that carry a per-request
-//! signature (SPEC sections 7 and 10), checked before anything is verified
+//! signature (docs/protocol.md §7 and §10), checked before anything is verified
 //! or recorded.
 
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -14,7 +14,7 @@ use crate::error::Rejection;
 
 /// The default per-address limit on signed requests and `X-Auth-Token`s:
 /// 300 a minute with a burst of 60, as `sigil serve`'s per-address limit
-/// (SPEC section 10).
+/// (docs/protocol.md §10).
 pub const DEFAULT_RATE_LIMIT: BucketConfig = BucketConfig {
     per_minute: 300,
     burst: 60,

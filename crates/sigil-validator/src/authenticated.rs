@@ -12,17 +12,17 @@ pub enum AuthKind {
     /// A sigil access token alone (`Authorization: Bearer`).
     #[serde(rename = "bearer")]
     Bearer,
-    /// A sigil access token plus a signed request by its `sub` (SPEC
-    /// section 6).
+    /// A sigil access token plus a signed request by its `sub` (docs/protocol.md
+    /// §6).
     #[serde(rename = "signed")]
     Signed,
-    /// A bitcoin-auth `X-Auth-Token` (SPEC section 7).
+    /// A bitcoin-auth `X-Auth-Token` (docs/protocol.md §7).
     #[serde(rename = "x-auth-token")]
     XAuthToken,
 }
 
 impl AuthKind {
-    /// `bearer`, `signed` or `x-auth-token`, as SPEC section 15 writes it.
+    /// `bearer`, `signed` or `x-auth-token`, as docs/protocol.md §15 writes it.
     #[must_use]
     pub fn as_str(self) -> &'static str {
         match self {
@@ -36,7 +36,7 @@ impl AuthKind {
 /// An authenticated caller: the key it proved, how, and the token's claims
 /// when there was a token.
 ///
-/// Serialises as SPEC section 15's answer
+/// Serialises as docs/protocol.md §15's answer
 /// `{"sub": "<pubkey hex>", "auth": "bearer" | "signed" | "x-auth-token", "bap_id"?}`,
 /// so a handler may answer `Json(who)`.
 ///

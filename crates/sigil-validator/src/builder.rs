@@ -102,7 +102,7 @@ impl ValidatorBuilder {
     /// Replaces the audience rule. The default is
     /// [`Audience::PathPrefix`] of the audience given to
     /// [`Validator::builder`]: `aud` equal to it or continuing it at a path
-    /// boundary (SPEC section 15).
+    /// boundary (docs/protocol.md §15).
     pub fn audience(mut self, audience: Audience) -> Self {
         self.audience = audience;
         self
@@ -185,8 +185,8 @@ impl ValidatorBuilder {
         self
     }
 
-    /// Refuse a bearer token without the signed-request headers of SPEC
-    /// section 6 (default off). `X-Auth-Token`s, which are signed per
+    /// Refuse a bearer token without the signed-request headers of docs/protocol.md
+    /// §6 (default off). `X-Auth-Token`s, which are signed per
     /// request, stay accepted, but only in their absolute-URL form: this
     /// implies [`XAuthTokenMode::Url`] (unless they are
     /// [`XAuthTokenMode::Off`]).
@@ -222,8 +222,8 @@ impl ValidatorBuilder {
     /// The per-client-address limit on requests that carry a per-request
     /// signature (signed requests and `X-Auth-Token`s), checked before
     /// anything is verified or recorded; over it, 429
-    /// `rate_limit_exceeded` with `Retry-After` and `X-RateLimit-*` (SPEC
-    /// sections 7 and 10). Default [`DEFAULT_RATE_LIMIT`](crate::DEFAULT_RATE_LIMIT), 300 a minute with
+    /// `rate_limit_exceeded` with `Retry-After` and `X-RateLimit-*` (docs/protocol.md
+    /// §7 and 10). Default [`DEFAULT_RATE_LIMIT`](crate::DEFAULT_RATE_LIMIT), 300 a minute with
     /// a burst of 60; `None` switches it off (benchmarks, or a limit in
     /// front of the service). Bearer-only requests are not counted.
     ///

@@ -9,7 +9,7 @@ use crate::error::Rejection;
 /// The bitcoin-auth header (read case-insensitively, as every header).
 pub const X_AUTH_TOKEN_HEADER: &str = "x-auth-token";
 
-/// The three signed-request headers of SPEC section 6, as sent.
+/// The three signed-request headers of docs/protocol.md §6, as sent.
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct SignedHeaders<'a> {
     pub(crate) timestamp: &'a str,

@@ -1,5 +1,5 @@
 //! The two error types: [`Error`] for configuring the validator and fetching
-//! keys, [`Rejection`] for refusing a request (SPEC section 8).
+//! keys, [`Rejection`] for refusing a request (docs/protocol.md §8).
 
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode, header};
@@ -34,7 +34,7 @@ pub enum Error {
     ReplayGuard(String),
 }
 
-/// A refused request. [`IntoResponse`] renders SPEC section 8's body
+/// A refused request. [`IntoResponse`] renders docs/protocol.md §8's body
 /// `{"error", "error_description"}` with `Cache-Control: no-store`, and on
 /// 401 a `WWW-Authenticate` challenge (RFC 6750 section 3):
 /// `Bearer error="invalid_token", error_description="…"` for a refused
@@ -76,7 +76,7 @@ pub enum Rejection {
     /// 429 `rate_limit_exceeded`: this client address sent more signed
     /// requests and `X-Auth-Token`s than its limit, or holds its share of a
     /// full replay memory. `Retry-After` is set, and the `X-RateLimit-*`
-    /// headers when the limit was consulted (SPEC section 10).
+    /// headers when the limit was consulted (docs/protocol.md §10).
     #[error("rate limit exceeded: {reason}; retry after {retry_after_s} s")]
     RateLimited {
         /// What was exceeded, for the description.
@@ -118,7 +118,7 @@ impl Rejection {
         }
     }
 
-    /// The SPEC section 8 code.
+    /// The docs/protocol.md §8 code.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
         match self {
@@ -143,7 +143,7 @@ impl Rejection {
         }
     }
 
-    /// The `error_description` sent: the reason, with SPEC section 8's
+    /// The `error_description` sent: the reason, with docs/protocol.md §8's
     /// phrases (`token expired`, `signature verification failed`,
     /// `timestamp too old`, `already used`, `body too large`, `rate
     /// limit`); nothing

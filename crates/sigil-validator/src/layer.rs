@@ -116,7 +116,7 @@ where
 }
 
 /// The `X-RateLimit-*` headers of the client's bucket on an answer to a
-/// counted request (SPEC section 10).
+/// counted request (docs/protocol.md §10).
 fn with_limit(mut response: Response, admission: &Admission) -> Response {
     // An admitted request's decision allows it, so `Retry-After` (of a
     // later refusal, e.g. a full replay memory) is left as it is.

@@ -25,9 +25,9 @@ pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 #[non_exhaustive]
 pub enum ReplayKind {
-    /// `METHOD:target:bodyHash:timestamp` (SPEC section 6).
+    /// `METHOD:target:bodyHash:timestamp` (docs/protocol.md §6).
     SignedRequest,
-    /// `requestPath|timestamp|bodyHash` of an `X-Auth-Token` (SPEC section 7).
+    /// `requestPath|timestamp|bodyHash` of an `X-Auth-Token` (docs/protocol.md §7).
     AuthToken,
 }
 
@@ -92,7 +92,7 @@ pub enum Insertion {
 /// refuse only the clients holding more than their share
 /// ([`Insertion::OverShare`], e.g. with a per-[`ClientKey`] counter that
 /// expires with its records), so that a flood from some addresses does not
-/// lock the others out (SPEC section 7). A guard without a bound may ignore
+/// lock the others out (docs/protocol.md §7). A guard without a bound may ignore
 /// [`ReplayRecord::client`].
 pub trait ReplayGuard: Send + Sync + fmt::Debug {
     /// Records `record` unless a live record of its key exists.

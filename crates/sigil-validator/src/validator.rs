@@ -78,7 +78,7 @@ impl fmt::Debug for Validator {
 impl Validator {
     /// A builder for tokens of `issuer` (compared exactly with `iss`; its
     /// discovery document gives the JWKS) meant for `audience` (matched as
-    /// a path prefix, SPEC section 15).
+    /// a path prefix, docs/protocol.md §15).
     pub fn builder(issuer: impl Into<String>, audience: impl Into<String>) -> ValidatorBuilder {
         ValidatorBuilder::new(issuer.into(), audience.into())
     }
@@ -205,9 +205,9 @@ impl Validator {
     ///    is verified;
     /// 1. `Authorization: Bearer` → [`validate_token`](Self::validate_token);
     ///    then, when `X-Timestamp`/`X-Body-Hash`/`X-Signature` are present,
-    ///    the signed request of SPEC section 6 (signer = `sub`), else, when
+    ///    the signed request of docs/protocol.md §6 (signer = `sub`), else, when
     ///    signed requests are required, a refusal;
-    /// 2. otherwise an `X-Auth-Token` (SPEC section 7), when accepted;
+    /// 2. otherwise an `X-Auth-Token` (docs/protocol.md §7), when accepted;
     /// 3. otherwise 401 with a plain `Bearer` challenge.
     ///
     /// # Errors
@@ -266,7 +266,7 @@ impl Validator {
         Err(Rejection::MissingCredentials)
     }
 
-    /// SPEC section 6, cheapest checks first: the headers decode; the body
+    /// docs/protocol.md §6, cheapest checks first: the headers decode; the body
     /// hash is the SHA-256 of the received body; the timestamp is inside the
     /// window; the signature over `METHOD:target:bodyHash:timestamp` (the
     /// method and target as received) is by the token's `sub` (a BRC-77
@@ -312,7 +312,7 @@ impl Validator {
             .await
     }
 
-    /// SPEC section 7 through [`sigil_core::auth_token::verify_bound`]
+    /// docs/protocol.md §7 through [`sigil_core::auth_token::verify_bound`]
     /// (`requestPath` = the received target, or the absolute URL of it on
     /// the audience's origin, as the mode allows; two-sided window; BRC-77
     /// sender = `pubkey`), then the replay guard.

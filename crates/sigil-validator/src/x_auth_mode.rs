@@ -1,12 +1,12 @@
 //! [`XAuthTokenMode`]: which `X-Auth-Token`s a validator takes, and the
-//! origins their absolute-URL form must name (SPEC section 7).
+//! origins their absolute-URL form must name (docs/protocol.md §7).
 
 use sigil_core::auth_token::Origin;
 use sigil_core::jwt::Audience;
 
 use crate::error::Error;
 
-/// Whether and how `X-Auth-Token`s are accepted (SPEC section 7):
+/// Whether and how `X-Auth-Token`s are accepted (docs/protocol.md §7):
 /// `off | path | url`.
 ///
 /// The token's signed string names a path but no host, so a token in the

@@ -1,4 +1,4 @@
-//! The example resource server of SPEC section 15: the seed's Express
+//! The example resource server of docs/protocol.md §15: the seed's Express
 //! example, as an axum service built on `sigil-validator`.
 //!
 //! ```text
@@ -10,11 +10,11 @@
 //! ```
 //!
 //! `GET /health` is open. `GET` and `POST /api/protected` accept a sigil
-//! bearer token (with the signed-request headers of SPEC §6 when present,
+//! bearer token (with the signed-request headers of docs/protocol.md §6 when present,
 //! or always with `--require-signed-requests`) or a bitcoin-auth
-//! `X-Auth-Token` (SPEC §7), and answer
+//! `X-Auth-Token` (docs/protocol.md §7), and answer
 //! `{"sub": "<pubkey hex>", "auth": "bearer" | "signed" | "x-auth-token", "bap_id"?}`.
-//! Every refusal, unknown paths and methods included, is SPEC §8's body.
+//! Every refusal, unknown paths and methods included, is docs/protocol.md §8's body.
 //!
 //! An `X-Auth-Token` names a path, so in its plain form it is good at every
 //! server with that path; its absolute-URL form (`requestPath` =
@@ -48,7 +48,7 @@ use sigil_core::api::ErrorCode;
 use sigil_edge::ConnectionLimits;
 use sigil_validator::{Authenticated, BucketConfig, IpNet, Validator, XAuthTokenMode};
 
-/// An axum resource server protected by sigil tokens (SPEC section 15).
+/// An axum resource server protected by sigil tokens (docs/protocol.md §15).
 #[derive(Debug, Parser)]
 #[command(name = "resource-server", version)]
 struct Args {
@@ -67,7 +67,7 @@ struct Args {
     audience: String,
 
     /// Refuse a bare bearer token: every request must also be signed with
-    /// the token's key (SPEC §6).
+    /// the token's key (docs/protocol.md §6).
     #[arg(long)]
     require_signed_requests: bool,
 
@@ -226,7 +226,7 @@ fn app(validator: &Validator) -> Router {
         .fallback(not_found)
 }
 
-/// SPEC §15's answer: who, and how.
+/// docs/protocol.md §15's answer: who, and how.
 async fn protected(who: Authenticated) -> Json<Authenticated> {
     Json(who)
 }

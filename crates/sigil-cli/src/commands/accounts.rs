@@ -1,4 +1,4 @@
-//! `sigil accounts add|list|revoke` (SPEC §9).
+//! `sigil accounts add|list|revoke` (docs/protocol.md §9).
 
 use anyhow::{Context as _, bail};
 use serde_json::json;

@@ -36,7 +36,7 @@ struct CallReport {
 ///
 /// # Errors
 /// A key that cannot be read, a server that cannot be reached, or a refusal
-/// (its SPEC §8 code and description).
+/// (its docs/protocol.md §8 code and description).
 pub(crate) fn token(args: &TokenArgs, json: bool) -> anyhow::Result<()> {
     runtime()?.block_on(async {
         let client = connect(&args.server).await?;

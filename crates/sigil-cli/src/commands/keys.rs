@@ -1,4 +1,4 @@
-//! `sigil keys list|rotate|seal` (SPEC §12, §13).
+//! `sigil keys list|rotate|seal` (docs/protocol.md §12, §13).
 
 use anyhow::Context as _;
 use serde_json::json;
@@ -12,7 +12,7 @@ use crate::output;
 /// Longest validator leeway sigil allows (tokens may be accepted this long
 /// after `exp`), seconds.
 const MAX_LEEWAY_MS: u64 = sigil_core::jwt::MAX_LEEWAY_S * 1000;
-/// Largest `reload_interval_ms` a server accepts (SPEC §13: 10 s).
+/// Largest `reload_interval_ms` a server accepts (docs/protocol.md §13: 10 s).
 const MAX_RELOAD_MS: u64 = 10_000;
 
 /// Opens the store the layered configuration names.

@@ -1,4 +1,4 @@
-//! `sigil payload sign | verify`: Signup signed payloads (SPEC §11) from
+//! `sigil payload sign | verify`: Signup signed payloads (docs/protocol.md §11) from
 //! the command line, with the same functions the server's
 //! `POST /api/payloads/verify` uses (`sigil_core::payload`).
 

@@ -1,4 +1,4 @@
-//! Signing keys at rest (issue 13, items 4 and 5; SPEC §12, §13): a key is
+//! Signing keys at rest (issue 13, items 4 and 5; docs/protocol.md §12, §13): a key is
 //! never written unencrypted beside encrypted ones nor the reverse, `sigil
 //! keys seal` turns the master key on for an existing store, `sigil serve`
 //! refuses a store that does not match its master key and warns when the

@@ -2,7 +2,7 @@
 //! process on a fresh SQLite file and talks to it over real sockets, from
 //! Rust (a minimal HTTP/1.1 client on `std::net`) and from the seed's
 //! JavaScript client (`tests/interop/token_service.mjs`, which validates the
-//! tokens with jose and jsonwebtoken). SPEC §3, §4, §5, §9, §13, §14.
+//! tokens with jose and jsonwebtoken). docs/protocol.md §3, §4, §5, §9, §13, §14.
 //!
 //! No fixed sleeps: readiness and reloads are polled, each loop bounded.
 //! Every failure message carries the server's standard error.
@@ -40,7 +40,7 @@ fn seed_client_gets_a_token_that_jose_and_jsonwebtoken_accept() {
     );
     assert_eq!(out["cached_token_reused"], true, "{context}");
 
-    // The token: header and claims of SPEC §4.
+    // The token: header and claims of docs/protocol.md §4.
     let token = out["token"].as_str().unwrap();
     let header = &out["header"];
     assert_eq!(header, &jwt_part(token, 0), "{context}");
@@ -505,7 +505,7 @@ fn accounts_give_tokens_their_name_and_bap_id() {
     assert!(listed[0]["revoked_at"].is_string(), "{listed}");
 }
 
-/// security.md B10: with `SIGIL_MASTER_KEY` set the signing keys are sealed
+/// docs/security.md B10: with `SIGIL_MASTER_KEY` set the signing keys are sealed
 /// at rest, a restart without it refuses to start (one line, exit 2), and
 /// no log line of a full run (debug level, errors included, a rotation)
 /// contains the master key, a WIF, a signature or a bearer token.

@@ -100,14 +100,14 @@ impl Answer {
         Self { status, body }
     }
 
-    /// 200 with SPEC §15's body for `key` and `auth`.
+    /// 200 with docs/protocol.md §15's body for `key` and `auth`.
     fn assert_ok(&self, key: &Key, auth: &str) {
         assert_eq!(self.status, 200, "{}", self.body);
         assert_eq!(self.body["sub"], key.pubkey, "{}", self.body);
         assert_eq!(self.body["auth"], auth, "{}", self.body);
     }
 
-    /// SPEC §8's body with this status, code and phrase.
+    /// docs/protocol.md §8's body with this status, code and phrase.
     fn assert_refused(&self, status: u16, code: &str, phrase: &str) {
         assert_eq!(self.status, status, "{}", self.body);
         assert_eq!(self.body["error"], code, "{}", self.body);
@@ -130,7 +130,7 @@ fn client(server: &Server, key: &Key) -> Client {
     Client::new(&server.base, key.private.clone()).unwrap()
 }
 
-/// A signed request made by hand (SPEC §6), so that a test can change
+/// A signed request made by hand (docs/protocol.md §6), so that a test can change
 /// what is sent after signing.
 fn signed_headers(
     key: &sigil_core::PrivateKey,
@@ -486,7 +486,7 @@ fn resource_client(scratch: &Scratch, key: &Key, args: &[&str]) -> Value {
 /// trickling request head is closed after `--header-read-timeout-ms`, an
 /// idle connection after `--keep-alive-timeout-ms`, connections beyond
 /// `--max-connections` get 503 while the open ones keep working, and an
-/// oversized head is 431 with SPEC §8's body.
+/// oversized head is 431 with docs/protocol.md §8's body.
 #[test]
 fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
     use std::io::{ErrorKind, Read as _, Write as _};

@@ -1,5 +1,5 @@
 //! `Client::request` against a recording resource server (tokens from a
-//! real sigil server): the bearer token and its audience, SPEC §6 signed
+//! real sigil server): the bearer token and its audience, docs/protocol.md §6 signed
 //! headers, the retry-once rule; and against the sigil server's own
 //! `/userinfo`.
 
@@ -14,7 +14,7 @@ use crate::support::{App, Reply, Seen, Server, key};
 
 const EMPTY_SHA256: &str = "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855";
 
-/// Checks the SPEC §6 headers of `seen`: timestamp `now`, the hash of the
+/// Checks the docs/protocol.md §6 headers of `seen`: timestamp `now`, the hash of the
 /// body received, a `scheme` signature by `signer` over the statement
 /// rebuilt from what was received.
 fn assert_signed(seen: &Seen, signer: &PublicKey, scheme: Scheme, now: u64) {
@@ -166,7 +166,7 @@ async fn signed_request_headers() {
     assert!(signature.verify(other.as_bytes(), &signer).is_err());
 }
 
-/// 401 `invalid_token` once (with the RFC 6750 challenge, or the SPEC §8
+/// 401 `invalid_token` once (with the RFC 6750 challenge, or the docs/protocol.md §8
 /// body only): the token is dropped, a new one obtained, the same request
 /// re-sent once, freshly signed, with the same body.
 #[tokio::test]
@@ -285,7 +285,7 @@ async fn other_refusals_are_returned_as_they_came() {
 }
 
 /// The sigil server's `/userinfo` accepts the token the client asks for its
-/// URL (SPEC §5) and names the client's key.
+/// URL (docs/protocol.md §5) and names the client's key.
 #[tokio::test]
 async fn userinfo_of_the_real_server() {
     let server = Server::start("userinfo", |_| {}).await;

@@ -174,9 +174,9 @@ impl Seen {
 /// How the recording app answers a request.
 #[derive(Debug, Clone, Copy)]
 pub enum Reply {
-    /// 401 invalid_token with the RFC 6750 challenge and the SPEC §8 body.
+    /// 401 invalid_token with the RFC 6750 challenge and the docs/protocol.md §8 body.
     InvalidTokenChallenge,
-    /// 401 invalid_token with the SPEC §8 body only.
+    /// 401 invalid_token with the docs/protocol.md §8 body only.
     InvalidTokenBodyOnly,
     /// 401 invalid_signature (no challenge), and an `x-test` header.
     InvalidSignature,

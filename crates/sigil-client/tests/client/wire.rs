@@ -126,8 +126,8 @@ async fn token_request_body_per_scheme_and_form() {
     }
 }
 
-/// A code outside SPEC §8 is kept as the server wrote it; answers that are
-/// not SPEC bodies are `InvalidResponse`, with the status.
+/// A code outside docs/protocol.md §8 is kept as the server wrote it; answers that are
+/// not docs/protocol.md §8 bodies are `InvalidResponse`, with the status.
 #[tokio::test]
 async fn unexpected_answers() {
     let (base, _) = fake_issuer(

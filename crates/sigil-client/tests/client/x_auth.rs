@@ -1,4 +1,4 @@
-//! `Client::x_auth_token` (SPEC §7) checked with sigil-core's verifier.
+//! `Client::x_auth_token` (docs/protocol.md §7) checked with sigil-core's verifier.
 
 use sigil_client::{Client, Error, Scheme};
 use sigil_core::Window;

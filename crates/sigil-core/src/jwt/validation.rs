@@ -30,11 +30,11 @@ pub enum Audience {
     /// Exactly this string.
     Exact(String),
     /// Exactly one of these strings (the userinfo route accepts the issuer,
-    /// `<issuer>/userinfo` and `<issuer>/api/auth/oauth2/userinfo`, SPEC
-    /// section 5).
+    /// `<issuer>/userinfo` and `<issuer>/api/auth/oauth2/userinfo`, docs/protocol.md
+    /// §5).
     AnyOf(Vec<String>),
-    /// This string or a continuation of it at a path boundary (SPEC section
-    /// 15); see [`matches_at_path_boundary`].
+    /// This string or a continuation of it at a path boundary (docs/protocol.md
+    /// §15); see [`matches_at_path_boundary`].
     PathPrefix(String),
 }
 
@@ -50,7 +50,7 @@ impl Audience {
     }
 }
 
-/// SPEC section 15: `aud` equals `configured`, or continues it at a path
+/// docs/protocol.md §15: `aud` equals `configured`, or continues it at a path
 /// boundary: `configured/…` or `configured?…` (or anything after a
 /// `configured` that itself ends in `/`). `https://api.example` therefore
 /// accepts `https://api.example/v1/x` but not `https://api.example.evil.com`
@@ -95,7 +95,7 @@ impl ValidationRules {
     }
 
     /// Sets the longest accepted `exp - iat` (raise it when the issuer
-    /// issues longer-lived tokens than SPEC's 1800 s).
+    /// issues longer-lived tokens than the default 1800 s).
     #[must_use]
     pub fn with_max_lifetime_s(mut self, max_lifetime_s: u64) -> Self {
         self.max_lifetime_s = max_lifetime_s;

@@ -1,4 +1,4 @@
-//! Signing and verifying payloads: the checks of SPEC section 11 in order.
+//! Signing and verifying payloads: the checks of docs/protocol.md §11 in order.
 
 use super::parse::{self, Duplicates};
 use super::{JsValue, Payload, stringify};

@@ -1,8 +1,8 @@
 //! What every signature-checking route (token-for-endpoint, payloads) does
-//! before and around its checks, in SPEC §3's order: the per-address limit
+//! before and around its checks, in docs/protocol.md §3's order: the per-address limit
 //! and the body's size and type before any parsing, the per-key limit only
 //! once a signature verified, and the `X-RateLimit-*` headers on every
-//! answer (SPEC §10).
+//! answer (docs/protocol.md §10).
 
 use std::net::SocketAddr;
 
@@ -62,7 +62,7 @@ pub(crate) async fn admit(
 }
 
 /// The per-key limit, counted only for a key whose signature verified (so
-/// forged requests cannot spend another key's budget, security.md B8).
+/// forged requests cannot spend another key's budget, docs/security.md B8).
 pub(crate) fn charge_key(
     state: &AppState,
     key: &[u8; 33],

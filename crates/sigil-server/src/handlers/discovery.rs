@@ -1,4 +1,4 @@
-//! The JWKS and the two discovery documents (SPEC §5).
+//! The JWKS and the two discovery documents (docs/protocol.md §5).
 
 use axum::body::Bytes;
 use axum::extract::State;

@@ -1,4 +1,4 @@
-//! `/health`, `/ready` and `/metrics` (SPEC §5).
+//! `/health`, `/ready` and `/metrics` (docs/protocol.md §5).
 
 use axum::Json;
 use axum::extract::State;

@@ -16,7 +16,7 @@ use super::{discovery, health, payload, token, userinfo};
 #[openapi(
     info(
         title = "sigil",
-        description = "Authentication for holders of Bitcoin keys: a signed statement in, a short-lived ES256 access token out. Every error is {\"error\", \"error_description\"} with a code of SPEC section 8."
+        description = "Authentication for holders of Bitcoin keys: a signed statement in, a short-lived ES256 access token out. Every error is {\"error\", \"error_description\"} with a code of docs/protocol.md §8."
     ),
     paths(
         token::token_for_endpoint,

@@ -1,4 +1,4 @@
-//! `POST /api/payloads/verify` (alias `/api/verify`, SPEC §11): a Signup
+//! `POST /api/payloads/verify` (alias `/api/verify`, docs/protocol.md §11): a Signup
 //! signed payload in, `{"verified": true, …}` out, at most once per payload.
 //!
 //! The checks run in this order: per-address limit, Content-Type, body
@@ -8,7 +8,7 @@
 //! the exact payload bytes, kept 24 h and committed before the answer, and
 //! last the per-key limit (charged only for a fresh payload whose signature
 //! verified, so replays never spend the signer's budget). The rate limiters are the token route's: both routes
-//! check signatures, and SPEC §10 budgets signature checks per client and
+//! check signatures, and docs/protocol.md §10 budgets signature checks per client and
 //! per key, whichever route they arrive on.
 
 use std::net::SocketAddr;

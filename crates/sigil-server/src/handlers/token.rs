@@ -1,6 +1,6 @@
-//! `POST /api/auth/token-for-endpoint` (SPEC §3): a signed statement in,
-//! an access token out. The checks run in SPEC's order; each refusal is the
-//! [`ApiError`] of SPEC §8.
+//! `POST /api/auth/token-for-endpoint` (docs/protocol.md §3): a signed statement in,
+//! an access token out. The checks run in the order of docs/protocol.md §3; each refusal is the
+//! [`ApiError`] of docs/protocol.md §8.
 
 use std::borrow::Cow;
 use std::net::SocketAddr;
@@ -23,11 +23,11 @@ use super::admission::{Limit, admit, charge_key};
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// A statement signed with the caller's Bitcoin key (SPEC §3).
+/// A statement signed with the caller's Bitcoin key (docs/protocol.md §3).
 //
 // This type only documents the body in /openapi.json: the handler parses
 // the body field by hand so that each error names its field and the checks
-// keep SPEC's order (docs/decisions/0006-token-service.md).
+// keep the order of docs/protocol.md §3 (docs/decisions/0006-token-service.md).
 #[derive(Debug, utoipa::ToSchema)]
 #[allow(dead_code)] // never constructed: a schema for /openapi.json only
 pub(crate) struct TokenRequestBody {
@@ -222,7 +222,7 @@ async fn issue(
     })
 }
 
-/// A token request body whose fields have their types (SPEC §3's step 2,
+/// A token request body whose fields have their types (docs/protocol.md §3's step 2,
 /// "well-formed body"); the strings borrow from the body unless they
 /// contained escapes. Public so that `sigil-bench` measures its ceiling
 /// with the very parse the handler runs.

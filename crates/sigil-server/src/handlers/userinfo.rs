@@ -1,4 +1,4 @@
-//! `GET /userinfo` (SPEC §5): who the bearer token belongs to.
+//! `GET /userinfo` (docs/protocol.md §5): who the bearer token belongs to.
 
 use axum::Json;
 use axum::extract::State;

@@ -1,6 +1,6 @@
 //! The defects of issue 13 at the token service's edge, over raw TCP where
 //! a well-behaved client could not show them: hyper's own refusals with
-//! SPEC §8's body, a declared oversized body refused at once, a slow body
+//! docs/protocol.md §8's body, a declared oversized body refused at once, a slow body
 //! answered 408, a request without `Host`, and the per-key budget that
 //! replays must not spend. The connection timeouts and the cap are tested
 //! in crates/sigil-edge/tests/listener.rs, and end to end for
@@ -145,7 +145,7 @@ async fn a_body_that_does_not_arrive_is_408_never_503() {
     assert_body(&body, "invalid_request", "timed out");
 }
 
-/// security.md B8 and issue 13: replays of a key's used request, sent from
+/// docs/security.md B8 and issue 13: replays of a key's used request, sent from
 /// many addresses, are refused as replays and do not spend the key's own
 /// budget (the per-key limit is charged after the replay check).
 #[tokio::test]

@@ -1,5 +1,5 @@
 //! JWKS, discovery documents, health, readiness, metrics and OpenAPI over
-//! HTTP (SPEC §5, security.md B10).
+//! HTTP (docs/protocol.md §5, docs/security.md B10).
 
 use sigil_core::JwkSet;
 use sigil_core::api::paths;

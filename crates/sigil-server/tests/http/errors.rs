@@ -1,4 +1,4 @@
-//! Every row of SPEC §8, provoked over HTTP and checked: status, code, the
+//! Every row of docs/protocol.md §8, provoked over HTTP and checked: status, code, the
 //! phrase clients match on, and the body shape.
 
 use axum::Router;

@@ -1,4 +1,4 @@
-//! Rate limits over HTTP (SPEC §10, security.md B8): headers on every
+//! Rate limits over HTTP (docs/protocol.md §10, docs/security.md B8): headers on every
 //! answer, 429 with Retry-After, per-key counting only after the signature
 //! verified, and the check order.
 

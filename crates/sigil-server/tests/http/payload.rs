@@ -1,4 +1,4 @@
-//! `POST /api/payloads/verify` (SPEC §11, security.md §4): every case of
+//! `POST /api/payloads/verify` (docs/protocol.md §11, docs/security.md §4): every case of
 //! `signup_payloads.json` through HTTP, as text and as an object, with
 //! cashaddr and legacy addresses; replays (sequential, in another encoding,
 //! 20 at once); each kind of refusal with its own description; the body's

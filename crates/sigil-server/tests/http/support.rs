@@ -15,7 +15,7 @@ use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
-/// The SPEC's vectors are made at this time.
+/// The vectors of tests/vectors are made at this time.
 pub const VECTOR_NOW_MS: u64 = 1_700_000_000_000;
 pub const TOKEN_PATH: &str = "/api/auth/token-for-endpoint";
 pub const ENDPOINT: &str = "https://api.example.com/data";
@@ -179,7 +179,7 @@ impl Answer {
         self.headers.get(name).and_then(|v| v.to_str().ok())
     }
 
-    /// Asserts SPEC §8's body: exactly `error` and `error_description`,
+    /// Asserts docs/protocol.md §8's body: exactly `error` and `error_description`,
     /// this status and code, and a description containing `phrase`.
     pub fn assert_error(&self, status: u16, code: &str, phrase: &str) {
         assert_eq!(self.status, status, "status of {:?}", self.text);

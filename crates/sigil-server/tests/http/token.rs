@@ -116,7 +116,7 @@ fn check_token(answer: &crate::support::Answer, expected: &Value) -> Result<(), 
     Ok(())
 }
 
-/// The issued token: SPEC §4's header and claims exactly, validated
+/// The issued token: docs/protocol.md §4's header and claims exactly, validated
 /// against the server's own JWKS.
 #[tokio::test]
 async fn issued_token_has_spec_claims_and_validates_against_the_jwks() {
@@ -140,7 +140,7 @@ async fn issued_token_has_spec_claims_and_validates_against_the_jwks() {
     assert_eq!(
         raw_header,
         format!("{{\"alg\":\"ES256\",\"typ\":\"at+jwt\",\"kid\":\"{kid}\"}}"),
-        "exactly SPEC section 4's header"
+        "exactly docs/protocol.md §4's header"
     );
     let sub = signer.public_key().to_hex();
     assert_eq!(claims["iss"], "http://localhost:1911");

@@ -1,7 +1,7 @@
 -- sigil store, SQLite schema version 3: a retired signing key keeps no
 -- private key.
 --
--- A retired key neither signs nor verifies (SPEC §13): every token it
+-- A retired key neither signs nor verifies (docs/protocol.md §13): every token it
 -- signed has expired. Its PKCS#8 document (sealed or not) is only a risk
 -- then, so retiring a key erases it (pkcs8 becomes NULL) and the table
 -- refuses a retired key that still holds one. kid, state and times stay,

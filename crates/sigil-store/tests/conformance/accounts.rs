@@ -1,4 +1,4 @@
-//! The account registry (SPEC §9).
+//! The account registry (docs/protocol.md §9).
 
 use sigil_store::{Account, Error};
 

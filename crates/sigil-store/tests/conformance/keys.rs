@@ -1,4 +1,4 @@
-//! Signing keys: current → retiring → retired (SPEC §13).
+//! Signing keys: current → retiring → retired (docs/protocol.md §13).
 
 use sigil_store::{Error, KeyBytesUpdate, KeyState, NewSigningKey};
 
@@ -187,7 +187,7 @@ pub(crate) async fn signing_key_bytes_round_trip_exactly(fixture: &impl Fixture)
     );
 }
 
-/// SPEC §13: once retired (every token it signed has expired) a key keeps
+/// docs/protocol.md §13: once retired (every token it signed has expired) a key keeps
 /// no private key, sealed or not; it is still listed, as retired. Keys that
 /// are still current or retiring keep theirs.
 pub(crate) async fn signing_key_retirement_erases_the_private_key(fixture: &impl Fixture) {

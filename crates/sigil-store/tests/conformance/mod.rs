@@ -83,7 +83,7 @@ pub(crate) use conformance_tests;
 /// A fixed "now" for the suite, ms.
 pub(crate) const NOW: u64 = 1_700_000_000_000;
 
-/// The SPEC §3 replay-record lifetime, window plus future skew.
+/// The docs/protocol.md §3 replay-record lifetime, window plus future skew.
 pub(crate) const TTL: u64 = 360_000;
 
 /// A replay key distinct per `(label, n)`.

@@ -1,4 +1,4 @@
-//! Replay records: the insert is the check (security.md B7).
+//! Replay records: the insert is the check (docs/security.md B7).
 
 use sigil_store::{Error, Insertion, ReplayNamespace, ReplayRecord};
 

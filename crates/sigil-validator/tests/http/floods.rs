@@ -1,4 +1,4 @@
-//! Floods of fresh statements (SPEC section 7, issue 13 item 2): one
+//! Floods of fresh statements (docs/protocol.md §7, issue 13 item 2): one
 //! address sending X-Auth-Tokens from throwaway keys is rate-limited before
 //! anything is verified, and a full replay memory refuses only the address
 //! filling it; other addresses keep getting in. Clients are bound to
@@ -84,9 +84,9 @@ impl Tally {
     }
 }
 
-/// SPEC section 8's 429: exactly `{error, error_description}` with the
+/// docs/protocol.md §8's 429: exactly `{error, error_description}` with the
 /// code and "rate limit" (here: the gate's limit, not a full replay
-/// memory), `Cache-Control: no-store`, `Retry-After`, and SPEC section 10's
+/// memory), `Cache-Control: no-store`, `Retry-After`, and docs/protocol.md §10's
 /// headers for an empty bucket of 300 a minute.
 fn check_rate_limited(answer: &RawAnswer) -> Result<(), String> {
     let body: Value = serde_json::from_slice(&answer.body).map_err(|e| e.to_string())?;
@@ -149,7 +149,7 @@ fn flood_token(keys: &[(PrivateKey, String)], n: u64) -> (String, String) {
 /// from 127.0.0.1 over 8 pipelined connections, against a validator with
 /// every default. The validator's clock is pinned, so the per-address
 /// bucket never refills: exactly its burst (60) is verified and recorded,
-/// and every other token is refused with 429 (SPEC section 8's body,
+/// and every other token is refused with 429 (docs/protocol.md §8's body,
 /// `Retry-After`, `X-RateLimit-*`) at the gate, before any verification.
 /// A fresh token from 127.0.0.2 is then accepted.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -1,6 +1,6 @@
 //! The validator over real HTTP: a tiny issuer and resource servers on
 //! 127.0.0.1:0, driven with reqwest. Every item T1–T15 of
-//! `security.md` section 3, every case of `es256_jwt.json`,
+//! `docs/security.md` section 3, every case of `es256_jwt.json`,
 //! `signed_requests.json` and `bitcoin_auth_tokens.json`, through the tower
 //! layer + `Authenticated` extractor and through the `AuthenticatedRequest`
 //! extractor; floods of fresh statements from one address; X-Auth-Tokens

@@ -1,4 +1,4 @@
-//! `X-Auth-Token`s bound to one server (SPEC section 7, issue 13 item 3):
+//! `X-Auth-Token`s bound to one server (docs/protocol.md §7, issue 13 item 3):
 //! `requestPath` as the absolute URL of the request on the audience's
 //! origin, the `off | path | url` modes, `require_signed_requests`
 //! implying `url`, and bitcoin-auth (npm) signing URL-form tokens.

@@ -1,4 +1,4 @@
-//! Signed requests (SPEC section 6) through HTTP: every case of
+//! Signed requests (docs/protocol.md §6) through HTTP: every case of
 //! `signed_requests.json`, replays in any encoding, body hash / target /
 //! method mismatches, the window, signer ≠ `sub`, forged BRC-77 senders,
 //! malformed headers, and the "require signed requests" mode.
@@ -193,7 +193,7 @@ async fn every_signed_requests_case() {
     assert_eq!(ran, 2 * 2);
 }
 
-/// The refusals of SPEC section 6, each with its code and phrase, and the
+/// The refusals of docs/protocol.md §6, each with its code and phrase, and the
 /// same statement in every encoding counted once.
 #[tokio::test]
 async fn signed_request_refusals() {

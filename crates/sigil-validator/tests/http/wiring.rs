@@ -1,8 +1,8 @@
 //! How the validator sits in an app: no credentials, open routes, the
 //! body limit, the layer handing the body on, the extractor used without
 //! the layer, bearer precedence, a failing or full replay guard, an
-//! unreachable issuer, and the staleness limit: each answer with SPEC
-//! section 8's body.
+//! unreachable issuer, and the staleness limit: each answer with docs/protocol.md
+//! §8's body.
 
 use std::sync::Arc;
 use std::time::Duration;

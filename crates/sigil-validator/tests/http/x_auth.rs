@@ -1,4 +1,4 @@
-//! `X-Auth-Token` (SPEC section 7) through HTTP: every case of
+//! `X-Auth-Token` (docs/protocol.md §7) through HTTP: every case of
 //! `bitcoin_auth_tokens.json` gives its `expected`, replays (also in
 //! another encoding of the same statement) are refused, and the mechanism
 //! can be switched off.
@@ -40,7 +40,7 @@ fn encoding_of(case: &Value) -> BodyEncoding {
         .map_or(BodyEncoding::Utf8, |e| e.parse().unwrap())
 }
 
-/// The answer SPEC section 8 gives each refusal reason of the file.
+/// The answer docs/protocol.md §8 gives each refusal reason of the file.
 fn refusal(reason: &str) -> (u16, &'static str, &'static str) {
     match reason {
         "signer mismatch" => (401, "invalid_signature", "not by the claimed key"),
@@ -53,7 +53,7 @@ fn refusal(reason: &str) -> (u16, &'static str, &'static str) {
         }
         "malformed token" => (400, "invalid_request", "malformed token"),
         "malformed signature" => (400, "invalid_request", "signature: "),
-        other => panic!("no SPEC answer listed for reason {other:?}"),
+        other => panic!("no docs/protocol.md answer listed for reason {other:?}"),
     }
 }
 

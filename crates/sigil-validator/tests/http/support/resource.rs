@@ -168,7 +168,7 @@ impl Answer {
         Ok(())
     }
 
-    /// A SPEC section 8 refusal: status, exactly `{error, error_description}`,
+    /// A docs/protocol.md §8 refusal: status, exactly `{error, error_description}`,
     /// the code, the phrase in the description, `Cache-Control: no-store`,
     /// `Retry-After` on 429 and 503, and on 401 a `WWW-Authenticate` challenge (`Bearer
     /// error="invalid_token", error_description=…` for a refused token).

@@ -43,7 +43,7 @@ pub fn header_of(key: &Es256SigningKey) -> String {
     format!(r#"{{"alg":"ES256","typ":"at+jwt","kid":"{}"}}"#, key.kid())
 }
 
-/// SPEC section 4 claims for [`SUB`], [`ISSUER`], [`AUDIENCE`], issued at `iat`.
+/// docs/protocol.md §4 claims for [`SUB`], [`ISSUER`], [`AUDIENCE`], issued at `iat`.
 pub fn claims(iat: u64) -> Value {
     json!({
         "iss": ISSUER,
