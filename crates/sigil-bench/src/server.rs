@@ -29,6 +29,8 @@ pub(crate) struct SpawnOptions {
     pub(crate) log_level: Option<String>,
     /// Where the server's log goes; `None`: `server.log` in the temporary directory.
     pub(crate) log: Option<PathBuf>,
+    /// More environment variables for the server (`SIGIL_*` settings).
+    pub(crate) env: Vec<(String, String)>,
 }
 
 /// How to start the example resource server (`resource-server --listen
@@ -43,6 +45,8 @@ pub(crate) struct ResourceServerOptions {
     pub(crate) audience: String,
     /// `taskset -c LIST` for it; `None`: not pinned.
     pub(crate) cpus: Option<String>,
+    /// More flags after `--audience` (`--header-read-timeout-ms`, …).
+    pub(crate) extra_args: Vec<String>,
 }
 
 /// One process to start: binary, arguments, where it listens.
@@ -52,6 +56,7 @@ struct Launch<'a> {
     cpus: Option<&'a str>,
     log_level: Option<&'a str>,
     log: Option<PathBuf>,
+    env: &'a [(String, String)],
     dir: PathBuf,
     addr: SocketAddr,
     issuer: String,
@@ -123,6 +128,7 @@ impl Server {
             cpus: options.cpus.as_deref(),
             log_level: options.log_level.as_deref(),
             log: options.log.clone(),
+            env: &options.env,
             dir,
             addr,
             issuer,
@@ -152,13 +158,16 @@ impl Server {
             &options.audience,
         ]
         .map(str::to_owned)
-        .to_vec();
+        .into_iter()
+        .chain(options.extra_args.iter().cloned())
+        .collect();
         Self::launch(Launch {
             bin: &options.bin,
             args,
             cpus: options.cpus.as_deref(),
             log_level: None,
             log: None,
+            env: &[],
             dir: temp_dir()?,
             addr,
             issuer: options.issuer.clone(),
@@ -193,6 +202,7 @@ impl Server {
         if let Some(level) = launch.log_level {
             command.env("RUST_LOG", level);
         }
+        command.envs(launch.env.iter().map(|(k, v)| (k, v)));
         let child = command
             .spawn()
             .with_context(|| format!("cannot start {}", launch.bin.display()))?;

@@ -104,6 +104,7 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
             cpus: server_cpus.clone(),
             log_level: args.server.server_log_level.clone(),
             log: args.server.server_log.clone(),
+            env: Vec::new(),
         })?,
     };
     let info = ServerInfo {

@@ -109,7 +109,7 @@ fn on_cpus<T: Send + 'static>(
 }
 
 /// A random tag, so endpoints (and so token requests) never repeat across runs.
-fn tag() -> anyhow::Result<String> {
+pub(crate) fn tag() -> anyhow::Result<String> {
     let mut tag = [0u8; 4];
     getrandom::fill(&mut tag).map_err(|e| anyhow::anyhow!("no randomness: {e}"))?;
     Ok(sigil_core::hash::to_hex(&tag))
@@ -303,6 +303,7 @@ fn run_http(
         cpus: load_cpus.clone(),
         log_level: None,
         log: None,
+        env: Vec::new(),
     })?;
     eprintln!(
         "issuer {} (pid {}): signing {} token requests…",
@@ -334,6 +335,7 @@ fn run_http(
         issuer: issuer.issuer().to_owned(),
         audience: AUDIENCE.to_owned(),
         cpus: server_cpus.clone(),
+        extra_args: Vec::new(),
     })?;
     let items = Arc::new(requests::Bodies::from_items(
         tokens.iter().map(|t| format!("Bearer {t}")),
