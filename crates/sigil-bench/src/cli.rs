@@ -5,7 +5,8 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Args, Parser, Subcommand};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use serde::Serialize;
 
 use crate::measure::BatchPlan;
 use crate::requests::{FormArg, SchemeArg};
@@ -36,6 +37,12 @@ pub(crate) enum Command {
     /// valid tokens, with a breakdown), and with --http through the example
     /// resource server under a closed-loop keep-alive load.
     Validate(Box<ValidateArgs>),
+    /// Open idle and slowloris connections to `sigil serve` (or the example
+    /// resource server) started with short connection timeouts, time
+    /// `/health` and token requests while they are open, and record when
+    /// the server closes them and its resident memory before, during and
+    /// after.
+    Connections(Box<ConnectionsArgs>),
 }
 
 /// How the ceilings are measured (`performance.md` §1).
@@ -218,6 +225,83 @@ pub(crate) struct ValidateArgs {
     pub(crate) load: LoadArgs,
     /// With --http: pinning (the resource server gets --server-cpus; the
     /// load generator and the issuer --load-cpus).
+    #[command(flatten)]
+    pub(crate) pin: PinArgs,
+    /// One JSON object on standard output instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// The server `connections` holds connections to.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub(crate) enum ConnectionsTarget {
+    /// `sigil serve`: `GET /health` and `POST /api/auth/token-for-endpoint`
+    /// with freshly signed requests.
+    Sigil,
+    /// The example `resource-server` (a `sigil serve` issuer is started
+    /// beside it, not loaded): `GET /health` and `GET /api/protected` with a
+    /// bearer token fetched from that issuer.
+    ResourceServer,
+}
+
+impl ConnectionsTarget {
+    /// The name used in tables.
+    pub(crate) fn as_str(self) -> &'static str {
+        match self {
+            Self::Sigil => "sigil serve",
+            Self::ResourceServer => "resource-server",
+        }
+    }
+}
+
+/// `sigil-bench connections`.
+#[derive(Debug, Args)]
+pub(crate) struct ConnectionsArgs {
+    /// The server to start and hold connections to.
+    #[arg(long, value_enum, default_value_t = ConnectionsTarget::Sigil)]
+    pub(crate) target: ConnectionsTarget,
+    /// Idle connections: connected, nothing sent.
+    #[arg(long, value_name = "N", default_value_t = 1000)]
+    pub(crate) idle: usize,
+    /// Slowloris connections: a request line, then one header byte every
+    /// --trickle-ms, the head never finished.
+    #[arg(long, value_name = "M", default_value_t = 200)]
+    pub(crate) slowloris: usize,
+    /// Timed requests per series (four series: `/health` and the token
+    /// request, each on fresh connections and on one keep-alive
+    /// connection).
+    #[arg(long, value_name = "K", default_value_t = 50)]
+    pub(crate) requests: usize,
+    /// The server's header read timeout for the run
+    /// (`SIGIL_HEADER_READ_TIMEOUT_MS`, `--header-read-timeout-ms`).
+    #[arg(long, value_name = "MS", default_value_t = 2000)]
+    pub(crate) header_read_timeout_ms: u64,
+    /// The server's keep-alive timeout for the run
+    /// (`SIGIL_KEEP_ALIVE_TIMEOUT_MS`, `--keep-alive-timeout-ms`): idle
+    /// connections are closed after it.
+    #[arg(long, value_name = "MS", default_value_t = 5000)]
+    pub(crate) keep_alive_timeout_ms: u64,
+    /// Milliseconds between two header bytes of a slowloris connection.
+    #[arg(long, value_name = "MS", default_value_t = 500)]
+    pub(crate) trickle_ms: u64,
+    /// How long past its timeout a connection may stay open before this
+    /// program counts it as still open and closes it itself.
+    #[arg(long, value_name = "MS", default_value_t = 3000)]
+    pub(crate) grace_ms: u64,
+    /// The latency each timed request should stay under (reported, never
+    /// enforced: the exit status does not depend on it).
+    #[arg(long, value_name = "MS", default_value_t = 100)]
+    pub(crate) latency_target_ms: u64,
+    /// The `sigil` binary (the server, or the issuer beside the resource
+    /// server) [default: next to this program, i.e. target/release/sigil].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) server_bin: Option<PathBuf>,
+    /// The `resource-server` binary [default: next to this program].
+    #[arg(long, value_name = "PATH")]
+    pub(crate) resource_server_bin: Option<PathBuf>,
+    /// Pinning: the server under test gets --server-cpus; this program (and
+    /// the issuer of the resource server) --load-cpus.
     #[command(flatten)]
     pub(crate) pin: PinArgs,
     /// One JSON object on standard output instead of tables.

@@ -27,6 +27,7 @@ fn main() -> ExitCode {
         Command::Ceiling(args) => commands::ceiling::run(args),
         Command::Token(args) => commands::token::run(args),
         Command::Validate(args) => commands::validate::run(args),
+        Command::Connections(args) => commands::connections::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

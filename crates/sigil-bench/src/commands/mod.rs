@@ -1,5 +1,6 @@
 //! One module per subcommand.
 
 pub(crate) mod ceiling;
+pub(crate) mod connections;
 pub(crate) mod token;
 pub(crate) mod validate;
