@@ -1,9 +1,11 @@
 //! The benchmark programs end to end, briefly: `sigil-bench token` against
 //! a real `sigil serve` and `sigil-bench validate --http` against a real
-//! issuer and `examples/resource-server`, each for half a second. They
-//! assert that every prepared request is accepted and that every figure is
-//! there, never how fast anything was (benchmarks are programs, not timed
-//! tests).
+//! issuer and `examples/resource-server`, each for half a second, and
+//! `sigil-bench connections` against both with a few idle and slowloris
+//! connections and timeouts of one and two seconds. They assert that every
+//! prepared request is accepted, that every figure is there, and that the
+//! servers closed the slow connections, never how fast anything was
+//! (benchmarks are programs, not timed tests).
 //!
 //! `sigil-bench` starts the `sigil` and `resource-server` binaries found
 //! next to its own executable (`target/debug/`): `cargo nextest run
@@ -129,4 +131,80 @@ fn validation_against_the_example_resource_server_is_refused_nothing() {
     positive(phase, "/ok");
     positive(phase, "/ratio");
     positive(phase, "/server_cpu_us_per_request");
+}
+
+/// `sigil-bench connections --target TARGET` with 20 idle and 10 slowloris
+/// connections: every timed request answered 200, every figure reported,
+/// and every held connection closed by the server, none before its timeout.
+fn connections_are_held_and_closed(target: &str) {
+    let report = bench(&[
+        "connections",
+        "--target",
+        target,
+        "--idle",
+        "20",
+        "--slowloris",
+        "10",
+        "--requests",
+        "5",
+        "--header-read-timeout-ms",
+        "1000",
+        "--keep-alive-timeout-ms",
+        "2000",
+        "--trickle-ms",
+        "200",
+        "--grace-ms",
+        "3000",
+    ]);
+    assert_eq!(report["opened"]["idle"], 20, "{report:#}");
+    assert_eq!(report["opened"]["slowloris"], 10, "{report:#}");
+    assert_eq!(report["opened"]["failures"], serde_json::json!({}));
+    let series = report["timed"]["series"].as_array().expect("series");
+    assert_eq!(series.len(), 4, "health and token, fresh and keep-alive");
+    for (index, s) in series.iter().enumerate() {
+        let name = format!("{} {}", s["request"], s["connection"]);
+        assert_eq!(s["sent"], 5, "{name}");
+        assert_eq!(s["ok"], 5, "{name}: {s:#}");
+        assert_eq!(s["errors"], serde_json::json!({}), "{name}");
+        for figure in ["min_ms", "p50_ms", "p99_ms", "max_ms"] {
+            positive(&report, &format!("/timed/series/{index}/{figure}"));
+        }
+        assert!(s["under_target"].is_boolean(), "{name}");
+    }
+    assert!(report["timed"]["all_under_target"].is_boolean());
+    for (kind, opened, timeout) in [("slowloris", 10, 1000.0), ("idle", 20, 2000.0)] {
+        let closes = &report[kind];
+        assert_eq!(closes["opened"], opened, "{kind}: {closes:#}");
+        assert_eq!(
+            closes["closed"], opened,
+            "{kind}: not all closed by the server"
+        );
+        assert_eq!(closes["still_open"], 0, "{kind}");
+        assert_eq!(closes["early"], 0, "{kind}: closed before the timeout");
+        assert_eq!(closes["timeout_ms"], timeout as u64, "{kind}");
+        let min = positive(&report, &format!("/{kind}/min_ms"));
+        assert!(min >= timeout - 2.0, "{kind}: closed after {min} ms");
+        positive(&report, &format!("/{kind}/max_ms"));
+        assert!(closes["max_over_timeout_ms"].is_number(), "{kind}");
+    }
+    for figure in [
+        "before_mib",
+        "open_mib",
+        "during_max_mib",
+        "after_mib",
+        "peak_mib",
+    ] {
+        positive(&report, &format!("/memory/{figure}"));
+    }
+    assert_eq!(report["health_after"][0], 200, "{report:#}");
+}
+
+#[test]
+fn sigil_serve_closes_idle_and_slowloris_connections() {
+    connections_are_held_and_closed("sigil");
+}
+
+#[test]
+fn the_resource_server_closes_idle_and_slowloris_connections() {
+    connections_are_held_and_closed("resource-server");
 }
