@@ -273,6 +273,11 @@ pub(crate) struct ConnectionsArgs {
     /// connection).
     #[arg(long, value_name = "K", default_value_t = 50)]
     pub(crate) requests: usize,
+    /// Pause between two rounds of the four timed requests, so that they
+    /// spread over the slowloris connections' trickling (50 rounds: about
+    /// half a second) instead of one burst.
+    #[arg(long, value_name = "MS", default_value_t = 10)]
+    pub(crate) interval_ms: u64,
     /// The server's header read timeout for the run
     /// (`SIGIL_HEADER_READ_TIMEOUT_MS`, `--header-read-timeout-ms`).
     #[arg(long, value_name = "MS", default_value_t = 2000)]

@@ -289,6 +289,7 @@ struct Settings {
     idle: usize,
     slowloris: usize,
     requests: usize,
+    interval_ms: u64,
     header_read_timeout_ms: u64,
     keep_alive_timeout_ms: u64,
     trickle_ms: u64,
@@ -527,12 +528,14 @@ pub(crate) fn run(args: &ConnectionsArgs) -> anyhow::Result<()> {
         let (tokens, host) = (Arc::clone(&tokens), host.clone());
         let (open_idle, open_slow) = (Arc::clone(&open_idle), Arc::clone(&open_slow));
         let (k, target) = (args.requests, Duration::from_millis(args.latency_target_ms));
+        let interval = Duration::from_millis(args.interval_ms);
         on_thread(load_cpus.clone(), "sigil-bench-timed", move || {
             current_thread()?.block_on(time_requests(TimedPlan {
                 addr,
                 host,
                 tokens,
                 requests: k,
+                interval,
                 target,
                 open_idle,
                 open_slow,
@@ -575,6 +578,7 @@ pub(crate) fn run(args: &ConnectionsArgs) -> anyhow::Result<()> {
             idle: args.idle,
             slowloris: args.slowloris,
             requests: args.requests,
+            interval_ms: args.interval_ms,
             header_read_timeout_ms: args.header_read_timeout_ms,
             keep_alive_timeout_ms: args.keep_alive_timeout_ms,
             trickle_ms: args.trickle_ms,
@@ -898,6 +902,7 @@ struct TimedPlan {
     host: String,
     tokens: Arc<TokenRequests>,
     requests: usize,
+    interval: Duration,
     target: Duration,
     open_idle: Arc<AtomicUsize>,
     open_slow: Arc<AtomicUsize>,
@@ -966,8 +971,8 @@ async fn timed_one(
     }
 }
 
-/// `requests` rounds of: `/health` fresh, `/health` kept, token fresh,
-/// token kept.
+/// `requests` rounds, `interval` apart, of: `/health` fresh, `/health`
+/// kept, token fresh, token kept.
 async fn time_requests(plan: TimedPlan) -> anyhow::Result<Timed> {
     let mut samples: [Samples; 4] = Default::default();
     let mut kept_health = KeepAlive {
@@ -987,7 +992,10 @@ async fn time_requests(plan: TimedPlan) -> anyhow::Result<Timed> {
     let started = Instant::now();
     // Token item 0 was the warm-up.
     let mut next_token = 1;
-    for _ in 0..plan.requests {
+    for round in 0..plan.requests {
+        if round > 0 && !plan.interval.is_zero() {
+            tokio::time::sleep(plan.interval).await;
+        }
         let [health_fresh, health_kept, token_fresh, token_kept] = &mut samples;
         note_open();
         timed_one(plan.addr, None, health_request(&plan.host)?, health_fresh).await;
