@@ -159,6 +159,8 @@ fn connections_are_held_and_closed(target: &str) {
     assert_eq!(report["opened"]["idle"], 20, "{report:#}");
     assert_eq!(report["opened"]["slowloris"], 10, "{report:#}");
     assert_eq!(report["opened"]["failures"], serde_json::json!({}));
+    positive(&report, "/opened/slowest_connect_ms");
+    assert!(report["opened"]["connects_over_1s"].is_u64());
     let series = report["timed"]["series"].as_array().expect("series");
     assert_eq!(series.len(), 4, "health and token, fresh and keep-alive");
     for (index, s) in series.iter().enumerate() {

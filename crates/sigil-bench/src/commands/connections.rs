@@ -268,6 +268,12 @@ struct Opened {
     failures: BTreeMap<String, usize>,
     /// From the first connect to the last slowloris's first byte.
     seconds: f64,
+    /// The longest connect, ms (an idle connection's close time includes
+    /// its connect).
+    slowest_connect_ms: f64,
+    /// Connects that took over a second: a SYN retransmitted, the server's
+    /// accept queue (1024) having been full.
+    connects_over_1s: usize,
 }
 
 /// The timed requests.
@@ -760,6 +766,7 @@ async fn hold_all(plan: HoldPlan, opened: mpsc::Sender<Opened>) -> anyhow::Resul
     let head = format!("GET {} HTTP/1.1\r\nHost: {}\r\n", paths::HEALTH, plan.host);
     let head = Bytes::from(head);
     let mut last = [Instant::now(); 2];
+    let (mut slowest, mut over_1s) = (Duration::ZERO, 0);
     for (kind, wanted) in [(Kind::Idle, plan.idle), (Kind::Slowloris, plan.slowloris)] {
         let mut left = wanted;
         while left > 0 {
@@ -772,7 +779,9 @@ async fn hold_all(plan: HoldPlan, opened: mpsc::Sender<Opened>) -> anyhow::Resul
             }
             while let Some(joined) = connecting.join_next().await {
                 match joined.context("a connect task failed")? {
-                    Ok((stream, since)) => {
+                    Ok((stream, since, connect)) => {
+                        slowest = slowest.max(connect);
+                        over_1s += usize::from(connect > Duration::from_secs(1));
                         let open = match kind {
                             Kind::Idle => Arc::clone(&plan.open_idle),
                             Kind::Slowloris => Arc::clone(&plan.open_slow),
@@ -798,6 +807,8 @@ async fn hold_all(plan: HoldPlan, opened: mpsc::Sender<Opened>) -> anyhow::Resul
         slowloris: plan.open_slow.load(Ordering::Relaxed),
         failures,
         seconds: started.elapsed().as_secs_f64(),
+        slowest_connect_ms: slowest.as_secs_f64() * 1000.0,
+        connects_over_1s: over_1s,
     });
     let deadline = (last[0] + plan.keep_alive).max(last[1] + plan.header_timeout) + plan.grace;
     let mut held = Vec::with_capacity(plan.idle + plan.slowloris);
@@ -819,17 +830,24 @@ async fn hold_all(plan: HoldPlan, opened: mpsc::Sender<Opened>) -> anyhow::Resul
     Ok(held)
 }
 
-/// Connects (and for a slowloris connection writes `head`); the stream and
-/// the instant its server-side clock cannot have started before: just
-/// before connecting (idle: the server counts from its accept), or just
-/// before the first write (slowloris: the server counts from the first
-/// byte it reads). Close times measured from it are never shorter than
-/// the server's own, and longer only by the connect or the write.
-async fn open_one(addr: SocketAddr, head: Option<Bytes>) -> Result<(TcpStream, Instant), String> {
+/// Connects (and for a slowloris connection writes `head`). Returns the
+/// stream, the instant its server-side clock cannot have started before,
+/// and how long the connect took. That instant is just before connecting
+/// (idle: the server counts from its accept), or just before the first
+/// write (slowloris: the server counts from the first byte it reads), so
+/// close times measured from it are never shorter than the server's own,
+/// and longer only by the connect (a retransmitted SYN: a second) or the
+/// write. The instant after the connect would not do: this task may be
+/// polled after the server has accepted.
+async fn open_one(
+    addr: SocketAddr,
+    head: Option<Bytes>,
+) -> Result<(TcpStream, Instant, Duration), String> {
     let mut since = Instant::now();
     let mut stream = TcpStream::connect(addr)
         .await
         .map_err(|e| format!("connect: {}", e.kind()))?;
+    let connect = since.elapsed();
     let _ = stream.set_nodelay(true);
     if let Some(head) = head {
         since = Instant::now();
@@ -838,7 +856,7 @@ async fn open_one(addr: SocketAddr, head: Option<Bytes>) -> Result<(TcpStream, I
             .await
             .map_err(|e| format!("first write: {}", e.kind()))?;
     }
-    Ok((stream, since))
+    Ok((stream, since, connect))
 }
 
 /// Holds one connection until the server closes it or `stop` says so; a
@@ -1046,8 +1064,12 @@ fn text(r: &ConnectionsReport) -> String {
     };
     let _ = writeln!(
         out,
-        "opened {} idle + {} slowloris connections in {:.2} s ({failures})",
-        r.opened.idle, r.opened.slowloris, r.opened.seconds
+        "opened {} idle + {} slowloris connections in {:.2} s ({failures}; slowest connect {:.1} ms, {} over 1 s)",
+        r.opened.idle,
+        r.opened.slowloris,
+        r.opened.seconds,
+        r.opened.slowest_connect_ms,
+        r.opened.connects_over_1s
     );
     let t = &r.timed;
     let _ = writeln!(
