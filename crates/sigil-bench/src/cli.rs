@@ -45,7 +45,7 @@ pub(crate) enum Command {
     Connections(Box<ConnectionsArgs>),
 }
 
-/// How the ceilings are measured (`performance.md` §1).
+/// How the ceilings are measured (crates/sigil-bench/README.md).
 #[derive(Debug, Clone, Args)]
 pub(crate) struct BatchArgs {
     /// Target length of one calibrated batch, in milliseconds.

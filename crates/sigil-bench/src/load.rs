@@ -76,7 +76,7 @@ pub(crate) struct LoadPlan {
 pub(crate) struct LoadOutcome {
     /// 200 answers in the window.
     pub(crate) ok: u64,
-    /// Other answers in the window, by SPEC §8 `error` code (`http_<status>`
+    /// Other answers in the window, by docs/protocol.md §8 `error` code (`http_<status>`
     /// when the body names none; `transport` for a broken connection).
     pub(crate) errors: BTreeMap<String, u64>,
     /// Error answers during the warm-up.
@@ -331,7 +331,7 @@ pub(crate) async fn send(
     Ok((status, body))
 }
 
-/// The SPEC §8 `error` code of a refusal, or `http_<status>`.
+/// The docs/protocol.md §8 `error` code of a refusal, or `http_<status>`.
 pub(crate) fn error_code(status: u16, body: &[u8]) -> String {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()

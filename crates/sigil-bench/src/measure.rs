@@ -1,4 +1,4 @@
-//! Calibrated batches, as `performance.md` §1: an operation is repeated in
+//! Calibrated batches (crates/sigil-bench/README.md): an operation is repeated in
 //! batches of about `batch` (150 ms by default), `batches` times (11), on
 //! one thread; the result is the median per-operation time.
 //!

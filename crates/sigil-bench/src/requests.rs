@@ -1,4 +1,4 @@
-//! Distinct, valid, fresh token requests (SPEC §3), signed with sigil-core.
+//! Distinct, valid, fresh token requests (docs/protocol.md §3), signed with sigil-core.
 //!
 //! Request `i` of a set is signed by key `i mod K` for the endpoint
 //! `<prefix>/<i>`, so no two requests of a set (nor of two sets with
@@ -18,7 +18,7 @@ use serde::Serialize;
 use sigil_core::hash::sha256;
 use sigil_core::{Network, PrivateKey, TokenMessage, brc77, bsm};
 
-/// Which signature scheme the requests use (SPEC §2).
+/// Which signature scheme the requests use (docs/protocol.md §2).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum SchemeArg {
@@ -38,7 +38,7 @@ impl SchemeArg {
     }
 }
 
-/// Which message form the requests sign (SPEC §3).
+/// Which message form the requests sign (docs/protocol.md §3).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub(crate) enum FormArg {

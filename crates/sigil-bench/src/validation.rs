@@ -59,7 +59,7 @@ struct Signed {
 impl TokenSet {
     /// `count` tokens of `issuer` signed by a fresh key: token `i` for the
     /// `i`-th of `count` random subjects, audience `<AUDIENCE>/<prefix>/<i>`,
-    /// issued now with SPEC's lifetime.
+    /// issued now with the default lifetime (1800 s).
     ///
     /// # Errors
     /// When the operating system gives no randomness, or signing fails.

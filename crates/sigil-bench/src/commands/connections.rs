@@ -193,7 +193,7 @@ struct Series {
     sent: usize,
     /// 200 answers.
     ok: usize,
-    /// Other answers by SPEC §8 `error` code, `transport` for a failed
+    /// Other answers by docs/protocol.md §8 `error` code, `transport` for a failed
     /// connection.
     errors: BTreeMap<String, u64>,
     /// Keep-alive connections opened again after the server closed one.
