@@ -193,8 +193,7 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
         .await
         .map_err(|e| format!("cannot use issuer {}: {e}", args.issuer))?;
     let app = app(&validator);
-    let listener = tokio::net::TcpListener::bind(args.listen)
-        .await
+    let listener = sigil_edge::bind(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     eprintln!(
         "resource-server: listening on http://{}, issuer {}, audience {}{}",

@@ -55,8 +55,7 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
         .build()
         .context("starting the async runtime")?;
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(settings.listen)
-            .await
+        let listener = sigil_edge::bind(settings.listen)
             .with_context(|| format!("cannot listen on {}", settings.listen))?;
         sigil_server::run(settings, master, listener, sigil_server::shutdown_signal())
             .await
