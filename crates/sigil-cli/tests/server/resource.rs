@@ -573,6 +573,18 @@ fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
     assert!(closed.expect("an idle connection is closed") >= Duration::from_millis(900));
     drop(idle);
 
+    // A body that never arrives (the validator buffers it to check an
+    // X-Auth-Token): 408 once the request timeout passes.
+    let mut slow_body = TcpStream::connect(&addr).unwrap();
+    slow_body
+        .write_all(b"POST /api/protected HTTP/1.1\r\nHost: t\r\nX-Auth-Token: a|b|c|d|e\r\nContent-Length: 100\r\n\r\n{")
+        .unwrap();
+    let (closed, answer) = closed_after(&mut slow_body, None);
+    assert!(closed.expect("closed after the request timeout") >= Duration::from_millis(550));
+    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
+    assert!(answer.contains("timed out"), "{answer}");
+    drop(slow_body);
+
     // The cap: four open (each answered once), the fifth refused.
     let mut open: Vec<TcpStream> = (0..4)
         .map(|_| {
@@ -596,18 +608,6 @@ fn resource_server_closes_slow_and_idle_connections_and_caps_them() {
         assert!(health(tcp).starts_with("HTTP/1.1 200"));
     }
     drop(open);
-
-    // A body that never arrives (the validator buffers it to check an
-    // X-Auth-Token): 408 once the request timeout passes.
-    let mut slow_body = TcpStream::connect(&addr).unwrap();
-    slow_body
-        .write_all(b"POST /api/protected HTTP/1.1\r\nHost: t\r\nX-Auth-Token: a|b|c|d|e\r\nContent-Length: 100\r\n\r\n{")
-        .unwrap();
-    let (closed, answer) = closed_after(&mut slow_body, None);
-    assert!(closed.expect("closed after the request timeout") >= Duration::from_millis(550));
-    assert!(answer.starts_with("HTTP/1.1 408 "), "{answer:?}");
-    assert!(answer.contains("timed out"), "{answer}");
-    drop(slow_body);
 
     // An oversized head: 431 with the error body (once the places free up).
     let big = format!(
