@@ -55,7 +55,10 @@ pub struct ConnectionLimits {
     /// Longest a request may take from its complete head to its answer
     /// (reading the body included); then 408 and the connection closes.
     /// A slow body would otherwise hold a connection without any deadline.
-    pub request_timeout: Duration,
+    /// `None` for an app that times its requests itself (sigil serve's
+    /// router does, with its request id and metrics), which saves a timer
+    /// per request.
+    pub request_timeout: Option<Duration>,
 }
 
 impl ConnectionLimits {
@@ -83,7 +86,7 @@ impl Default for ConnectionLimits {
             max_connections: Self::DEFAULT_MAX_CONNECTIONS,
             max_header_bytes: Self::DEFAULT_MAX_HEADER_BYTES,
             max_headers: Self::DEFAULT_MAX_HEADERS,
-            request_timeout: Self::DEFAULT_REQUEST_TIMEOUT,
+            request_timeout: Some(Self::DEFAULT_REQUEST_TIMEOUT),
         }
     }
 }
@@ -311,10 +314,14 @@ impl Connection {
                         return Ok::<_, Infallible>(refused);
                     }
                     request.extensions_mut().insert(ConnectInfo(peer));
-                    let answer = tokio::time::timeout(limits.request_timeout, app.call(request));
-                    let response = match answer.await {
-                        Ok(response) => response?,
-                        Err(_) => timed_out(limits.request_timeout),
+                    let response = match limits.request_timeout {
+                        Some(timeout) => {
+                            match tokio::time::timeout(timeout, app.call(request)).await {
+                                Ok(response) => response?,
+                                Err(_) => timed_out(timeout),
+                            }
+                        }
+                        None => app.call(request).await?,
                     };
                     drop(busy);
                     Ok(response)

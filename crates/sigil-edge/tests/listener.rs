@@ -55,7 +55,7 @@ async fn start(max_connections: usize) -> Running {
         header_read_timeout: HEADER_TIMEOUT,
         keep_alive_timeout: IDLE_TIMEOUT,
         max_connections,
-        request_timeout: REQUEST_TIMEOUT,
+        request_timeout: Some(REQUEST_TIMEOUT),
         ..ConnectionLimits::default()
     };
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();

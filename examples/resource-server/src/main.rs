@@ -158,7 +158,7 @@ impl ConnectionArgs {
             max_connections: self.max_connections,
             max_header_bytes: self.max_header_bytes,
             max_headers: self.max_headers,
-            request_timeout: Duration::from_millis(self.request_timeout_ms),
+            request_timeout: Some(Duration::from_millis(self.request_timeout_ms)),
         }
     }
 }
