@@ -519,7 +519,21 @@ async fn store_failure_is_503_and_verifies_nothing() {
 /// per-address budget shared with it.
 #[tokio::test]
 async fn rate_limit_headers_on_the_payload_route() {
-    let server = payload_server("payload-limits", VECTOR_NOW_MS, true).await;
+    let dir = fresh_dir("payload-limits");
+    // The per-address burst as by default (60), refilled slowly (one token
+    // per 10 s) so that a busy machine cannot refill it during the test.
+    let config = Config {
+        payload_hosts: HOSTS.iter().map(|h| (*h).to_owned()).collect(),
+        rate_limit: sigil_server::RateLimitConfig {
+            per_address: sigil_server::BucketConfig {
+                per_minute: 6,
+                burst: 60,
+            },
+            ..sigil_server::RateLimitConfig::default()
+        },
+        ..config_in(&dir)
+    };
+    let server = TestServer::start_with(config, dir, VECTOR_NOW_MS).await;
     let (text, sig) = signed("app.example.com", "{}", VECTOR_NOW_MS);
     let answer = submit(&server, &json!(text), &cashaddr(), &sig).await;
     assert_eq!(answer.status, 200, "{}", answer.text);
