@@ -39,6 +39,99 @@ pub mod paths {
     pub const PAYLOADS_VERIFY_ALIAS: &str = "/api/verify";
 }
 
+/// What a route does: the token service has one handler for each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Operation {
+    /// A signed statement in, an access token out (docs/protocol.md §3).
+    IssueToken,
+    /// A Signup signed payload verified once (docs/protocol.md §11).
+    VerifyPayload,
+    /// The JSON Web Key Set (docs/protocol.md §5).
+    Jwks,
+    /// The discovery document (OpenID Connect and RFC 8414).
+    Discovery,
+    /// Who a bearer token belongs to.
+    UserInfo,
+    /// Liveness.
+    Health,
+    /// Readiness.
+    Ready,
+    /// Prometheus metrics.
+    Metrics,
+    /// The OpenAPI document.
+    OpenApi,
+}
+
+/// One route of the token service's HTTP surface.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Route {
+    /// The path, one of [`paths`].
+    pub path: &'static str,
+    /// The methods it answers (upper case; `GET` answers `HEAD` too); any
+    /// other method is 405 `method_not_allowed`.
+    pub methods: &'static [&'static str],
+    /// Its `route` label in `/metrics`.
+    pub label: &'static str,
+    /// What it does.
+    pub operation: Operation,
+    /// The route it is an alias of (same operation, same document in
+    /// `/openapi.json`), or `None` for a canonical route.
+    pub alias_of: Option<&'static str>,
+}
+
+impl Route {
+    const fn new(
+        path: &'static str,
+        methods: &'static [&'static str],
+        operation: Operation,
+    ) -> Self {
+        Self {
+            path,
+            methods,
+            label: path,
+            operation,
+            alias_of: None,
+        }
+    }
+
+    const fn alias(path: &'static str, of: Self) -> Self {
+        Self {
+            path,
+            label: path,
+            alias_of: Some(of.path),
+            ..of
+        }
+    }
+}
+
+const GET: &[&str] = &["GET"];
+const POST: &[&str] = &["POST"];
+const TOKEN_FOR_ENDPOINT: Route =
+    Route::new(paths::TOKEN_FOR_ENDPOINT, POST, Operation::IssueToken);
+const PAYLOADS_VERIFY: Route = Route::new(paths::PAYLOADS_VERIFY, POST, Operation::VerifyPayload);
+const JWKS: Route = Route::new(paths::JWKS, GET, Operation::Jwks);
+const OPENID_CONFIGURATION: Route =
+    Route::new(paths::OPENID_CONFIGURATION, GET, Operation::Discovery);
+const USERINFO: Route = Route::new(paths::USERINFO, GET, Operation::UserInfo);
+
+/// Every route of the token service, the one list its router, its
+/// `/metrics` labels and its `/openapi.json` are made from.
+pub const ROUTES: &[Route] = &[
+    TOKEN_FOR_ENDPOINT,
+    PAYLOADS_VERIFY,
+    Route::alias(paths::PAYLOADS_VERIFY_ALIAS, PAYLOADS_VERIFY),
+    JWKS,
+    Route::alias(paths::JWKS_ALIAS, JWKS),
+    OPENID_CONFIGURATION,
+    Route::alias(paths::OAUTH_AUTHORIZATION_SERVER, OPENID_CONFIGURATION),
+    USERINFO,
+    Route::alias(paths::USERINFO_ALIAS, USERINFO),
+    Route::new(paths::HEALTH, GET, Operation::Health),
+    Route::new(paths::READY, GET, Operation::Ready),
+    Route::new(paths::METRICS, GET, Operation::Metrics),
+    Route::new(paths::OPENAPI, GET, Operation::OpenApi),
+];
+
 /// The closed list of error codes of docs/protocol.md §8.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -242,6 +335,47 @@ mod tests {
         );
         let long = invalid_token_challenge(&"x".repeat(500));
         assert_eq!(long.matches('x').count(), 200);
+    }
+
+    #[test]
+    fn the_route_list_is_consistent() {
+        let mut seen = std::collections::HashSet::new();
+        for route in ROUTES {
+            assert!(seen.insert(route.path), "{} listed twice", route.path);
+            assert!(route.path.starts_with('/'), "{}", route.path);
+            assert!(
+                !route.methods.is_empty(),
+                "{} answers no method",
+                route.path
+            );
+            assert!(
+                route.methods.iter().all(|m| ["GET", "POST"].contains(m)),
+                "{}: {:?}",
+                route.path,
+                route.methods
+            );
+            assert!(ROUTES.iter().filter(|r| r.label == route.label).count() == 1);
+            if let Some(canonical) = route.alias_of {
+                let of = ROUTES.iter().find(|r| r.path == canonical);
+                let of = of.unwrap_or_else(|| panic!("{} aliases no route", route.path));
+                assert!(
+                    of.alias_of.is_none(),
+                    "{}: an alias of an alias",
+                    route.path
+                );
+                assert_eq!(
+                    (of.operation, of.methods),
+                    (route.operation, route.methods),
+                    "{}",
+                    route.path
+                );
+            } else {
+                let canonical = ROUTES
+                    .iter()
+                    .filter(|r| r.operation == route.operation && r.alias_of.is_none());
+                assert_eq!(canonical.count(), 1, "{:?}", route.operation);
+            }
+        }
     }
 
     #[test]

@@ -11,26 +11,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use axum::http::Method;
-use sigil_core::api::{ErrorCode, paths};
-
-/// The route labels: every path of ours, then `unmatched` for the rest, so
-/// the metrics' cardinality stays bounded.
-const ROUTES: [&str; 14] = [
-    paths::TOKEN_FOR_ENDPOINT,
-    paths::PAYLOADS_VERIFY,
-    paths::PAYLOADS_VERIFY_ALIAS,
-    paths::JWKS,
-    paths::JWKS_ALIAS,
-    paths::OPENID_CONFIGURATION,
-    paths::OAUTH_AUTHORIZATION_SERVER,
-    paths::USERINFO,
-    paths::USERINFO_ALIAS,
-    paths::HEALTH,
-    paths::READY,
-    paths::METRICS,
-    paths::OPENAPI,
-    "unmatched",
-];
+use sigil_core::api::{ErrorCode, ROUTES};
 
 /// The method labels: the standard methods by name, anything else `OTHER`.
 const METHODS: [&str; 10] = [
@@ -43,33 +24,45 @@ const STATUSES: [u16; 13] = [
     200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503,
 ];
 
-/// A route label: one of the server's paths, or `unmatched`.
+/// A route label: the `label` of one of [`ROUTES`], or `unmatched` for
+/// every other path, so the metrics' cardinality stays bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
 pub struct RouteLabel(usize);
 
 impl RouteLabel {
-    /// The label of `path`: itself when it is one of ours, else `unmatched`.
+    /// The label of `path`: its route's when it is one of ours, else
+    /// `unmatched`.
     #[must_use]
     pub fn of_path(path: &str) -> Self {
-        let last = ROUTES.len() - 1;
         Self(
-            ROUTES[..last]
+            ROUTES
                 .iter()
-                .position(|known| *known == path)
-                .unwrap_or(last),
+                .position(|route| route.path == path)
+                .unwrap_or(ROUTES.len()),
         )
     }
 
     /// Whether the path was none of ours.
     #[must_use]
     pub fn is_unmatched(self) -> bool {
-        self.0 == ROUTES.len() - 1
+        self.0 == ROUTES.len()
     }
 
     /// The label.
     #[must_use]
     pub fn as_str(self) -> &'static str {
-        ROUTES[self.0]
+        ROUTES.get(self.0).map_or("unmatched", |route| route.label)
+    }
+
+    /// The route's path (`unmatched` for none of ours).
+    #[must_use]
+    pub fn path(self) -> &'static str {
+        ROUTES.get(self.0).map_or("unmatched", |route| route.path)
+    }
+
+    /// Every label: each route's, then `unmatched`.
+    fn all() -> impl Iterator<Item = Self> {
+        (0..=ROUTES.len()).map(Self)
     }
 }
 
@@ -121,7 +114,7 @@ pub struct Metrics {
 impl Default for Metrics {
     fn default() -> Self {
         Self {
-            requests: (0..ROUTES.len() * METHODS.len() * STATUSES.len())
+            requests: (0..(ROUTES.len() + 1) * METHODS.len() * STATUSES.len())
                 .map(|_| AtomicU64::new(0))
                 .collect(),
             other_statuses: Mutex::default(),
@@ -207,13 +200,13 @@ impl Metrics {
         out.push_str("# HELP sigil_http_requests_total HTTP requests answered, by route, method and status.\n");
         out.push_str("# TYPE sigil_http_requests_total counter\n");
         let mut requests: BTreeMap<(&str, &str, u16), u64> = BTreeMap::new();
-        for (r, route) in ROUTES.iter().enumerate() {
+        for route in RouteLabel::all() {
             for (m, method) in METHODS.iter().enumerate() {
                 for (s, status) in STATUSES.iter().enumerate() {
-                    let count = self.requests[cell(RouteLabel(r), MethodLabel(m), s)]
-                        .load(Ordering::Relaxed);
+                    let count =
+                        self.requests[cell(route, MethodLabel(m), s)].load(Ordering::Relaxed);
                     if count > 0 {
-                        requests.insert((route, method, *status), count);
+                        requests.insert((route.as_str(), method, *status), count);
                     }
                 }
             }

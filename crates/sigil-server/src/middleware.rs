@@ -88,7 +88,7 @@ pub(crate) async fn edge(State(state): State<AppState>, request: Request, next: 
         .await
     {
         Ok(response) => {
-            let path = unmatched_path.as_deref().unwrap_or(route.as_str());
+            let path = unmatched_path.as_deref().unwrap_or(route.path());
             normalise(response, path, state.settings().body_limit_bytes).await
         }
         Err(_) => ApiError::RequestTimeout {

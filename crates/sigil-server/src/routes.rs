@@ -1,9 +1,9 @@
 //! [`router`]: every route of docs/protocol.md §3, §5 and §11, and the middleware around them.
 
 use axum::Router;
-use axum::http::header;
-use axum::routing::{get, post};
-use sigil_core::api::paths;
+use axum::http::{Method, header};
+use axum::routing::{MethodFilter, MethodRouter, on};
+use sigil_core::api::{Operation, ROUTES, Route};
 use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
@@ -12,29 +12,41 @@ use crate::handlers::{discovery, health, openapi, payload, token, userinfo};
 use crate::middleware;
 use crate::state::AppState;
 
-/// The application: every route, inside [`with_middleware`].
+/// The application: every route of [`sigil_core::api::ROUTES`], inside
+/// [`with_middleware`].
 pub fn router(state: AppState) -> Router {
-    let routes = Router::new()
-        .route(paths::TOKEN_FOR_ENDPOINT, post(token::token_for_endpoint))
-        .route(paths::PAYLOADS_VERIFY, post(payload::verify_payload))
-        .route(paths::PAYLOADS_VERIFY_ALIAS, post(payload::verify_payload))
-        .route(paths::JWKS, get(discovery::jwks))
-        .route(paths::JWKS_ALIAS, get(discovery::jwks))
-        .route(
-            paths::OPENID_CONFIGURATION,
-            get(discovery::openid_configuration),
-        )
-        .route(
-            paths::OAUTH_AUTHORIZATION_SERVER,
-            get(discovery::openid_configuration),
-        )
-        .route(paths::USERINFO, get(userinfo::userinfo))
-        .route(paths::USERINFO_ALIAS, get(userinfo::userinfo))
-        .route(paths::HEALTH, get(health::health))
-        .route(paths::READY, get(health::ready))
-        .route(paths::METRICS, get(health::metrics))
-        .route(paths::OPENAPI, get(openapi::openapi));
+    let routes = ROUTES.iter().fold(Router::new(), |routes, route| {
+        routes.route(route.path, method_router(route))
+    });
     with_middleware(routes, state)
+}
+
+/// The handler of `route`'s operation, for exactly its methods.
+fn method_router(route: &Route) -> MethodRouter<AppState> {
+    let filter = route
+        .methods
+        .iter()
+        .map(|name| {
+            Method::from_bytes(name.as_bytes())
+                .ok()
+                .and_then(|method| MethodFilter::try_from(method).ok())
+                .unwrap_or_else(|| panic!("{}: no such method {name}", route.path))
+        })
+        .reduce(MethodFilter::or)
+        .unwrap_or_else(|| panic!("{} lists no method", route.path));
+    // One arm per operation: a new operation does not compile until it has
+    // its handler.
+    match route.operation {
+        Operation::IssueToken => on(filter, token::token_for_endpoint),
+        Operation::VerifyPayload => on(filter, payload::verify_payload),
+        Operation::Jwks => on(filter, discovery::jwks),
+        Operation::Discovery => on(filter, discovery::openid_configuration),
+        Operation::UserInfo => on(filter, userinfo::userinfo),
+        Operation::Health => on(filter, health::health),
+        Operation::Ready => on(filter, health::ready),
+        Operation::Metrics => on(filter, health::metrics),
+        Operation::OpenApi => on(filter, openapi::openapi),
+    }
 }
 
 /// Wraps `routes` in the one stack of layers (outermost first): request

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo, paths};
+use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenResponse, UserInfo};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -40,22 +40,17 @@ use super::{discovery, health, payload, token, userinfo};
 )]
 struct ApiDoc;
 
-/// Adds the alias paths (same operations) and the bearer scheme.
+/// Adds the alias paths of [`ROUTES`] (their canonical route's operation)
+/// and the bearer scheme.
 struct Aliases;
 
 impl Modify for Aliases {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        for (alias, canonical) in [
-            (paths::JWKS_ALIAS, paths::JWKS),
-            (
-                paths::OAUTH_AUTHORIZATION_SERVER,
-                paths::OPENID_CONFIGURATION,
-            ),
-            (paths::USERINFO_ALIAS, paths::USERINFO),
-            (paths::PAYLOADS_VERIFY_ALIAS, paths::PAYLOADS_VERIFY),
-        ] {
-            if let Some(item) = openapi.paths.paths.get(canonical).cloned() {
-                openapi.paths.paths.insert(alias.to_owned(), item);
+        for route in ROUTES {
+            if let Some(canonical) = route.alias_of
+                && let Some(item) = openapi.paths.paths.get(canonical).cloned()
+            {
+                openapi.paths.paths.insert(route.path.to_owned(), item);
             }
         }
         let components = openapi.components.get_or_insert_with(Default::default);

@@ -103,41 +103,13 @@ async fn health_ready_metrics() {
     );
 }
 
+/// The document's version and schemas; its paths are checked against the
+/// route list in `routes.rs`.
 #[tokio::test]
-async fn openapi_lists_every_route() {
+async fn openapi_has_every_schema() {
     let server = TestServer::start("openapi", NOW).await;
     let doc = server.get(paths::OPENAPI).await.json();
     assert!(doc["openapi"].as_str().unwrap().starts_with("3."));
-    let documented = doc["paths"].as_object().unwrap();
-    let all = [
-        (paths::TOKEN_FOR_ENDPOINT, "post"),
-        (paths::PAYLOADS_VERIFY, "post"),
-        (paths::PAYLOADS_VERIFY_ALIAS, "post"),
-        (paths::JWKS, "get"),
-        (paths::JWKS_ALIAS, "get"),
-        (paths::OPENID_CONFIGURATION, "get"),
-        (paths::OAUTH_AUTHORIZATION_SERVER, "get"),
-        (paths::USERINFO, "get"),
-        (paths::USERINFO_ALIAS, "get"),
-        (paths::HEALTH, "get"),
-        (paths::READY, "get"),
-        (paths::METRICS, "get"),
-        (paths::OPENAPI, "get"),
-    ];
-    for (path, method) in all {
-        assert!(
-            documented[path].get(method).is_some(),
-            "{method} {path} undocumented"
-        );
-        // And each documented route answers something other than 404.
-        let answer = if method == "post" {
-            server.post_json(path, "{}").await
-        } else {
-            server.get(path).await
-        };
-        assert_ne!(answer.status, 404, "{path}");
-    }
-    assert_eq!(documented.len(), all.len(), "no undocumented extras either");
     let schemas = doc["components"]["schemas"].as_object().unwrap();
     for name in [
         "ErrorBody",

@@ -9,5 +9,6 @@ mod discovery;
 mod errors;
 mod limits;
 mod payload;
+mod routes;
 mod support;
 mod token;
