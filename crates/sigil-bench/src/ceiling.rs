@@ -3,7 +3,7 @@
 //!
 //! [`ServerWork`] repeats the steps of
 //! `sigil-server/src/handlers/token.rs` with the handler's own body parse
-//! (`sigil_server::ParsedTokenRequest`) and sigil-core's functions, so the
+//! (`sigil_core::token_request::ParsedTokenRequest`) and sigil-core's functions, so the
 //! ceiling follows the code: parse the JSON body (each field read as raw
 //! JSON, the public key parsed, the signature decoded),
 //! validate the endpoint, compare the message, check the time window,
@@ -21,8 +21,8 @@ use anyhow::Context as _;
 use serde::Serialize;
 use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, DEFAULT_LIFETIME_S};
+use sigil_core::token_request::ParsedTokenRequest;
 use sigil_core::{Es256SigningKey, ReplayKey, TokenMessage, Window, es256, validate_endpoint};
-use sigil_server::ParsedTokenRequest;
 
 use crate::measure::{BatchPlan, Timing, measure};
 use crate::requests::{self, FormArg, RequestSpec, SchemeArg};
@@ -44,7 +44,7 @@ pub(crate) struct ServerWork {
 }
 
 /// A request whose fields passed the checks before the signature: the
-/// handler's own parse (`sigil_server::ParsedTokenRequest`).
+/// handler's own parse (`sigil_core::token_request::ParsedTokenRequest`).
 pub(crate) type Parsed<'a> = ParsedTokenRequest<'a>;
 
 /// What one request produced.
@@ -96,7 +96,7 @@ impl ServerWork {
     /// # Errors
     /// The handler's refusal, as text.
     pub(crate) fn parse<'a>(&self, body: &'a [u8], now_ms: u64) -> Result<Parsed<'a>, String> {
-        let request = ParsedTokenRequest::parse(body).map_err(|e| format!("{e:?}"))?;
+        let request = ParsedTokenRequest::parse(body).map_err(|e| e.to_string())?;
         validate_endpoint(&request.endpoint).map_err(|e| e.to_string())?;
         TokenMessage::check(
             &request.message,

@@ -25,7 +25,7 @@ mod replay;
 pub mod signature;
 pub mod signed_request;
 pub mod timestamp;
-mod token_request;
+pub mod token_request;
 mod x509;
 
 pub use address::{Address, AddressKind};

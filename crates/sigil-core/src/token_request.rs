@@ -12,8 +12,20 @@
 //! ([`TokenMessage::check`]). [`TokenMessage::parse`] exists for tools and is
 //! injective: it accepts exactly the strings [`TokenMessage::to_message`]
 //! produces.
+//!
+//! [`ParsedTokenRequest::parse`] reads the JSON body of the route (docs/protocol.md
+//! §3's step 2, "well-formed body"); a refusal is a [`BodyError`] that
+//! names the field.
+
+use std::borrow::Cow;
+
+use serde::Deserialize;
+use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::error::{Error, Result};
+use crate::keys::PublicKey;
+use crate::signature::{Signature, decode_byte_values, decode_text};
 use crate::timestamp::parse_ms;
 
 /// First line of the bound form.
@@ -184,9 +196,217 @@ pub fn validate_endpoint(endpoint: &str) -> Result<()> {
     Ok(())
 }
 
+/// A token-request body that is not well-formed (docs/protocol.md §3's
+/// step 2): which field, and a description a server answers with as
+/// `invalid_request` (docs/protocol.md §8).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{description}")]
+pub struct BodyError {
+    /// The field that was wrong, or `None` when the body is not a JSON
+    /// object of the token request at all.
+    pub field: Option<&'static str>,
+    /// One sentence, naming the field.
+    pub description: String,
+}
+
+impl BodyError {
+    fn new(field: &'static str, description: String) -> Self {
+        Self {
+            field: Some(field),
+            description,
+        }
+    }
+
+    fn missing(field: &'static str) -> Self {
+        Self::new(field, format!("{field} is missing"))
+    }
+}
+
+/// The body with every field optional, each kept as the raw JSON text it
+/// arrived as (borrowed from the body, nothing copied): serde refuses
+/// duplicate members ("duplicate field") and ill-formed JSON and reads
+/// `null` as absent; presence and types are checked one field at a time so
+/// the description names the field.
+#[derive(Deserialize)]
+struct RawBody<'a> {
+    #[serde(borrow)]
+    endpoint: Option<&'a RawValue>,
+    #[serde(borrow)]
+    timestamp: Option<&'a RawValue>,
+    #[serde(borrow)]
+    message: Option<&'a RawValue>,
+    #[serde(borrow)]
+    pubkey: Option<&'a RawValue>,
+    #[serde(borrow)]
+    signature: Option<&'a RawValue>,
+}
+
+/// A token request body whose fields have their types (docs/protocol.md
+/// §3's step 2, "well-formed body"); the strings borrow from the body
+/// unless they contained escapes. The token service's handler and
+/// `sigil-bench`'s ceiling run this very parse.
+#[derive(Debug)]
+pub struct ParsedTokenRequest<'a> {
+    /// `endpoint`, not yet checked as a URL.
+    pub endpoint: Cow<'a, str>,
+    /// `timestamp` in ms.
+    pub timestamp_ms: u64,
+    /// The timestamp's digits exactly as sent.
+    pub timestamp_text: Cow<'a, str>,
+    /// `message`, not yet compared with the endpoint and timestamp.
+    pub message: Cow<'a, str>,
+    /// `pubkey`, a valid point.
+    pub pubkey: PublicKey,
+    /// `signature`, decoded (BSM or BRC-77), not yet verified.
+    pub signature: Signature,
+}
+
+impl ParsedTokenRequest<'_> {
+    /// Reads the JSON body: each field present and of its type, duplicate
+    /// members refused.
+    ///
+    /// # Errors
+    ///
+    /// A [`BodyError`] whose description names the field.
+    pub fn parse(bytes: &[u8]) -> std::result::Result<ParsedTokenRequest<'_>, BodyError> {
+        let raw: RawBody<'_> = serde_json::from_slice(bytes).map_err(|e| BodyError {
+            field: None,
+            description: format!("the body is not a JSON object of the token request: {e}"),
+        })?;
+        let endpoint = string_field(raw.endpoint, "endpoint")?;
+        let (timestamp_ms, timestamp_text) = timestamp_field(raw.timestamp)?;
+        let message = string_field(raw.message, "message")?;
+        let pubkey_text = string_field(raw.pubkey, "pubkey")?;
+        let pubkey = PublicKey::from_hex(&pubkey_text)
+            .map_err(|e| BodyError::new("pubkey", format!("pubkey: {e}")))?;
+        let signature = signature_field(raw.signature)?;
+        Ok(ParsedTokenRequest {
+            endpoint,
+            timestamp_ms,
+            timestamp_text,
+            message,
+            pubkey,
+            signature,
+        })
+    }
+}
+
+/// The JSON string `raw` holds, borrowed when it has no escapes.
+fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
+    let text = raw.get();
+    if !text.starts_with('"') {
+        return None;
+    }
+    serde_json::from_str::<&str>(text)
+        .map(Cow::Borrowed)
+        .or_else(|_| serde_json::from_str::<String>(text).map(Cow::Owned))
+        .ok()
+}
+
+fn string_field<'a>(
+    raw: Option<&'a RawValue>,
+    field: &'static str,
+) -> std::result::Result<Cow<'a, str>, BodyError> {
+    let raw = raw.ok_or_else(|| BodyError::missing(field))?;
+    json_string(raw).ok_or_else(|| BodyError::new(field, format!("{field} must be a string")))
+}
+
+fn timestamp_field(raw: Option<&RawValue>) -> std::result::Result<(u64, Cow<'_, str>), BodyError> {
+    let raw = raw.ok_or_else(|| BodyError::missing("timestamp"))?;
+    let text = match json_string(raw) {
+        Some(text) => text,
+        None => match serde_json::from_str::<serde_json::Number>(raw.get()) {
+            Ok(n) if n.is_u64() => Cow::Owned(n.to_string()),
+            _ => {
+                return Err(BodyError::new(
+                    "timestamp",
+                    "timestamp must be an integer of milliseconds or a string of digits".into(),
+                ));
+            }
+        },
+    };
+    let ms = parse_ms(&text).map_err(|e| BodyError::new("timestamp", format!("timestamp: {e}")))?;
+    Ok((ms, text))
+}
+
+fn signature_field(raw: Option<&RawValue>) -> std::result::Result<Signature, BodyError> {
+    let raw = raw.ok_or_else(|| BodyError::missing("signature"))?;
+    let bytes = if let Some(text) = json_string(raw) {
+        decode_text(&text)
+    } else if raw.get().starts_with('[') {
+        // A JSON array of byte values (what JSON.stringify makes of the
+        // byte array SignedMessage.sign returns): rare, parsed as values.
+        let values: Vec<Value> = serde_json::from_str(raw.get()).map_err(|e| {
+            BodyError::new(
+                "signature",
+                format!("signature: not an array of byte values: {e}"),
+            )
+        })?;
+        decode_byte_values(&values)
+    } else {
+        return Err(BodyError::new(
+            "signature",
+            "signature must be a string (base64 or hex) or an array of byte values".into(),
+        ));
+    };
+    bytes
+        .and_then(|bytes| Signature::from_bytes(&bytes))
+        .map_err(|e| BodyError::new("signature", format!("signature: {e}")))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    const PUBKEY: &str = "03bbce95ff192e17a6d842cbafe14f7f192ac0466e7f0928c187398e627e66a84f";
+
+    #[test]
+    fn body_errors_name_their_field() {
+        let cases: [(&str, Option<&str>, &str); 7] = [
+            (
+                "[]",
+                None,
+                "the body is not a JSON object of the token request",
+            ),
+            (
+                r#"{"endpoint":"e","endpoint":"e"}"#,
+                None,
+                "duplicate field `endpoint`",
+            ),
+            ("{}", Some("endpoint"), "endpoint is missing"),
+            (
+                r#"{"endpoint":1}"#,
+                Some("endpoint"),
+                "endpoint must be a string",
+            ),
+            (
+                r#"{"endpoint":"e","timestamp":-1}"#,
+                Some("timestamp"),
+                "timestamp must be an integer of milliseconds or a string of digits",
+            ),
+            (
+                r#"{"endpoint":"e","timestamp":"1","message":"m","pubkey":"00"}"#,
+                Some("pubkey"),
+                "pubkey: ",
+            ),
+            (
+                &signature_true_body(),
+                Some("signature"),
+                "signature must be a string (base64 or hex) or an array of byte values",
+            ),
+        ];
+        for (body, field, phrase) in cases {
+            let error = ParsedTokenRequest::parse(body.as_bytes()).unwrap_err();
+            assert_eq!(error.field, field, "{body}");
+            assert!(error.to_string().contains(phrase), "{body}: {error}");
+        }
+    }
+
+    fn signature_true_body() -> String {
+        format!(
+            r#"{{"endpoint":"e","timestamp":"1","message":"m","pubkey":"{PUBKEY}","signature":true}}"#
+        )
+    }
 
     #[test]
     fn compat_and_bound_round_trip() {

@@ -20,7 +20,6 @@ pub use config::{
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use handlers::openapi::document as openapi_document;
-pub use handlers::token::ParsedTokenRequest;
 pub use keyring::{
     KeyError, KeyRing, PublishedKey, Rotation, Sealing, check_writable, ensure_current, new_key,
     rotate, seal,

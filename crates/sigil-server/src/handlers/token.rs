@@ -2,20 +2,17 @@
 //! an access token out. The checks run in the order of docs/protocol.md §3; each refusal is the
 //! [`ApiError`] of docs/protocol.md §8.
 
-use std::borrow::Cow;
 use std::net::SocketAddr;
 
 use axum::body::Body;
 use axum::extract::{ConnectInfo, State};
 use axum::http::{HeaderMap, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use serde::Deserialize;
 use serde_json::Value;
-use serde_json::value::RawValue;
 use sigil_core::api::TokenResponse;
 use sigil_core::jwt::{self, AccessClaims, matches_at_path_boundary};
-use sigil_core::signature::{decode_byte_values, decode_text};
-use sigil_core::{MessageForm, PublicKey, ReplayKey, Signature, TokenMessage, validate_endpoint};
+use sigil_core::token_request::ParsedTokenRequest;
+use sigil_core::{MessageForm, ReplayKey, TokenMessage, validate_endpoint};
 use sigil_store::{Insertion, ReplayNamespace, ReplayRecord};
 use tracing::instrument;
 
@@ -45,25 +42,6 @@ pub(crate) struct TokenRequestBody {
     /// BSM or BRC-77 signature of `message`: base64, hex, or a JSON array of byte values.
     #[schema(value_type = String)]
     signature: Value,
-}
-
-/// The body with every field optional, each kept as the raw JSON text it
-/// arrived as (borrowed from the body, nothing copied): serde refuses
-/// duplicate members ("duplicate field") and ill-formed JSON and reads
-/// `null` as absent; presence and types are checked one field at a time so
-/// the description names the field.
-#[derive(Deserialize)]
-struct RawBody<'a> {
-    #[serde(borrow)]
-    endpoint: Option<&'a RawValue>,
-    #[serde(borrow)]
-    timestamp: Option<&'a RawValue>,
-    #[serde(borrow)]
-    message: Option<&'a RawValue>,
-    #[serde(borrow)]
-    pubkey: Option<&'a RawValue>,
-    #[serde(borrow)]
-    signature: Option<&'a RawValue>,
 }
 
 /// Obtain an access token for an endpoint by signing a statement.
@@ -115,7 +93,8 @@ async fn issue(
     let bytes = admit(state, peer, headers, body, limit).await?;
 
     // 2. Well-formed body.
-    let request = ParsedTokenRequest::parse(&bytes)?;
+    let request =
+        ParsedTokenRequest::parse(&bytes).map_err(|e| ApiError::InvalidRequest(e.description))?;
 
     // 3. Endpoint syntax and the audience allowlist.
     validate_endpoint(&request.endpoint).map_err(|e| ApiError::InvalidTarget(e.to_string()))?;
@@ -220,115 +199,4 @@ async fn issue(
         token_type: "Bearer".into(),
         expires_in: settings.token_lifetime_s,
     })
-}
-
-/// A token request body whose fields have their types (docs/protocol.md §3's step 2,
-/// "well-formed body"); the strings borrow from the body unless they
-/// contained escapes. Public so that `sigil-bench` measures its ceiling
-/// with the very parse the handler runs.
-#[derive(Debug)]
-pub struct ParsedTokenRequest<'a> {
-    /// `endpoint`, not yet checked as a URL.
-    pub endpoint: Cow<'a, str>,
-    /// `timestamp` in ms.
-    pub timestamp_ms: u64,
-    /// The timestamp's digits exactly as sent.
-    pub timestamp_text: Cow<'a, str>,
-    /// `message`, not yet compared with the endpoint and timestamp.
-    pub message: Cow<'a, str>,
-    /// `pubkey`, a valid point.
-    pub pubkey: PublicKey,
-    /// `signature`, decoded (BSM or BRC-77), not yet verified.
-    pub signature: Signature,
-}
-
-impl ParsedTokenRequest<'_> {
-    /// Reads the JSON body: each field present and of its type, duplicate
-    /// members refused.
-    ///
-    /// # Errors
-    ///
-    /// [`ApiError::InvalidRequest`] whose description names the field.
-    pub fn parse(bytes: &[u8]) -> Result<ParsedTokenRequest<'_>, ApiError> {
-        let raw: RawBody<'_> = serde_json::from_slice(bytes).map_err(|e| {
-            ApiError::InvalidRequest(format!(
-                "the body is not a JSON object of the token request: {e}"
-            ))
-        })?;
-        let endpoint = string_field(raw.endpoint, "endpoint")?;
-        let (timestamp_ms, timestamp_text) = timestamp_field(raw.timestamp)?;
-        let message = string_field(raw.message, "message")?;
-        let pubkey_text = string_field(raw.pubkey, "pubkey")?;
-        let pubkey = PublicKey::from_hex(&pubkey_text)
-            .map_err(|e| ApiError::InvalidRequest(format!("pubkey: {e}")))?;
-        let signature = signature_field(raw.signature)?;
-        Ok(ParsedTokenRequest {
-            endpoint,
-            timestamp_ms,
-            timestamp_text,
-            message,
-            pubkey,
-            signature,
-        })
-    }
-}
-
-fn missing(field: &str) -> ApiError {
-    ApiError::InvalidRequest(format!("{field} is missing"))
-}
-
-/// The JSON string `raw` holds, borrowed when it has no escapes.
-fn json_string(raw: &RawValue) -> Option<Cow<'_, str>> {
-    let text = raw.get();
-    if !text.starts_with('"') {
-        return None;
-    }
-    serde_json::from_str::<&str>(text)
-        .map(Cow::Borrowed)
-        .or_else(|_| serde_json::from_str::<String>(text).map(Cow::Owned))
-        .ok()
-}
-
-fn string_field<'a>(raw: Option<&'a RawValue>, field: &str) -> Result<Cow<'a, str>, ApiError> {
-    let raw = raw.ok_or_else(|| missing(field))?;
-    json_string(raw).ok_or_else(|| ApiError::InvalidRequest(format!("{field} must be a string")))
-}
-
-fn timestamp_field(raw: Option<&RawValue>) -> Result<(u64, Cow<'_, str>), ApiError> {
-    let raw = raw.ok_or_else(|| missing("timestamp"))?;
-    let text = match json_string(raw) {
-        Some(text) => text,
-        None => match serde_json::from_str::<serde_json::Number>(raw.get()) {
-            Ok(n) if n.is_u64() => Cow::Owned(n.to_string()),
-            _ => {
-                return Err(ApiError::InvalidRequest(
-                    "timestamp must be an integer of milliseconds or a string of digits".into(),
-                ));
-            }
-        },
-    };
-    let ms = sigil_core::timestamp::parse_ms(&text)
-        .map_err(|e| ApiError::InvalidRequest(format!("timestamp: {e}")))?;
-    Ok((ms, text))
-}
-
-fn signature_field(raw: Option<&RawValue>) -> Result<Signature, ApiError> {
-    let raw = raw.ok_or_else(|| missing("signature"))?;
-    let bytes = if let Some(text) = json_string(raw) {
-        decode_text(&text)
-    } else if raw.get().starts_with('[') {
-        // A JSON array of byte values (what JSON.stringify makes of the
-        // byte array SignedMessage.sign returns): rare, parsed as values.
-        let values: Vec<Value> = serde_json::from_str(raw.get()).map_err(|e| {
-            ApiError::InvalidRequest(format!("signature: not an array of byte values: {e}"))
-        })?;
-        decode_byte_values(&values)
-    } else {
-        return Err(ApiError::InvalidRequest(
-            "signature must be a string (base64 or hex) or an array of byte values".into(),
-        ));
-    };
-    bytes
-        .and_then(|bytes| Signature::from_bytes(&bytes))
-        .map_err(|e| ApiError::InvalidRequest(format!("signature: {e}")))
 }
