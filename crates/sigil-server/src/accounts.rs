@@ -12,7 +12,7 @@ use crate::error::ApiError;
 
 /// Every account, by compressed public key.
 #[derive(Debug, Clone, Default)]
-pub struct Registry {
+pub(crate) struct Registry {
     accounts: HashMap<[u8; 33], Account>,
 }
 
@@ -22,7 +22,7 @@ impl Registry {
     /// # Errors
     ///
     /// When the store cannot answer.
-    pub async fn load(store: &dyn AccountStore) -> Result<Self, sigil_store::Error> {
+    pub(crate) async fn load(store: &dyn AccountStore) -> Result<Self, sigil_store::Error> {
         let accounts = store
             .list_accounts()
             .await?
@@ -34,7 +34,7 @@ impl Registry {
 
     /// The account of `key`, revoked or not.
     #[must_use]
-    pub fn get(&self, key: &PublicKey) -> Option<&Account> {
+    pub(crate) fn get(&self, key: &PublicKey) -> Option<&Account> {
         self.accounts.get(&key.serialize())
     }
 
@@ -45,7 +45,7 @@ impl Registry {
     /// # Errors
     ///
     /// [`ApiError::AccessDenied`] saying which rule refused.
-    pub fn admit(
+    pub(crate) fn admit(
         &self,
         key: &PublicKey,
         endpoint: &str,

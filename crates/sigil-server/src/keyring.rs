@@ -52,22 +52,22 @@ pub enum KeyError {
 /// One published key: parsed once, with its JWKS entry built once (the
 /// `x5c` certificate's signature is randomised, so it is never rebuilt).
 #[derive(Debug, Clone)]
-pub struct PublishedKey {
+pub(crate) struct PublishedKey {
     /// The key id.
-    pub kid: String,
+    pub(crate) kid: String,
     /// Current or retiring.
-    pub state: KeyState,
+    pub(crate) state: KeyState,
     /// When it was made, ms.
-    pub created_at_ms: u64,
+    pub(crate) created_at_ms: u64,
     /// When it stops being published (retiring keys).
-    pub retires_at_ms: Option<u64>,
+    pub(crate) retires_at_ms: Option<u64>,
     signing: Arc<Es256SigningKey>,
     jwk: Jwk,
 }
 
 /// The keys a server signs and publishes with, as read at one moment.
 #[derive(Debug, Clone)]
-pub struct KeyRing {
+pub(crate) struct KeyRing {
     current: Arc<Es256SigningKey>,
     keys: Vec<PublishedKey>,
     jwks_json: Bytes,
@@ -83,7 +83,7 @@ impl KeyRing {
     ///
     /// [`KeyError`]: the store fails, there is no current key, or a key
     /// cannot be opened (encrypted without the master key, altered).
-    pub async fn load(
+    pub(crate) async fn load(
         store: &dyn SigningKeyStore,
         master: Option<&MasterKey>,
         now_ms: u64,
@@ -147,26 +147,26 @@ impl KeyRing {
 
     /// The key that signs new tokens.
     #[must_use]
-    pub fn current(&self) -> &Arc<Es256SigningKey> {
+    pub(crate) fn current(&self) -> &Arc<Es256SigningKey> {
         &self.current
     }
 
     /// The published keys, current first.
     #[must_use]
-    pub fn keys(&self) -> &[PublishedKey] {
+    pub(crate) fn keys(&self) -> &[PublishedKey] {
         &self.keys
     }
 
     /// The JWKS document, serialised once (cloning shares the bytes).
     #[must_use]
-    pub fn jwks_json(&self) -> &Bytes {
+    pub(crate) fn jwks_json(&self) -> &Bytes {
         &self.jwks_json
     }
 
     /// The published keys as a checked key set, for validating our own
     /// tokens (`/userinfo`).
     #[must_use]
-    pub fn verify_set(&self) -> &JwkSet {
+    pub(crate) fn verify_set(&self) -> &JwkSet {
         &self.verify_set
     }
 
@@ -192,7 +192,7 @@ impl KeyRing {
     /// # Errors
     ///
     /// As [`KeyRing::load`].
-    pub async fn reload(
+    pub(crate) async fn reload(
         &self,
         store: &dyn SigningKeyStore,
         master: Option<&MasterKey>,
@@ -247,7 +247,7 @@ fn open(
 /// # Errors
 ///
 /// [`KeyError::Key`] when randomness or encryption fails.
-pub fn new_key(master: Option<&MasterKey>, now_ms: u64) -> Result<NewSigningKey, KeyError> {
+pub(crate) fn new_key(master: Option<&MasterKey>, now_ms: u64) -> Result<NewSigningKey, KeyError> {
     let pkcs8 = loop {
         let mut random = Zeroizing::new([0u8; 32]);
         getrandom::fill(random.as_mut_slice())
@@ -270,7 +270,7 @@ pub fn new_key(master: Option<&MasterKey>, now_ms: u64) -> Result<NewSigningKey,
 /// # Errors
 ///
 /// As [`new_key`], or the store fails.
-pub async fn ensure_current(
+pub(crate) async fn ensure_current(
     store: &dyn SigningKeyStore,
     master: Option<&MasterKey>,
     now_ms: u64,
@@ -311,7 +311,8 @@ pub struct Rotation {
 /// # Errors
 ///
 /// [`KeyError::SealedStore`], [`KeyError::PlainStore`] or
-/// [`KeyError::MixedStore`] (see [`check_writable`]); as [`new_key`]; or
+/// [`KeyError::MixedStore`], each naming what to do; [`KeyError::Key`] when
+/// randomness or encryption fails; or
 /// the store fails.
 pub async fn rotate(
     store: &dyn SigningKeyStore,
@@ -340,7 +341,7 @@ pub async fn rotate(
 ///
 /// [`KeyError::SealedStore`], [`KeyError::PlainStore`] or
 /// [`KeyError::MixedStore`], each naming what to do.
-pub fn check_writable(
+pub(crate) fn check_writable(
     records: &[SigningKeyRecord],
     master: Option<&MasterKey>,
 ) -> Result<(), KeyError> {

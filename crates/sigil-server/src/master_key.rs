@@ -142,7 +142,7 @@ impl MasterKey {
 /// True when `stored` is a sealed key (starts with the magic); false for a
 /// plain PKCS#8 document.
 #[must_use]
-pub fn is_sealed(stored: &[u8]) -> bool {
+pub(crate) fn is_sealed(stored: &[u8]) -> bool {
     stored.starts_with(MAGIC)
 }
 

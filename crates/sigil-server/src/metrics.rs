@@ -27,13 +27,13 @@ const STATUSES: [u16; 13] = [
 /// A route label: the `label` of one of [`ROUTES`], or `unmatched` for
 /// every other path, so the metrics' cardinality stays bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct RouteLabel(usize);
+pub(crate) struct RouteLabel(usize);
 
 impl RouteLabel {
     /// The label of `path`: its route's when it is one of ours, else
     /// `unmatched`.
     #[must_use]
-    pub fn of_path(path: &str) -> Self {
+    pub(crate) fn of_path(path: &str) -> Self {
         Self(
             ROUTES
                 .iter()
@@ -44,19 +44,19 @@ impl RouteLabel {
 
     /// Whether the path was none of ours.
     #[must_use]
-    pub fn is_unmatched(self) -> bool {
+    pub(crate) fn is_unmatched(self) -> bool {
         self.0 == ROUTES.len()
     }
 
     /// The label.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         ROUTES.get(self.0).map_or("unmatched", |route| route.label)
     }
 
     /// The route's path (`unmatched` for none of ours).
     #[must_use]
-    pub fn path(self) -> &'static str {
+    pub(crate) fn path(self) -> &'static str {
         ROUTES.get(self.0).map_or("unmatched", |route| route.path)
     }
 
@@ -68,12 +68,12 @@ impl RouteLabel {
 
 /// A method label: a standard method's name, or `OTHER`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
-pub struct MethodLabel(usize);
+pub(crate) struct MethodLabel(usize);
 
 impl MethodLabel {
     /// The label of `method`.
     #[must_use]
-    pub fn of(method: &Method) -> Self {
+    pub(crate) fn of(method: &Method) -> Self {
         let other = METHODS.len() - 1;
         Self(
             METHODS[..other]
@@ -85,7 +85,7 @@ impl MethodLabel {
 
     /// The label.
     #[must_use]
-    pub fn as_str(self) -> &'static str {
+    pub(crate) fn as_str(self) -> &'static str {
         METHODS[self.0]
     }
 }
@@ -138,7 +138,7 @@ impl Metrics {
     /// Counts one answered request. The labels come from fixed sets, so
     /// the table stays small; recording allocates nothing and takes no
     /// lock.
-    pub fn record_request(
+    pub(crate) fn record_request(
         &self,
         route: RouteLabel,
         method: MethodLabel,
@@ -172,17 +172,17 @@ impl Metrics {
     }
 
     /// Counts one issued token.
-    pub fn token_issued(&self) {
+    pub(crate) fn token_issued(&self) {
         self.tokens_issued.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts one signature verification attempt (the expensive step).
-    pub fn signature_checked(&self) {
+    pub(crate) fn signature_checked(&self) {
         self.signature_checks.fetch_add(1, Ordering::Relaxed);
     }
 
     /// Counts purged replay records.
-    pub fn replay_records_purged(&self, count: u64) {
+    pub(crate) fn replay_records_purged(&self, count: u64) {
         self.replay_records_purged
             .fetch_add(count, Ordering::Relaxed);
     }

@@ -19,7 +19,7 @@ use crate::metrics::{MethodLabel, RouteLabel};
 use crate::state::AppState;
 
 /// The request id header, set on every response.
-pub const REQUEST_ID: &str = "x-request-id";
+pub(crate) const REQUEST_ID: &str = "x-request-id";
 
 /// [`REQUEST_ID`] as a header name (a standard name allocates nothing; a
 /// custom one parsed per request would).

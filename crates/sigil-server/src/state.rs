@@ -136,13 +136,13 @@ impl AppState {
 
     /// The signing keys as last loaded.
     #[must_use]
-    pub fn keys(&self) -> Arc<KeyRing> {
+    pub(crate) fn keys(&self) -> Arc<KeyRing> {
         self.inner.keys.load_full()
     }
 
     /// The account registry as last loaded.
     #[must_use]
-    pub fn accounts(&self) -> Arc<Registry> {
+    pub(crate) fn accounts(&self) -> Arc<Registry> {
         self.inner.accounts.load_full()
     }
 

@@ -63,7 +63,7 @@ impl Modify for Aliases {
 
 /// The OpenAPI document.
 #[must_use]
-pub fn document() -> utoipa::openapi::OpenApi {
+pub(crate) fn document() -> utoipa::openapi::OpenApi {
     ApiDoc::openapi()
 }
 
