@@ -4,7 +4,6 @@
 use std::io::Write as _;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 use sigil_core::auth_token::{self, AuthToken, BodyEncoding, RequestFacts};
@@ -87,11 +86,7 @@ const VECTOR_WIF: &str = "L211enC224G1kV8pyyq7bjVd9SxZebnRYEzzM3i7ZHCc1c5E7dQu";
 
 /// The case `name` of a vector file under tests/vectors/.
 fn vector_case(file: &str, name: &str) -> Value {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors")
-        .join(file);
-    let text = std::fs::read_to_string(&path).expect("the vector file is readable");
-    let doc: Value = serde_json::from_str(&text).expect("the vector file is JSON");
+    let doc = sigil_testkit::vector_file(file);
     doc["cases"]
         .as_array()
         .expect("cases")
@@ -154,9 +149,7 @@ fn keygen_text_and_json_agree_with_sigil_core() {
 fn keygen_out_writes_a_new_owner_only_file_and_never_overwrites() {
     use std::os::unix::fs::PermissionsExt as _;
 
-    let dir = std::env::temp_dir().join(format!("sigil-cli-keygen-out-{}", std::process::id()));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).expect("temp dir");
+    let dir = sigil_testkit::fresh_dir("cli-keygen-out");
     let mode = |path: &Path| {
         let mode = std::fs::metadata(path)
             .expect("the key file")
@@ -739,16 +732,11 @@ fn serve_help_lists_the_spec_flags() {
     );
 }
 
-fn now_ms() -> u64 {
-    let elapsed = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .expect("the clock is after 1970");
-    u64::try_from(elapsed.as_millis()).expect("milliseconds fit in u64")
-}
+use sigil_testkit::now_ms;
 
 /// A fresh temp file holding `text`.
 fn temp_file(name: &str, text: &str) -> std::path::PathBuf {
-    let path = std::env::temp_dir().join(format!("sigil-cli-{name}-{}", std::process::id()));
+    let path = sigil_testkit::fresh_dir(&format!("cli-{name}")).join(name);
     std::fs::write(&path, text).expect("temp file written");
     path
 }

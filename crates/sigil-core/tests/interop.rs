@@ -11,9 +11,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::collections::HashMap;
-use std::io::Write;
-use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -25,38 +22,10 @@ use sigil_core::{Address, Network, PrivateKey, PublicKey, Scheme, Signature, Win
 
 const CASES: usize = 200;
 
-fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
-}
-
 fn node(script: &str, args: &[&str], stdin: Option<&Value>) -> Value {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules/@bsv/sdk").is_dir(),
-        "tests/interop/node_modules is missing: run `npm ci --ignore-scripts` in tests/interop (scripts/test does)"
-    );
-    let mut child = Command::new("node")
-        .arg(script)
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node is on PATH");
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input.to_string().as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "node {script} failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("node printed one JSON object")
+    let mut command = sigil_testkit::node(script, &["@bsv/sdk"]);
+    command.args(args);
+    sigil_testkit::run_json(command, stdin)
 }
 
 /// A small deterministic generator, seeded per run and printed on failure.

@@ -17,7 +17,7 @@ use axum::extract::ConnectInfo;
 use axum::routing::get;
 use sigil_edge::ConnectionLimits;
 use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
-use tokio::net::{TcpListener, TcpStream};
+use tokio::net::TcpStream;
 use tokio::sync::oneshot;
 
 const HEADER_TIMEOUT: Duration = Duration::from_millis(400);
@@ -58,7 +58,7 @@ async fn start(max_connections: usize) -> Running {
         request_timeout: Some(REQUEST_TIMEOUT),
         ..ConnectionLimits::default()
     };
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = sigil_testkit::local_tokio_listener().await;
     let addr = listener.local_addr().unwrap();
     let (tx, rx) = oneshot::channel::<()>();
     let task = tokio::spawn(sigil_edge::serve(listener, app, limits, async move {

@@ -11,8 +11,7 @@ mod files;
 
 use std::any::Any;
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU32, Ordering};
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::Duration;
 
 use conformance::{Fixture, NOW, SIGNED_AT, TTL, conformance_tests, record, replay_key};
 use rusqlite::Connection;
@@ -27,16 +26,7 @@ struct SqliteFixture {
 
 impl SqliteFixture {
     fn new() -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .map_or(0, |d| d.subsec_nanos());
-        let dir = std::env::temp_dir().join(format!(
-            "sigil-store-test-{}-{nanos}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("create the test directory");
+        let dir = sigil_testkit::fresh_dir("store-test");
         Self { dir }
     }
 

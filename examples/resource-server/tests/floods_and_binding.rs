@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::process::{Child, Command, Stdio};
 use std::time::{SystemTime, UNIX_EPOCH};
 
@@ -19,7 +19,7 @@ use sigil_core::{Es256SigningKey, Network, PrivateKey, Scheme};
 /// Serves the discovery document and a one-key JWKS, one answer per
 /// connection; returns the issuer URL.
 fn issuer() -> String {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let listener = sigil_testkit::local_listener();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let key = Es256SigningKey::from_pkcs8(&generate_pkcs8(&[9; 32]).unwrap()).unwrap();
     let jwks = serde_json::to_string(&Jwks {

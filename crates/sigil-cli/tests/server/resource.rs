@@ -471,12 +471,8 @@ fn cli_token_call_and_inspect_against_the_servers() {
 
 /// `node resource_client.mjs args…` with the key's WIF.
 fn resource_client(scratch: &Scratch, key: &Key, args: &[&str]) -> Value {
-    let mut command = Command::new("node");
-    command
-        .arg("resource_client.mjs")
-        .args(args)
-        .current_dir(interop_dir())
-        .env("SERVICE_ACCOUNT_WIF", &key.wif);
+    let mut command = sigil_testkit::node("resource_client.mjs", &["@bsv/sdk", "bitcoin-auth"]);
+    command.args(args).env("SERVICE_ACCOUNT_WIF", &key.wif);
     let out = run(scratch, command, "node resource_client.mjs");
     out.assert_code(0, "node resource_client.mjs");
     out.json()

@@ -2,14 +2,13 @@
 //! HTTP/1.1 client, the server process, the Node scripts.
 
 use std::fs::File;
-use std::hash::BuildHasher as _;
 use std::io::{Read as _, Write as _};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::thread::sleep;
-pub(crate) use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+pub(crate) use std::time::{Duration, Instant};
 
 pub(crate) use base64::Engine as _;
 pub(crate) use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
@@ -40,17 +39,7 @@ pub(crate) struct Scratch {
 
 impl Scratch {
     pub(crate) fn new(test: &str) -> Self {
-        static COUNTER: AtomicU32 = AtomicU32::new(0);
-        let nanos = SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .subsec_nanos();
-        let dir = std::env::temp_dir().join(format!(
-            "sigil-server-test-{test}-{}-{nanos}-{}",
-            std::process::id(),
-            COUNTER.fetch_add(1, Ordering::Relaxed)
-        ));
-        std::fs::create_dir_all(&dir).expect("the temp dir is writable");
+        let dir = sigil_testkit::fresh_dir(&format!("server-test-{test}"));
         Self {
             dir,
             files: AtomicU32::new(0),
@@ -337,34 +326,10 @@ pub(crate) struct Options<'a> {
     pub(crate) cpus: Option<&'a str>,
 }
 
-/// A port nobody listens on right now. Chosen at random below the
-/// kernel's ephemeral range, so that no other process's `bind(":0")` (the
-/// in-process servers of other tests) can take it before the server binds
-/// it; the remaining race with another test of this file is caught by
-/// [`Server::is_ours`] and retried.
-pub(crate) fn free_port() -> u16 {
-    const FLOOR: u16 = 10_000;
-    let ephemeral_low = std::fs::read_to_string("/proc/sys/net/ipv4/ip_local_port_range")
-        .ok()
-        .and_then(|text| text.split_whitespace().next()?.parse::<u16>().ok())
-        .unwrap_or(32_768);
-    if ephemeral_low > FLOOR + 1_000 {
-        let random = std::collections::hash_map::RandomState::new();
-        for attempt in 0..100_u32 {
-            let span = u64::from(ephemeral_low - FLOOR);
-            let offset = u16::try_from(random.hash_one(attempt) % span).unwrap();
-            let port = FLOOR + offset;
-            if TcpListener::bind(("127.0.0.1", port)).is_ok() {
-                return port;
-            }
-        }
-    }
-    TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
+/// A port nobody listens on right now (`sigil_testkit::free_port`); the
+/// race with another test of this file is caught by [`Server::is_ours`]
+/// and retried.
+pub(crate) use sigil_testkit::free_port;
 
 impl Server {
     /// Starts `sigil serve` on the scratch database with issuer
@@ -574,15 +539,7 @@ impl Drop for Server {
 
 // ---------------------------------------------------------------- tokens --
 
-pub(crate) fn now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
+pub(crate) use sigil_testkit::now_ms;
 
 /// The seed's request body (compat message `endpoint:timestamp`), signed
 /// now with BSM.
@@ -608,10 +565,6 @@ pub(crate) fn jwt_part(token: &str, index: usize) -> Value {
 
 // ------------------------------------------------------------------ node --
 
-pub(crate) fn interop_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop")
-}
-
 /// `node token_service.mjs args…` (with `SERVICE_ACCOUNT_WIF` when given):
 /// its JSON output. Asserts exit 0.
 pub(crate) fn token_service(
@@ -620,17 +573,8 @@ pub(crate) fn token_service(
     args: &[&str],
     wif: Option<&str>,
 ) -> Value {
-    let dir = interop_dir();
-    assert!(
-        dir.join("node_modules/jose").is_dir() && dir.join("node_modules/jsonwebtoken").is_dir(),
-        "tests/interop/node_modules is missing: run `npm ci --ignore-scripts` in tests/interop (scripts/test does)"
-    );
-    let mut command = Command::new("node");
-    command
-        .arg("token_service.mjs")
-        .args(args)
-        .current_dir(&dir)
-        .env_remove("SERVICE_ACCOUNT_WIF");
+    let mut command = sigil_testkit::node("token_service.mjs", &["jose", "jsonwebtoken"]);
+    command.args(args).env_remove("SERVICE_ACCOUNT_WIF");
     if let Some(wif) = wif {
         command.env("SERVICE_ACCOUNT_WIF", wif);
     }

@@ -6,9 +6,7 @@
 
 use std::collections::{HashSet, VecDeque};
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::{SystemTime, UNIX_EPOCH};
 
 use axum::body::{Bytes, to_bytes};
 use axum::extract::{Request, State};
@@ -19,7 +17,6 @@ use sigil_core::jwt::{Audience, ValidationRules, VerifiedClaims, validate};
 use sigil_core::{JwkSet, Network, PrivateKey};
 use sigil_server::{AppState, Config, ManualClock};
 use sigil_store::Store;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 
 /// A running sigil token service.
@@ -36,7 +33,7 @@ impl Server {
     /// its own address, after `tweak` changed the config.
     pub async fn start(name: &str, tweak: impl FnOnce(&mut Config)) -> Self {
         let dir = fresh_dir(name);
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         let base = format!("http://{}", listener.local_addr().unwrap());
         let mut config = Config {
             database: format!("sqlite://{}", dir.join("sigil.db").display()),
@@ -120,26 +117,10 @@ fn metric_sum(text: &str, prefix: &str) -> u64 {
 }
 
 fn fresh_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sigil-client-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    sigil_testkit::fresh_dir(&format!("client-{name}"))
 }
 
-pub fn system_now_ms() -> u64 {
-    u64::try_from(
-        SystemTime::now()
-            .duration_since(UNIX_EPOCH)
-            .unwrap()
-            .as_millis(),
-    )
-    .unwrap()
-}
+pub use sigil_testkit::now_ms as system_now_ms;
 
 /// A test key, distinct per `seed`.
 pub fn key(seed: u32) -> PrivateKey {
@@ -206,7 +187,7 @@ impl App {
         let router = axum::Router::new()
             .fallback(record)
             .with_state(recording.clone());
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         tokio::spawn(async move {

@@ -12,7 +12,6 @@ use serde_json::Value;
 use sigil_client::{Client, Error, Scheme};
 use sigil_core::signature::decode_text;
 use sigil_core::{Signature, TokenMessage};
-use tokio::net::TcpListener;
 
 use crate::support::key;
 
@@ -52,7 +51,7 @@ async fn fake_issuer(
             ),
         )
         .with_state(fake);
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = sigil_testkit::local_tokio_listener().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, router).await.unwrap() });
     (base, seen)

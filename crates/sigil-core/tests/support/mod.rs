@@ -4,22 +4,14 @@
 #![allow(dead_code, unreachable_pub)] // each test binary uses a different subset
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 
 use serde_json::Value;
 use sigil_core::hash::from_hex;
 use sigil_core::{PrivateKey, ReplayKey};
 
-/// The repository's copy of the public vectors (`tests/vectors/`).
-pub fn vectors_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/vectors")
-}
-
-/// Parses one vector file.
+/// Parses one vector file of `tests/vectors/`.
 pub fn load(file: &str) -> Value {
-    let path = vectors_dir().join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    sigil_testkit::vector_file(file)
 }
 
 /// Runs `check` on every case of `file`'s `cases` array. Every failing case

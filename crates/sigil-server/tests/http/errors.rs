@@ -7,7 +7,6 @@ use serde_json::json;
 use sigil_core::{PrivateKey, brc77, bsm};
 use sigil_server::{Config, with_middleware};
 use sigil_store::Account;
-use tokio::net::TcpListener;
 
 use crate::support::{
     Answer, ENDPOINT, TOKEN_PATH, TestServer, base64, config_in, fresh_dir, key, request,
@@ -398,7 +397,7 @@ async fn server_error_hides_the_cause() {
         }),
     );
     let app = with_middleware(routes, server.state.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = sigil_testkit::local_tokio_listener().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let answer = Answer::read(reqwest::get(format!("{base}/boom")).await.unwrap()).await;
@@ -447,7 +446,7 @@ async fn request_timeout_is_408_never_503() {
         }),
     );
     let app = with_middleware(routes, server.state.clone());
-    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let listener = sigil_testkit::local_tokio_listener().await;
     let base = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     let started = std::time::Instant::now();

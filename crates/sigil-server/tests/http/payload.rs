@@ -564,35 +564,9 @@ async fn rate_limit_headers_on_the_payload_route() {
 /// Runs `node tests/interop/payloads.mjs ARGS` with `stdin`, returning its
 /// one JSON object.
 fn node_payloads(args: &[&str], stdin: Option<&Value>) -> Value {
-    use std::io::Write as _;
-    use std::process::{Command, Stdio};
-    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
-    assert!(
-        dir.join("node_modules/bitcore-lib-cash").is_dir(),
-        "tests/interop/node_modules is missing: run `npm ci --ignore-scripts` in tests/interop (scripts/test does)"
-    );
-    let mut child = Command::new("node")
-        .arg("payloads.mjs")
-        .args(args)
-        .current_dir(&dir)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("node is on PATH");
-    {
-        let mut pipe = child.stdin.take().unwrap();
-        if let Some(input) = stdin {
-            pipe.write_all(input.to_string().as_bytes()).unwrap();
-        }
-    }
-    let out = child.wait_with_output().unwrap();
-    assert!(
-        out.status.success(),
-        "node payloads.mjs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("node printed one JSON object")
+    let mut command = sigil_testkit::node("payloads.mjs", &["bitcore-lib-cash"]);
+    command.args(args);
+    sigil_testkit::run_json(command, stdin)
 }
 
 /// JS → sigil: payloads signed by bitcoinjs-message and by bitcore-lib-cash

@@ -5,13 +5,11 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use serde_json::{Value, json};
 use sigil_core::{Network, PrivateKey, bsm};
 use sigil_server::{AppState, Config, ManualClock};
 use sigil_store::Store;
-use tokio::net::TcpListener;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -33,15 +31,7 @@ pub struct TestServer {
 
 /// A fresh directory under the system temp dir.
 pub fn fresh_dir(name: &str) -> PathBuf {
-    static COUNTER: AtomicU64 = AtomicU64::new(0);
-    let dir = std::env::temp_dir().join(format!(
-        "sigil-http-{name}-{}-{}",
-        std::process::id(),
-        COUNTER.fetch_add(1, Ordering::Relaxed)
-    ));
-    let _ = std::fs::remove_dir_all(&dir);
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
+    sigil_testkit::fresh_dir(&format!("http-{name}"))
 }
 
 /// The default test configuration for a database in `dir`.
@@ -68,7 +58,7 @@ impl TestServer {
         let state = AppState::new(settings, store, None, clock.clone())
             .await
             .expect("state");
-        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         let base = format!("http://{}", listener.local_addr().unwrap());
         let (tx, rx) = oneshot::channel::<()>();
         let task = tokio::spawn(sigil_server::serve(state.clone(), listener, async move {
@@ -257,10 +247,7 @@ pub fn decode(token: &str) -> (Value, Value) {
     (part(parts[0]), part(parts[1]))
 }
 
-/// The repository's copy of the public vectors.
+/// A vector file of the repository's `tests/vectors/`.
 pub fn vectors(file: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors")
-        .join(file);
-    serde_json::from_str(&std::fs::read_to_string(&path).unwrap()).unwrap()
+    sigil_testkit::vector_file(file)
 }

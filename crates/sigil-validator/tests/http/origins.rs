@@ -3,9 +3,6 @@
 //! origin, the `off | path | url` modes, `require_signed_requests`
 //! implying `url`, and bitcoin-auth (npm) signing URL-form tokens.
 
-use std::path::PathBuf;
-use std::process::Command;
-
 use serde_json::Value;
 use sigil_core::PrivateKey;
 use sigil_core::auth_token::{NewAuthToken, build};
@@ -218,24 +215,9 @@ async fn require_signed_requests_implies_url() {
 /// `node x_auth_url.mjs SIGNED_URL SEND_URL SCHEME [BODY]` with the
 /// signer's WIF: bitcoin-auth's own `getAuthToken`, sent by `fetch`.
 fn bitcoin_auth(args: &[&str]) -> Value {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../tests/interop");
-    assert!(
-        dir.join("node_modules/bitcoin-auth").is_dir(),
-        "tests/interop/node_modules is missing: run `npm ci --ignore-scripts` in tests/interop (scripts/test does)"
-    );
-    let out = Command::new("node")
-        .arg("x_auth_url.mjs")
-        .args(args)
-        .env("SERVICE_ACCOUNT_WIF", SIGNER_WIF)
-        .current_dir(&dir)
-        .output()
-        .expect("node is on PATH");
-    assert!(
-        out.status.success(),
-        "node x_auth_url.mjs failed: {}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    serde_json::from_slice(&out.stdout).expect("node printed one JSON object")
+    let mut command = sigil_testkit::node("x_auth_url.mjs", &["bitcoin-auth"]);
+    command.args(args).env("SERVICE_ACCOUNT_WIF", SIGNER_WIF);
+    sigil_testkit::run_json(command, None)
 }
 
 /// [`bitcoin_auth`] off the runtime's threads (the server answers it).

@@ -253,7 +253,7 @@ async fn replay_guard_failures_fail_closed() {
 #[tokio::test]
 async fn unreachable_issuer_and_staleness() {
     let closed = {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         listener.local_addr().unwrap()
     };
     for mode in Mode::ALL {

@@ -58,7 +58,7 @@ impl Issuer {
             .route("/jwks.json", get(jwks))
             .fallback(other)
             .with_state(Arc::clone(&state));
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         let base = format!("http://{}", listener.local_addr().unwrap());
         state.base.set(base.clone()).unwrap();
         tokio::spawn(async move { axum::serve(listener, app).await });

@@ -10,7 +10,6 @@ pub mod pipeline;
 pub mod resource;
 pub mod tokens;
 
-use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
@@ -33,11 +32,7 @@ pub const IAT: u64 = 1_700_000_000;
 
 /// Parses one vector file of the repository's `tests/vectors/`.
 pub fn load(file: &str) -> Value {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("../../tests/vectors")
-        .join(file);
-    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
-    serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+    sigil_testkit::vector_file(file)
 }
 
 /// The cases of a vector file, by name.

@@ -68,14 +68,14 @@ impl Resource {
     /// Serves `app` on 127.0.0.1:0 with the peer address in each request's
     /// `ConnectInfo<SocketAddr>` (what the validator counts clients by).
     pub async fn serve(app: Router, mode: Mode) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         Self::serve_on(listener, app, mode)
     }
 
     /// A resource server whose validator is made knowing the server's own
     /// base URL, `http://127.0.0.1:PORT` (to use it as the audience).
     pub async fn start_at_own_origin(mode: Mode, make: impl FnOnce(&str) -> Validator) -> Self {
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let listener = sigil_testkit::local_tokio_listener().await;
         let base = format!("http://{}", listener.local_addr().unwrap());
         Self::serve_on(listener, router(make(&base), mode), mode)
     }
