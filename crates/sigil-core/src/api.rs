@@ -238,6 +238,332 @@ pub struct ErrorBody {
     pub error_description: String,
 }
 
+/// Which `WWW-Authenticate` challenge an answer carries (RFC 6750 §3,
+/// RFC 9110 §15.5.2; docs/protocol.md §8).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Challenge {
+    /// No challenge: every answer that is not a 401.
+    None,
+    /// Plain `Bearer`, no error attribute (RFC 6750 §3.1): no credentials
+    /// were sent, or a 401 whose code RFC 6750 does not define
+    /// (`invalid_signature`, `timestamp_expired`, `replay_detected`).
+    Bearer,
+    /// `Bearer error="invalid_token", error_description="…"`: the
+    /// credentials sent were refused.
+    InvalidToken,
+}
+
+/// One refusal a sigil process can answer with, as typed data: the row key
+/// of the one error table ([`Fault::refusal`]). sigil-server's `ApiError`,
+/// sigil-validator's `Rejection` and the CLI's exit codes all read it, so
+/// the same fault gets the same status, code and headers from every
+/// process. Not `#[non_exhaustive]` on purpose: a new fault must be mapped
+/// wherever one is matched.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Fault {
+    /// No credentials were sent (`x_auth_token`: the resource server also
+    /// accepts an `X-Auth-Token`, which the description then names).
+    MissingCredentials {
+        /// Whether an `X-Auth-Token` would also have been accepted.
+        x_auth_token: bool,
+    },
+    /// The bearer token was refused; the reason, rendered.
+    InvalidToken(String),
+    /// Malformed input (400); the description names the field.
+    InvalidRequest(String),
+    /// The body is over the limit (413).
+    BodyTooLarge {
+        /// The limit, bytes.
+        limit: usize,
+    },
+    /// A JSON route without `Content-Type: application/json` (415).
+    UnsupportedMediaType,
+    /// The request did not complete within the request timeout (408).
+    RequestTimeout {
+        /// The timeout, milliseconds.
+        timeout_ms: u64,
+    },
+    /// No route for the path (404).
+    NotFound {
+        /// The path asked for.
+        path: String,
+    },
+    /// The route exists, the method does not (405, `Allow` set).
+    MethodNotAllowed {
+        /// The methods the route has, e.g. `GET, HEAD`.
+        allowed: String,
+    },
+    /// The endpoint is not an allowed absolute URL (400 `invalid_target`).
+    InvalidTarget(String),
+    /// A decodable signature that does not verify (401).
+    InvalidSignature(String),
+    /// The signed timestamp is outside the window (401).
+    TimestampExpired(String),
+    /// The signed statement was already used (401).
+    ReplayDetected,
+    /// A policy (account registry, payload hosts) refuses it (403).
+    AccessDenied(String),
+    /// A rate limit (429, `Retry-After`).
+    RateLimited {
+        /// What was exceeded, when the edge says more than "rate limit".
+        reason: Option<String>,
+        /// Seconds until a retry may succeed (at least 1 is sent).
+        retry_after_s: u64,
+    },
+    /// The store, key set or replay memory cannot answer (503,
+    /// `Retry-After: 1`); the cause is logged by the edge, never sent.
+    Unavailable,
+    /// A bug (500); the cause is logged by the edge, never sent.
+    Internal,
+}
+
+/// What an edge sends for a [`Fault`]: docs/protocol.md §8's row.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: u16,
+    /// The `error` code.
+    pub code: ErrorCode,
+    /// The `WWW-Authenticate` challenge.
+    pub challenge: Challenge,
+    /// The `error_description`, with docs/protocol.md §8's phrases.
+    pub description: String,
+    /// `Retry-After`, seconds (429 and 503).
+    pub retry_after_s: Option<u64>,
+    /// `Allow` (405).
+    pub allow: Option<String>,
+}
+
+impl Refusal {
+    /// The `WWW-Authenticate` value, if any; always a valid header value.
+    #[must_use]
+    pub fn www_authenticate(&self) -> Option<String> {
+        match self.challenge {
+            Challenge::None => None,
+            Challenge::Bearer => Some("Bearer".to_owned()),
+            Challenge::InvalidToken => Some(invalid_token_challenge(&self.description)),
+        }
+    }
+
+    /// The JSON body.
+    #[must_use]
+    pub fn body(&self) -> ErrorBody {
+        ErrorBody {
+            error: self.code,
+            error_description: self.description.clone(),
+        }
+    }
+
+    /// Every header of the answer besides `Content-Type`, as (lower-case
+    /// name, value): `cache-control: no-store` always, then
+    /// `www-authenticate`, `retry-after` and `allow` when set.
+    #[must_use]
+    pub fn headers(&self) -> Vec<(&'static str, String)> {
+        let mut headers = vec![("cache-control", "no-store".to_owned())];
+        if let Some(challenge) = self.www_authenticate() {
+            headers.push(("www-authenticate", challenge));
+        }
+        if let Some(seconds) = self.retry_after_s {
+            headers.push(("retry-after", seconds.to_string()));
+        }
+        if let Some(allow) = &self.allow {
+            headers.push(("allow", allow.clone()));
+        }
+        headers
+    }
+}
+
+impl Fault {
+    /// Every kind of fault, one example each, in the order of
+    /// docs/protocol.md §8 (tests enumerate the table through it;
+    /// [`Fault::index`] checks it is complete).
+    #[must_use]
+    pub fn examples() -> Vec<Self> {
+        vec![
+            Self::InvalidRequest("pubkey: not hex".into()),
+            Self::BodyTooLarge { limit: 16_384 },
+            Self::UnsupportedMediaType,
+            Self::RequestTimeout { timeout_ms: 250 },
+            Self::NotFound { path: "/x".into() },
+            Self::MethodNotAllowed {
+                allowed: "POST".into(),
+            },
+            Self::InvalidTarget("endpoint: not absolute".into()),
+            Self::InvalidSignature("signature verification failed: other key".into()),
+            Self::TimestampExpired("timestamp too old: 400 s".into()),
+            Self::ReplayDetected,
+            Self::MissingCredentials {
+                x_auth_token: false,
+            },
+            Self::InvalidToken("token expired: exp 1 is 9 s before now 10".into()),
+            Self::AccessDenied("key not allowed".into()),
+            Self::RateLimited {
+                reason: None,
+                retry_after_s: 3,
+            },
+            Self::Unavailable,
+            Self::Internal,
+        ]
+    }
+
+    /// The number of kinds of fault: [`Fault::index`] is below it and
+    /// [`Fault::examples`] has one of each.
+    pub const KINDS: usize = 16;
+
+    /// This fault's kind as a number in `0..KINDS` (an exhaustive match:
+    /// a new variant does not compile until it has one).
+    #[must_use]
+    pub fn index(&self) -> usize {
+        match self {
+            Self::InvalidRequest(_) => 0,
+            Self::BodyTooLarge { .. } => 1,
+            Self::UnsupportedMediaType => 2,
+            Self::RequestTimeout { .. } => 3,
+            Self::NotFound { .. } => 4,
+            Self::MethodNotAllowed { .. } => 5,
+            Self::InvalidTarget(_) => 6,
+            Self::InvalidSignature(_) => 7,
+            Self::TimestampExpired(_) => 8,
+            Self::ReplayDetected => 9,
+            Self::MissingCredentials { .. } => 10,
+            Self::InvalidToken(_) => 11,
+            Self::AccessDenied(_) => 12,
+            Self::RateLimited { .. } => 13,
+            Self::Unavailable => 14,
+            Self::Internal => 15,
+        }
+    }
+
+    /// A sigil-core error, by its class: malformed → `invalid_request`,
+    /// verification → `invalid_signature`, window → `timestamp_expired`,
+    /// token → `invalid_token`, policy → `access_denied`
+    /// (docs/decisions/0002-signature-error-classes.md). The description
+    /// is the error's `Display`.
+    #[must_use]
+    pub fn from_core(error: &crate::Error) -> Self {
+        use crate::ErrorClass;
+        let text = error.to_string();
+        match error.class() {
+            ErrorClass::Malformed => Self::InvalidRequest(text),
+            ErrorClass::Verification => Self::InvalidSignature(text),
+            ErrorClass::Timestamp => Self::TimestampExpired(text),
+            ErrorClass::Token => Self::InvalidToken(text),
+            ErrorClass::Policy => Self::AccessDenied(text),
+        }
+    }
+
+    /// The one error table: status, code, challenge, description and
+    /// headers of this fault (docs/protocol.md §8). A challenge is sent on
+    /// every 401 and on nothing else: `error="invalid_token"` when a token
+    /// was refused, plain `Bearer` when no credentials were sent or the
+    /// 401 has a code RFC 6750 does not define.
+    #[must_use]
+    pub fn refusal(&self) -> Refusal {
+        use {Challenge as H, ErrorCode as C};
+        let row = |status, code, challenge, description: String| Refusal {
+            status,
+            code,
+            challenge,
+            description,
+            retry_after_s: None,
+            allow: None,
+        };
+        match self {
+            Self::InvalidRequest(d) => row(400, C::InvalidRequest, H::None, d.clone()),
+            Self::BodyTooLarge { limit } => row(
+                413,
+                C::InvalidRequest,
+                H::None,
+                format!("request body too large: the limit is {limit} bytes"),
+            ),
+            Self::UnsupportedMediaType => row(
+                415,
+                C::InvalidRequest,
+                H::None,
+                "the request body must be JSON, sent with Content-Type: application/json".into(),
+            ),
+            Self::RequestTimeout { timeout_ms } => row(
+                408,
+                C::InvalidRequest,
+                H::None,
+                format!(
+                    "request timed out: it did not complete within {timeout_ms} ms; send the whole body promptly and retry"
+                ),
+            ),
+            Self::NotFound { path } => row(
+                404,
+                C::NotFound,
+                H::None,
+                format!("no route for path {}", quoted_path(path)),
+            ),
+            Self::MethodNotAllowed { allowed } => Refusal {
+                allow: Some(allowed.clone()),
+                ..row(
+                    405,
+                    C::MethodNotAllowed,
+                    H::None,
+                    format!("method not allowed here; allowed methods: {allowed}"),
+                )
+            },
+            Self::InvalidTarget(d) => row(400, C::InvalidTarget, H::None, d.clone()),
+            Self::InvalidSignature(d) => row(401, C::InvalidSignature, H::Bearer, d.clone()),
+            Self::TimestampExpired(d) => row(401, C::TimestampExpired, H::Bearer, d.clone()),
+            Self::ReplayDetected => row(
+                401,
+                C::ReplayDetected,
+                H::Bearer,
+                "this signed statement was already used; sign a new one with a fresh timestamp"
+                    .into(),
+            ),
+            Self::MissingCredentials { x_auth_token } => row(
+                401,
+                C::InvalidToken,
+                H::Bearer,
+                if *x_auth_token {
+                    "a bearer token is required: send Authorization: Bearer <token> (or an X-Auth-Token)"
+                } else {
+                    "a bearer token is required: send Authorization: Bearer <token>"
+                }
+                .into(),
+            ),
+            Self::InvalidToken(d) => row(401, C::InvalidToken, H::InvalidToken, d.clone()),
+            Self::AccessDenied(d) => row(403, C::AccessDenied, H::None, d.clone()),
+            Self::RateLimited {
+                reason,
+                retry_after_s,
+            } => {
+                let retry_after_s = (*retry_after_s).max(1);
+                let description = match reason {
+                    Some(reason) => {
+                        format!("rate limit exceeded: {reason}; retry after {retry_after_s} s")
+                    }
+                    None => format!("rate limit exceeded; retry after {retry_after_s} s"),
+                };
+                Refusal {
+                    retry_after_s: Some(retry_after_s),
+                    ..row(429, C::RateLimitExceeded, H::None, description)
+                }
+            }
+            Self::Unavailable => Refusal {
+                retry_after_s: Some(1),
+                ..row(
+                    503,
+                    C::TemporarilyUnavailable,
+                    H::None,
+                    "the service cannot answer right now; nothing was issued or accepted, retry later"
+                        .into(),
+                )
+            },
+            Self::Internal => row(
+                500,
+                C::ServerError,
+                H::None,
+                "internal error; it has been logged with this request's id".into(),
+            ),
+        }
+    }
+}
+
 /// The body of a successful `POST /api/auth/token-for-endpoint`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -292,6 +618,16 @@ pub struct PayloadVerification {
     /// as `JSON.stringify` writes it (and that text verified); `false` when
     /// it arrived as the exact signed text.
     pub reserialised: bool,
+}
+
+/// A path quoted for a description, cut to 100 characters.
+fn quoted_path(text: &str) -> String {
+    let cut: String = text.chars().take(100).collect();
+    if cut.len() < text.len() {
+        format!("{cut:?}…")
+    } else {
+        format!("{cut:?}")
+    }
 }
 
 /// The `WWW-Authenticate` value of a refused bearer token (RFC 6750
@@ -375,6 +711,100 @@ mod tests {
                     .filter(|r| r.operation == route.operation && r.alias_of.is_none());
                 assert_eq!(canonical.count(), 1, "{:?}", route.operation);
             }
+        }
+    }
+
+    #[test]
+    fn examples_cover_every_fault_once() {
+        let mut seen = [0_usize; Fault::KINDS];
+        for fault in Fault::examples() {
+            seen[fault.index()] += 1;
+        }
+        assert_eq!(seen, [1; Fault::KINDS], "one example of each fault");
+    }
+
+    /// docs/protocol.md §8, written out: a broken mapping fails here.
+    #[test]
+    fn the_error_table() {
+        use Challenge as H;
+        let expected = [
+            (400, "invalid_request", H::None, "pubkey"),
+            (413, "invalid_request", H::None, "body too large"),
+            (415, "invalid_request", H::None, "Content-Type"),
+            (408, "invalid_request", H::None, "request timed out"),
+            (404, "not_found", H::None, "/x"),
+            (405, "method_not_allowed", H::None, "POST"),
+            (400, "invalid_target", H::None, "endpoint"),
+            (
+                401,
+                "invalid_signature",
+                H::Bearer,
+                "signature verification failed",
+            ),
+            (401, "timestamp_expired", H::Bearer, "timestamp too old"),
+            (401, "replay_detected", H::Bearer, "already used"),
+            (401, "invalid_token", H::Bearer, "bearer token"),
+            (401, "invalid_token", H::InvalidToken, "token expired"),
+            (403, "access_denied", H::None, "not allowed"),
+            (429, "rate_limit_exceeded", H::None, "rate limit"),
+            (503, "temporarily_unavailable", H::None, "retry later"),
+            (500, "server_error", H::None, "logged"),
+        ];
+        let faults = Fault::examples();
+        assert_eq!(faults.len(), expected.len());
+        for (fault, (status, code, challenge, phrase)) in faults.iter().zip(expected) {
+            let r = fault.refusal();
+            assert_eq!(
+                (r.status, r.code.as_str(), r.challenge),
+                (status, code, challenge),
+                "{fault:?}"
+            );
+            assert!(
+                r.description.contains(phrase),
+                "{fault:?}: {}",
+                r.description
+            );
+            // A challenge on every 401 and on nothing else.
+            assert_eq!(r.status == 401, r.www_authenticate().is_some(), "{fault:?}");
+            assert_eq!(
+                r.retry_after_s.is_some(),
+                matches!(r.status, 429 | 503),
+                "{fault:?}"
+            );
+            assert_eq!(r.allow.is_some(), r.status == 405, "{fault:?}");
+        }
+        let refused = Fault::InvalidToken("wrong \"aud\"".into()).refusal();
+        assert_eq!(
+            refused.www_authenticate().unwrap(),
+            "Bearer error=\"invalid_token\", error_description=\"wrong 'aud'\""
+        );
+        let limited = Fault::RateLimited {
+            reason: Some("too many".into()),
+            retry_after_s: 0,
+        }
+        .refusal();
+        assert_eq!(limited.retry_after_s, Some(1));
+        assert!(limited.description.contains("too many"));
+    }
+
+    #[test]
+    fn core_classes_map_to_spec_codes() {
+        use crate::Error;
+        let cases = [
+            (Error::Payload("x".into()), ErrorCode::InvalidRequest),
+            (
+                Error::SignatureInvalid("x".into()),
+                ErrorCode::InvalidSignature,
+            ),
+            (
+                Error::TimestampTooOld("x".into()),
+                ErrorCode::TimestampExpired,
+            ),
+            (Error::TokenExpired("x".into()), ErrorCode::InvalidToken),
+            (Error::NotAllowed("x".into()), ErrorCode::AccessDenied),
+        ];
+        for (error, code) in cases {
+            assert_eq!(Fault::from_core(&error).refusal().code, code, "{error}");
         }
     }
 

@@ -178,6 +178,84 @@ impl Error {
         }
     }
 
+    /// One example of every variant (tests enumerate the edges' mapping
+    /// through it; [`Error::index`] checks it is complete).
+    #[must_use]
+    pub fn examples() -> Vec<Self> {
+        vec![
+            Self::Wif("checksum".into()),
+            Self::PrivateKeyRange,
+            Self::PublicKey("not a point".into()),
+            Self::Address("checksum".into()),
+            Self::SignatureEncoding("not base64".into()),
+            Self::SignatureInvalid("other key".into()),
+            Self::SignerMismatch {
+                sender: "02aa".into(),
+                claimed: "02bb".into(),
+            },
+            Self::RecipientEnvelope {
+                recipient: "02cc".into(),
+            },
+            Self::NetworkMismatch {
+                expected: Network::Mainnet,
+                found: Network::Testnet,
+            },
+            Self::KindMismatch {
+                signature: AddressKind::P2sh,
+                address: AddressKind::P2pkh,
+            },
+            Self::TimestampFormat("not digits".into()),
+            Self::TimestampTooOld("400 s".into()),
+            Self::TimestampInFuture("90 s".into()),
+            Self::AuthToken("four fields".into()),
+            Self::StatementMismatch("path mismatch".into()),
+            Self::Message("neither form".into()),
+            Self::Endpoint("not absolute".into()),
+            Self::Token("wrong audience".into()),
+            Self::TokenExpired("exp 1".into()),
+            Self::UnknownKid("\"k\"".into()),
+            Self::Jwks("no keys".into()),
+            Self::SigningKey("bad pkcs8".into()),
+            Self::Payload("missing data".into()),
+            Self::NotAllowed("requestedBy".into()),
+        ]
+    }
+
+    /// The number of variants: [`Error::index`] is below it.
+    pub const VARIANTS: usize = 24;
+
+    /// This error's variant as a number in `0..VARIANTS` (an exhaustive
+    /// match: a new variant does not compile until it has one).
+    #[must_use]
+    pub fn index(&self) -> usize {
+        match self {
+            Self::Wif(_) => 0,
+            Self::PrivateKeyRange => 1,
+            Self::PublicKey(_) => 2,
+            Self::Address(_) => 3,
+            Self::SignatureEncoding(_) => 4,
+            Self::SignatureInvalid(_) => 5,
+            Self::SignerMismatch { .. } => 6,
+            Self::RecipientEnvelope { .. } => 7,
+            Self::NetworkMismatch { .. } => 8,
+            Self::KindMismatch { .. } => 9,
+            Self::TimestampFormat(_) => 10,
+            Self::TimestampTooOld(_) => 11,
+            Self::TimestampInFuture(_) => 12,
+            Self::AuthToken(_) => 13,
+            Self::StatementMismatch(_) => 14,
+            Self::Message(_) => 15,
+            Self::Endpoint(_) => 16,
+            Self::Token(_) => 17,
+            Self::TokenExpired(_) => 18,
+            Self::UnknownKid(_) => 19,
+            Self::Jwks(_) => 20,
+            Self::SigningKey(_) => 21,
+            Self::Payload(_) => 22,
+            Self::NotAllowed(_) => 23,
+        }
+    }
+
     pub(crate) fn address(reason: impl Into<String>) -> Self {
         Self::Address(reason.into())
     }
@@ -193,3 +271,17 @@ impl Error {
 
 /// `Result` with sigil-core's [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn examples_cover_every_variant_once() {
+        let mut seen = [0_usize; Error::VARIANTS];
+        for error in Error::examples() {
+            seen[error.index()] += 1;
+        }
+        assert_eq!(seen, [1; Error::VARIANTS], "one example of each variant");
+    }
+}

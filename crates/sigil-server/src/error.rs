@@ -2,10 +2,9 @@
 //! errors of configuring and starting the server.
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sigil_core::ErrorClass;
-use sigil_core::api::{ErrorBody, ErrorCode, invalid_token_challenge};
+use sigil_core::api::{ErrorCode, Fault};
 
 /// A configuration that cannot be used: one line naming the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -95,23 +94,17 @@ impl ApiError {
     /// The docs/protocol.md §8 code.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
-        self.parts().1
+        self.fault().refusal().code
     }
 
-    /// Maps a sigil-core error by its class: malformed → 400
-    /// `invalid_request`, verification → 401 `invalid_signature`, window →
-    /// 401 `timestamp_expired`, token → 401 `invalid_token`, policy → 403
+    /// Maps a sigil-core error by its class through the one table
+    /// ([`Fault::from_core`]): malformed → 400 `invalid_request`,
+    /// verification → 401 `invalid_signature`, window → 401
+    /// `timestamp_expired`, token → 401 `invalid_token`, policy → 403
     /// `access_denied`.
     #[must_use]
     pub fn from_core(error: &sigil_core::Error) -> Self {
-        let text = error.to_string();
-        match error.class() {
-            ErrorClass::Verification => Self::InvalidSignature(text),
-            ErrorClass::Timestamp => Self::TimestampExpired(text),
-            ErrorClass::Token => Self::InvalidToken(Some(text)),
-            ErrorClass::Policy => Self::AccessDenied(text),
-            _ => Self::InvalidRequest(text),
-        }
+        Self::from(Fault::from_core(error))
     }
 
     /// Maps a store error: unavailable → 503, anything else → 500.
@@ -124,148 +117,94 @@ impl ApiError {
         }
     }
 
-    /// Status, code, description, and the cause to log (for 5xx).
-    fn parts(&self) -> (StatusCode, ErrorCode, String, Option<&str>) {
-        use ErrorCode as C;
+    /// The fault of the one error table (`sigil_core::api::Fault`) this
+    /// refusal is; status, code, description and headers come from it.
+    #[must_use]
+    pub fn fault(&self) -> Fault {
         match self {
-            Self::InvalidRequest(d) => {
-                (StatusCode::BAD_REQUEST, C::InvalidRequest, d.clone(), None)
-            }
-            Self::BodyTooLarge { limit } => (
-                StatusCode::PAYLOAD_TOO_LARGE,
-                C::InvalidRequest,
-                format!("request body too large: the limit is {limit} bytes"),
-                None,
-            ),
-            Self::UnsupportedMediaType => (
-                StatusCode::UNSUPPORTED_MEDIA_TYPE,
-                C::InvalidRequest,
-                "the request body must be JSON, sent with Content-Type: application/json".into(),
-                None,
-            ),
-            Self::RequestTimeout { timeout_ms } => (
-                StatusCode::REQUEST_TIMEOUT,
-                C::InvalidRequest,
-                format!(
-                    "request timed out: it did not complete within {timeout_ms} ms; send the whole body promptly and retry"
-                ),
-                None,
-            ),
-            Self::NotFound { path } => (
-                StatusCode::NOT_FOUND,
-                C::NotFound,
-                format!("no route for path {}", quoted(path)),
-                None,
-            ),
-            Self::MethodNotAllowed { allowed } => (
-                StatusCode::METHOD_NOT_ALLOWED,
-                C::MethodNotAllowed,
-                format!("method not allowed here; allowed methods: {allowed}"),
-                None,
-            ),
-            Self::InvalidTarget(d) => (StatusCode::BAD_REQUEST, C::InvalidTarget, d.clone(), None),
-            Self::InvalidSignature(d) => (
-                StatusCode::UNAUTHORIZED,
-                C::InvalidSignature,
-                d.clone(),
-                None,
-            ),
-            Self::TimestampExpired(d) => (
-                StatusCode::UNAUTHORIZED,
-                C::TimestampExpired,
-                d.clone(),
-                None,
-            ),
-            Self::ReplayDetected => (
-                StatusCode::UNAUTHORIZED,
-                C::ReplayDetected,
-                "this signed statement was already used; sign a new one with a fresh timestamp"
-                    .into(),
-                None,
-            ),
-            Self::InvalidToken(reason) => (
-                StatusCode::UNAUTHORIZED,
-                C::InvalidToken,
-                reason.clone().unwrap_or_else(|| {
-                    "a bearer token is required: send Authorization: Bearer <token>".into()
-                }),
-                None,
-            ),
-            Self::AccessDenied(d) => (StatusCode::FORBIDDEN, C::AccessDenied, d.clone(), None),
-            Self::RateLimited { retry_after_s } => (
-                StatusCode::TOO_MANY_REQUESTS,
-                C::RateLimitExceeded,
-                format!("rate limit exceeded; retry after {retry_after_s} s"),
-                None,
-            ),
-            Self::Unavailable(cause) => (
-                StatusCode::SERVICE_UNAVAILABLE,
-                C::TemporarilyUnavailable,
-                "the service cannot answer right now; nothing was issued, retry later".into(),
-                Some(cause),
-            ),
-            Self::Internal(cause) => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                C::ServerError,
-                "internal error; it has been logged with this request's id".into(),
-                Some(cause),
-            ),
+            Self::InvalidRequest(d) => Fault::InvalidRequest(d.clone()),
+            Self::BodyTooLarge { limit } => Fault::BodyTooLarge { limit: *limit },
+            Self::UnsupportedMediaType => Fault::UnsupportedMediaType,
+            Self::RequestTimeout { timeout_ms } => Fault::RequestTimeout {
+                timeout_ms: *timeout_ms,
+            },
+            Self::NotFound { path } => Fault::NotFound { path: path.clone() },
+            Self::MethodNotAllowed { allowed } => Fault::MethodNotAllowed {
+                allowed: allowed.clone(),
+            },
+            Self::InvalidTarget(d) => Fault::InvalidTarget(d.clone()),
+            Self::InvalidSignature(d) => Fault::InvalidSignature(d.clone()),
+            Self::TimestampExpired(d) => Fault::TimestampExpired(d.clone()),
+            Self::ReplayDetected => Fault::ReplayDetected,
+            Self::InvalidToken(None) => Fault::MissingCredentials {
+                x_auth_token: false,
+            },
+            Self::InvalidToken(Some(d)) => Fault::InvalidToken(d.clone()),
+            Self::AccessDenied(d) => Fault::AccessDenied(d.clone()),
+            Self::RateLimited { retry_after_s } => Fault::RateLimited {
+                reason: None,
+                retry_after_s: *retry_after_s,
+            },
+            Self::Unavailable(_) => Fault::Unavailable,
+            Self::Internal(_) => Fault::Internal,
+        }
+    }
+
+    /// The cause to log, for 5xx.
+    fn cause(&self) -> Option<&str> {
+        match self {
+            Self::Unavailable(cause) | Self::Internal(cause) => Some(cause),
+            _ => None,
+        }
+    }
+}
+
+impl From<Fault> for ApiError {
+    /// The server's refusal for a fault of the table. A 503 or 500 made
+    /// this way has no cause to log beyond its kind.
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::InvalidRequest(d) => Self::InvalidRequest(d),
+            Fault::BodyTooLarge { limit } => Self::BodyTooLarge { limit },
+            Fault::UnsupportedMediaType => Self::UnsupportedMediaType,
+            Fault::RequestTimeout { timeout_ms } => Self::RequestTimeout { timeout_ms },
+            Fault::NotFound { path } => Self::NotFound { path },
+            Fault::MethodNotAllowed { allowed } => Self::MethodNotAllowed { allowed },
+            Fault::InvalidTarget(d) => Self::InvalidTarget(d),
+            Fault::InvalidSignature(d) => Self::InvalidSignature(d),
+            Fault::TimestampExpired(d) => Self::TimestampExpired(d),
+            Fault::ReplayDetected => Self::ReplayDetected,
+            Fault::MissingCredentials { .. } => Self::InvalidToken(None),
+            Fault::InvalidToken(d) => Self::InvalidToken(Some(d)),
+            Fault::AccessDenied(d) => Self::AccessDenied(d),
+            Fault::RateLimited { retry_after_s, .. } => Self::RateLimited { retry_after_s },
+            Fault::Unavailable => Self::Unavailable("unavailable".into()),
+            Fault::Internal => Self::Internal("internal error".into()),
         }
     }
 }
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let (status, error, error_description, cause) = self.parts();
-        let cause = cause.map(|c| HiddenCause(c.to_owned()));
+        let refusal = self.fault().refusal();
         let mut response = (
-            status,
-            Json(ErrorBody {
-                error,
-                error_description: error_description.clone(),
-            }),
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(refusal.body()),
         )
             .into_response();
         let headers = response.headers_mut();
-        match &self {
-            Self::InvalidToken(None) => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
+        for (name, value) in refusal.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
             }
-            Self::InvalidToken(Some(_)) => {
-                let challenge = invalid_token_challenge(&error_description);
-                if let Ok(value) = HeaderValue::from_str(&challenge) {
-                    headers.insert(header::WWW_AUTHENTICATE, value);
-                }
-            }
-            Self::RateLimited { retry_after_s } => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from(*retry_after_s));
-            }
-            Self::MethodNotAllowed { allowed } => {
-                if let Ok(value) = HeaderValue::from_str(allowed) {
-                    headers.insert(header::ALLOW, value);
-                }
-            }
-            _ => {}
         }
-        if status == StatusCode::SERVICE_UNAVAILABLE {
-            headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+        if let Some(cause) = self.cause() {
+            response
+                .extensions_mut()
+                .insert(HiddenCause(cause.to_owned()));
         }
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        if let Some(cause) = cause {
-            response.extensions_mut().insert(cause);
-        }
-        response.extensions_mut().insert(error);
+        response.extensions_mut().insert(refusal.code);
         response
-    }
-}
-
-/// A value quoted for a description, cut to 100 characters.
-pub(crate) fn quoted(text: &str) -> String {
-    let cut: String = text.chars().take(100).collect();
-    if cut.len() < text.len() {
-        format!("{cut:?}…")
-    } else {
-        format!("{cut:?}")
     }
 }
 
@@ -399,9 +338,10 @@ mod tests {
             ),
         ];
         for (error, status, code, phrase) in cases {
-            let (s, c, description, _) = error.parts();
-            assert_eq!(s.as_u16(), status, "{error:?}");
-            assert_eq!(c.as_str(), code, "{error:?}");
+            let refusal = error.fault().refusal();
+            let description = refusal.description;
+            assert_eq!(refusal.status, status, "{error:?}");
+            assert_eq!(refusal.code.as_str(), code, "{error:?}");
             assert!(description.contains(phrase), "{error:?}: {description}");
             assert!(!description.contains("disk on fire") && !description.contains("line 3"));
         }

@@ -110,7 +110,9 @@ impl Gate {
         };
         if let Some(decision) = decision.filter(|d| !d.allowed) {
             return Err(Rejection::RateLimited {
-                reason: format!("too many signed requests from client address {client}"),
+                reason: Some(format!(
+                    "too many signed requests from client address {client}"
+                )),
                 retry_after_s: decision.retry_after_s,
                 limit: Some(decision),
             });

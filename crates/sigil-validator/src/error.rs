@@ -2,10 +2,9 @@
 //! keys, [`Rejection`] for refusing a request (docs/protocol.md §8).
 
 use axum::Json;
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sigil_core::ErrorClass;
-use sigil_core::api::{ErrorBody, ErrorCode, invalid_token_challenge};
+use sigil_core::api::{ErrorCode, Fault};
 use sigil_edge::Decision;
 
 /// Why a validator could not be built, or its keys not fetched.
@@ -73,14 +72,26 @@ pub enum Rejection {
     /// 401 `replay_detected`: the signed statement was already used.
     #[error("this signed statement was already used")]
     ReplayDetected,
+    /// 403 `access_denied`: a verified statement that a policy refuses
+    /// (a sigil-core policy error, e.g. a payload host not allowed). The
+    /// token service answers the same (docs/protocol.md §8).
+    #[error("{0}")]
+    AccessDenied(String),
+    /// Any other refusal of the one error table
+    /// (`sigil_core::api::Fault`) that an application behind the
+    /// validator answers with (404, 405, 408, 415, `invalid_target`):
+    /// rendered exactly as the token service renders it.
+    #[error("{}", .0.refusal().description)]
+    Fault(Fault),
     /// 429 `rate_limit_exceeded`: this client address sent more signed
     /// requests and `X-Auth-Token`s than its limit, or holds its share of a
     /// full replay memory. `Retry-After` is set, and the `X-RateLimit-*`
     /// headers when the limit was consulted (docs/protocol.md §10).
-    #[error("rate limit exceeded: {reason}; retry after {retry_after_s} s")]
+    #[error("rate limit exceeded; retry after {retry_after_s} s")]
     RateLimited {
-        /// What was exceeded, for the description.
-        reason: String,
+        /// What was exceeded, for the description (`None`: just "rate
+        /// limit exceeded").
+        reason: Option<String>,
         /// Seconds until a retry may succeed (`Retry-After`).
         retry_after_s: u64,
         /// The per-address bucket's state, for the `X-RateLimit-*`
@@ -102,80 +113,102 @@ pub enum Rejection {
 }
 
 impl Rejection {
-    /// Maps a sigil-core error by its class: malformed → 400
-    /// `invalid_request`, verification → 401 `invalid_signature`, window →
-    /// 401 `timestamp_expired`, token → 401 `invalid_token` (as
-    /// `docs/decisions/0002-signature-error-classes.md` and the token
-    /// service do).
+    /// Maps a sigil-core error by its class through the one table
+    /// ([`Fault::from_core`]): malformed → 400 `invalid_request`,
+    /// verification → 401 `invalid_signature`, window → 401
+    /// `timestamp_expired`, token → 401 `invalid_token`, policy → 403
+    /// `access_denied`, as the token service does
+    /// (`docs/decisions/0002-signature-error-classes.md`,
+    /// `docs/decisions/0014-one-error-table.md`).
     #[must_use]
     pub fn from_core(error: &sigil_core::Error) -> Self {
-        let text = error.to_string();
-        match error.class() {
-            ErrorClass::Verification => Self::InvalidSignature(text),
-            ErrorClass::Timestamp => Self::TimestampExpired(text),
-            ErrorClass::Token => Self::InvalidToken(text),
-            _ => Self::InvalidRequest(text),
+        Self::from(Fault::from_core(error))
+    }
+
+    /// The fault of the one error table this rejection is; status, code,
+    /// description and headers come from it.
+    #[must_use]
+    pub fn fault(&self) -> Fault {
+        match self {
+            Self::MissingCredentials => Fault::MissingCredentials { x_auth_token: true },
+            Self::InvalidToken(d) => Fault::InvalidToken(d.clone()),
+            Self::InvalidRequest(d) => Fault::InvalidRequest(d.clone()),
+            Self::BodyTooLarge { limit } => Fault::BodyTooLarge { limit: *limit },
+            Self::InvalidSignature(d) => Fault::InvalidSignature(d.clone()),
+            Self::TimestampExpired(d) => Fault::TimestampExpired(d.clone()),
+            Self::ReplayDetected => Fault::ReplayDetected,
+            Self::AccessDenied(d) => Fault::AccessDenied(d.clone()),
+            Self::Fault(fault) => fault.clone(),
+            Self::RateLimited {
+                reason,
+                retry_after_s,
+                ..
+            } => Fault::RateLimited {
+                reason: reason.clone(),
+                retry_after_s: *retry_after_s,
+            },
+            Self::Unavailable(_) => Fault::Unavailable,
+            Self::Internal(_) => Fault::Internal,
         }
     }
 
     /// The docs/protocol.md §8 code.
     #[must_use]
     pub fn code(&self) -> ErrorCode {
-        match self {
-            Self::MissingCredentials | Self::InvalidToken(_) => ErrorCode::InvalidToken,
-            Self::InvalidRequest(_) | Self::BodyTooLarge { .. } => ErrorCode::InvalidRequest,
-            Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
-            Self::TimestampExpired(_) => ErrorCode::TimestampExpired,
-            Self::ReplayDetected => ErrorCode::ReplayDetected,
-            Self::RateLimited { .. } => ErrorCode::RateLimitExceeded,
-            Self::Unavailable(_) => ErrorCode::TemporarilyUnavailable,
-            Self::Internal(_) => ErrorCode::ServerError,
-        }
+        self.fault().refusal().code
     }
 
     /// The HTTP status.
     #[must_use]
     pub fn status(&self) -> StatusCode {
-        match self {
-            Self::BodyTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            other => StatusCode::from_u16(other.code().status())
-                .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-        }
+        StatusCode::from_u16(self.fault().refusal().status)
+            .unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
     }
 
     /// The `error_description` sent: the reason, with docs/protocol.md §8's
     /// phrases (`token expired`, `signature verification failed`,
     /// `timestamp too old`, `already used`, `body too large`, `rate
-    /// limit`); nothing
-    /// internal for 5xx.
+    /// limit`); nothing internal for 5xx.
     #[must_use]
     pub fn description(&self) -> String {
-        match self {
-            Self::MissingCredentials => {
-                "a bearer token is required: send Authorization: Bearer <token> (or an X-Auth-Token)"
-                    .into()
-            }
-            Self::ReplayDetected => {
-                "this signed statement was already used; sign a new one with a fresh timestamp"
-                    .into()
-            }
-            Self::Unavailable(_) => {
-                "the service cannot check credentials right now; nothing was accepted, retry later"
-                    .into()
-            }
-            Self::Internal(_) => "internal error; it has been logged".into(),
-            Self::InvalidToken(d)
-            | Self::InvalidRequest(d)
-            | Self::InvalidSignature(d)
-            | Self::TimestampExpired(d) => d.clone(),
-            Self::BodyTooLarge { .. } | Self::RateLimited { .. } => self.to_string(),
+        self.fault().refusal().description
+    }
+}
+
+impl From<Fault> for Rejection {
+    /// The validator's rejection for a fault of the table. A 503 or 500
+    /// made this way has no cause to log beyond its kind.
+    fn from(fault: Fault) -> Self {
+        match fault {
+            Fault::MissingCredentials { .. } => Self::MissingCredentials,
+            Fault::InvalidToken(d) => Self::InvalidToken(d),
+            Fault::InvalidRequest(d) => Self::InvalidRequest(d),
+            Fault::BodyTooLarge { limit } => Self::BodyTooLarge { limit },
+            Fault::InvalidSignature(d) => Self::InvalidSignature(d),
+            Fault::TimestampExpired(d) => Self::TimestampExpired(d),
+            Fault::ReplayDetected => Self::ReplayDetected,
+            Fault::AccessDenied(d) => Self::AccessDenied(d),
+            Fault::RateLimited {
+                reason,
+                retry_after_s,
+            } => Self::RateLimited {
+                reason,
+                retry_after_s,
+                limit: None,
+            },
+            Fault::Unavailable => Self::Unavailable("unavailable".into()),
+            Fault::Internal => Self::Internal("internal error".into()),
+            other @ (Fault::UnsupportedMediaType
+            | Fault::RequestTimeout { .. }
+            | Fault::NotFound { .. }
+            | Fault::MethodNotAllowed { .. }
+            | Fault::InvalidTarget(_)) => Self::Fault(other),
         }
     }
 }
 
 impl IntoResponse for Rejection {
     fn into_response(self) -> Response {
-        let description = self.description();
         match &self {
             // The causes are logged where they happen (a failed JWKS fetch
             // once per cool-down, a replay guard error per request).
@@ -183,49 +216,26 @@ impl IntoResponse for Rejection {
             Self::Internal(cause) => tracing::error!(%cause, "sigil-validator: 500"),
             _ => {}
         }
+        let refusal = self.fault().refusal();
         let mut response = (
-            self.status(),
-            Json(ErrorBody {
-                error: self.code(),
-                error_description: description.clone(),
-            }),
+            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
+            Json(refusal.body()),
         )
             .into_response();
         let headers = response.headers_mut();
-        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-        match &self {
-            Self::InvalidToken(_) => {
-                let challenge = invalid_token_challenge(&description);
-                let value = HeaderValue::from_str(&challenge)
-                    .unwrap_or_else(|_| HeaderValue::from_static("Bearer error=\"invalid_token\""));
-                headers.insert(header::WWW_AUTHENTICATE, value);
-            }
-            // RFC 9110 section 15.5.2: every 401 carries a challenge.
-            Self::MissingCredentials
-            | Self::InvalidSignature(_)
-            | Self::TimestampExpired(_)
-            | Self::ReplayDetected => {
-                headers.insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            }
-            Self::Unavailable(_) => {
-                headers.insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
-            Self::RateLimited {
-                retry_after_s,
-                limit,
-                ..
-            } => {
-                if let Some(decision) = limit {
-                    decision.write_headers(headers);
-                }
-                headers.insert(
-                    header::RETRY_AFTER,
-                    HeaderValue::from((*retry_after_s).max(1)),
-                );
-            }
-            _ => {}
+        if let Self::RateLimited {
+            limit: Some(decision),
+            ..
+        } = &self
+        {
+            decision.write_headers(headers);
         }
-        response.extensions_mut().insert(self.code());
+        for (name, value) in refusal.headers() {
+            if let Ok(value) = HeaderValue::from_str(&value) {
+                headers.insert(name, value);
+            }
+        }
+        response.extensions_mut().insert(refusal.code);
         response
     }
 }
@@ -233,6 +243,7 @@ impl IntoResponse for Rejection {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use axum::http::header;
 
     #[test]
     fn every_variant_has_its_status_code_and_phrase() {
@@ -281,7 +292,7 @@ mod tests {
             ),
             (
                 Rejection::RateLimited {
-                    reason: "too many".into(),
+                    reason: Some("too many".into()),
                     retry_after_s: 3,
                     limit: None,
                 },
@@ -373,7 +384,7 @@ mod tests {
             retry_after_s: 2,
         };
         let limited = Rejection::RateLimited {
-            reason: "too many".into(),
+            reason: Some("too many".into()),
             retry_after_s: 2,
             limit: Some(decision),
         }
@@ -388,7 +399,7 @@ mod tests {
             assert_eq!(header(&limited, name).as_deref(), Some(value), "{name}");
         }
         let without = Rejection::RateLimited {
-            reason: "full".into(),
+            reason: Some("full".into()),
             retry_after_s: 0,
             limit: None,
         }

@@ -365,10 +365,10 @@ impl Validator {
             Ok(Insertion::Recorded) => Ok(()),
             Ok(Insertion::Replay) => Err(Rejection::ReplayDetected),
             Ok(Insertion::OverShare { retry_after_s }) => Err(Rejection::RateLimited {
-                reason: format!(
+                reason: Some(format!(
                     "client address {} holds its share of the full replay memory",
                     admission.client
-                ),
+                )),
                 retry_after_s,
                 limit: admission.decision,
             }),

@@ -9,6 +9,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
 mod claims;
+mod error_table;
 mod fetching;
 mod floods;
 mod keys;
