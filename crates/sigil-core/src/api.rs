@@ -800,7 +800,14 @@ mod tests {
                 Error::TimestampTooOld("x".into()),
                 ErrorCode::TimestampExpired,
             ),
-            (Error::TokenExpired("x".into()), ErrorCode::InvalidToken),
+            (
+                Error::Token(crate::TokenRefusal::Expired {
+                    exp: 1,
+                    now: 9,
+                    leeway: 0,
+                }),
+                ErrorCode::InvalidToken,
+            ),
             (Error::NotAllowed("x".into()), ErrorCode::AccessDenied),
         ];
         for (error, code) in cases {

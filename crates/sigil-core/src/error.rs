@@ -116,18 +116,11 @@ pub enum Error {
     /// A token-request `endpoint` is not an acceptable absolute URL.
     #[error("endpoint: {0}")]
     Endpoint(String),
-    /// An access token was refused: malformed, wrong `alg`/`typ`/`iss`/`aud`,
-    /// `crit` present, not yet valid, or a signature that does not verify.
-    #[error("invalid token: {0}")]
-    Token(String),
-    /// An access token's `exp` has passed (the description contains
-    /// `token expired`, docs/protocol.md §8).
-    #[error("token expired: {0}")]
-    TokenExpired(String),
-    /// A token's `kid` names no key of the key set: refresh the JWKS once,
-    /// then refuse. Holds the `kid`, quoted and cut to 64 characters.
-    #[error("invalid token: unknown kid {0}")]
-    UnknownKid(String),
+    /// An access token was refused; [`TokenRefusal`] says why, as data
+    /// (malformed, wrong `alg`/`typ`/`iss`/`aud`, `crit` present, expired,
+    /// not yet valid, an unknown `kid`, a signature that does not verify).
+    #[error(transparent)]
+    Token(TokenRefusal),
     /// A JWKS document or one of its keys was refused (security catalogue
     /// T12); the caller keeps its previous key set.
     #[error("jwks: {0}")]
@@ -161,7 +154,7 @@ impl Error {
             | Self::KindMismatch { .. }
             | Self::StatementMismatch(_) => ErrorClass::Verification,
             Self::TimestampTooOld(_) | Self::TimestampInFuture(_) => ErrorClass::Timestamp,
-            Self::Token(_) | Self::TokenExpired(_) | Self::UnknownKid(_) => ErrorClass::Token,
+            Self::Token(_) => ErrorClass::Token,
             Self::NotAllowed(_) => ErrorClass::Policy,
             Self::Wif(_)
             | Self::PrivateKeyRange
@@ -211,9 +204,11 @@ impl Error {
             Self::StatementMismatch("path mismatch".into()),
             Self::Message("neither form".into()),
             Self::Endpoint("not absolute".into()),
-            Self::Token("wrong audience".into()),
-            Self::TokenExpired("exp 1".into()),
-            Self::UnknownKid("\"k\"".into()),
+            Self::Token(TokenRefusal::Expired {
+                exp: 1,
+                now: 10,
+                leeway: 5,
+            }),
             Self::Jwks("no keys".into()),
             Self::SigningKey("bad pkcs8".into()),
             Self::Payload("missing data".into()),
@@ -222,7 +217,7 @@ impl Error {
     }
 
     /// The number of variants: [`Error::index`] is below it.
-    pub const VARIANTS: usize = 24;
+    pub const VARIANTS: usize = 22;
 
     /// This error's variant as a number in `0..VARIANTS` (an exhaustive
     /// match: a new variant does not compile until it has one).
@@ -247,12 +242,10 @@ impl Error {
             Self::Message(_) => 15,
             Self::Endpoint(_) => 16,
             Self::Token(_) => 17,
-            Self::TokenExpired(_) => 18,
-            Self::UnknownKid(_) => 19,
-            Self::Jwks(_) => 20,
-            Self::SigningKey(_) => 21,
-            Self::Payload(_) => 22,
-            Self::NotAllowed(_) => 23,
+            Self::Jwks(_) => 18,
+            Self::SigningKey(_) => 19,
+            Self::Payload(_) => 20,
+            Self::NotAllowed(_) => 21,
         }
     }
 
@@ -266,6 +259,229 @@ impl Error {
 
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         Self::SignatureInvalid(reason.into())
+    }
+}
+
+/// Why an access token was refused (docs/protocol.md §8 `invalid_token`),
+/// as data: which claim or header member, which bound, what was expected.
+/// `Display` renders the description: `token expired: …` for
+/// [`TokenRefusal::Expired`], `invalid token: …` for everything else, each
+/// saying what was expected beside what was seen. Values from the token
+/// are quoted and cut to 64 characters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TokenRefusal {
+    /// The compact JWS is longer than the limit.
+    TooLong {
+        /// Its length, bytes.
+        len: usize,
+        /// The limit, bytes.
+        max: usize,
+    },
+    /// Not three dot-separated segments.
+    Segments {
+        /// How many there were.
+        got: usize,
+    },
+    /// A segment is not unpadded base64url.
+    Segment {
+        /// `header`, `payload` or `signature`.
+        segment: &'static str,
+        /// What the decoder said.
+        reason: String,
+    },
+    /// The header or the claims are not one JSON object without duplicate
+    /// members.
+    Json {
+        /// `header` or `claims`.
+        part: &'static str,
+        /// What the parser said.
+        reason: String,
+    },
+    /// The header's `alg` is not `ES256`.
+    Alg,
+    /// The header has `crit`.
+    Crit,
+    /// The header's `typ` is not the expected one.
+    Typ {
+        /// The expected `typ`.
+        expected: &'static str,
+    },
+    /// A required header member or claim is absent.
+    Missing {
+        /// Its name.
+        name: &'static str,
+    },
+    /// A header member or claim that must be a string is not.
+    NotAString {
+        /// Its name.
+        name: &'static str,
+    },
+    /// A time claim is not an integer in [0, 2⁵³ − 1].
+    BadTime {
+        /// `iat`, `nbf` or `exp`.
+        name: &'static str,
+    },
+    /// `sub` is not 66 lower-case hex characters of a compressed key.
+    BadSubject,
+    /// `aud` is not a string or a non-empty array of strings.
+    BadAudience,
+    /// The `kid` names no key of the key set searched: refresh it once,
+    /// then refuse.
+    UnknownKid {
+        /// The token's `kid`.
+        kid: String,
+        /// The issuer whose key set was searched, when the caller knows it.
+        issuer: Option<String>,
+    },
+    /// The ES256 signature is not 64 bytes.
+    SignatureLength {
+        /// Its length.
+        len: usize,
+    },
+    /// r or s is 0 or not below the group order.
+    SignatureRange,
+    /// The signature does not verify with the `kid`'s key.
+    Signature,
+    /// `iss` is not the configured issuer.
+    WrongIssuer {
+        /// The token's `iss`.
+        got: String,
+        /// The configured issuer.
+        expected: String,
+    },
+    /// No `aud` value is accepted.
+    WrongAudience {
+        /// The token's `aud` values.
+        got: Vec<String>,
+        /// The accepted audiences, described.
+        accepted: String,
+    },
+    /// `exp` is not after `iat`.
+    ExpNotAfterIat {
+        /// `exp`.
+        exp: u64,
+        /// `iat`.
+        iat: u64,
+    },
+    /// `exp - iat` is over the longest accepted lifetime.
+    LifetimeTooLong {
+        /// `exp - iat`, seconds.
+        lifetime_s: u64,
+        /// The maximum, seconds.
+        max_s: u64,
+    },
+    /// `now ≥ exp + leeway`.
+    Expired {
+        /// `exp`.
+        exp: u64,
+        /// The clock, Unix seconds.
+        now: u64,
+        /// The leeway, seconds.
+        leeway: u64,
+    },
+    /// `nbf > now + leeway`.
+    NotYetValid {
+        /// `nbf`.
+        nbf: u64,
+        /// The clock, Unix seconds.
+        now: u64,
+        /// The leeway, seconds.
+        leeway: u64,
+    },
+    /// `iat > now + leeway`.
+    IssuedInFuture {
+        /// `iat`.
+        iat: u64,
+        /// The clock, Unix seconds.
+        now: u64,
+        /// The leeway, seconds.
+        leeway: u64,
+    },
+}
+
+impl std::fmt::Display for TokenRefusal {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::json::quoted;
+        if let Self::Expired { exp, now, leeway } = self {
+            return write!(
+                f,
+                "token expired: exp {exp} is {} s before now {now} (leeway {leeway} s)",
+                now.saturating_sub(*exp)
+            );
+        }
+        f.write_str("invalid token: ")?;
+        match self {
+            Self::TooLong { len, max } => write!(f, "token too long ({len} bytes, at most {max})"),
+            Self::Segments { got } => write!(
+                f,
+                "token must have 3 segments (header.payload.signature), got {got}"
+            ),
+            Self::Segment { segment, reason } => write!(f, "{segment} segment: {reason}"),
+            Self::Json { part, reason } => write!(f, "{part}: {reason}"),
+            Self::Alg => f.write_str("alg must be ES256"),
+            Self::Crit => f.write_str("crit header not supported"),
+            Self::Typ { expected } => write!(f, "typ must be {expected}"),
+            Self::Missing { name } => write!(f, "{name} missing"),
+            Self::NotAString { name } => write!(f, "{name} must be a string"),
+            Self::BadTime { name } => write!(
+                f,
+                "{name} must be an integer number of seconds in [0, 2^53 - 1]"
+            ),
+            Self::BadSubject => {
+                f.write_str("sub must be a compressed public key (66 lower-case hex characters)")
+            }
+            Self::BadAudience => {
+                f.write_str("aud must be a string or a non-empty array of strings")
+            }
+            Self::UnknownKid { kid, issuer } => {
+                write!(f, "unknown kid {}", quoted(kid))?;
+                match issuer {
+                    Some(issuer) => write!(f, " (not in the key set of {})", quoted(issuer)),
+                    None => f.write_str(" (not in the key set)"),
+                }
+            }
+            Self::SignatureLength { len } => {
+                write!(f, "signature must be 64 bytes (r ‖ s), got {len}")
+            }
+            Self::SignatureRange => f.write_str("signature r and s must be in [1, n-1]"),
+            Self::Signature => f.write_str("signature verification failed"),
+            Self::WrongIssuer { got, expected } => write!(
+                f,
+                "wrong issuer: the token's iss is {}, {} was expected",
+                quoted(got),
+                quoted(expected)
+            ),
+            Self::WrongAudience { got, accepted } => write!(
+                f,
+                "wrong audience: {} is not accepted here; accepted: {accepted}",
+                quoted(&got.join(" "))
+            ),
+            Self::ExpNotAfterIat { exp, iat } => write!(f, "exp {exp} is not after iat {iat}"),
+            Self::LifetimeTooLong { lifetime_s, max_s } => write!(
+                f,
+                "token lifetime exp - iat = {lifetime_s} s exceeds the maximum {max_s} s"
+            ),
+            Self::NotYetValid { nbf, now, leeway } => write!(
+                f,
+                "token not yet valid: nbf {nbf} is {} s after now {now} (leeway {leeway} s)",
+                nbf.saturating_sub(*now)
+            ),
+            Self::IssuedInFuture { iat, now, leeway } => write!(
+                f,
+                "iat {iat} is in the future: {} s after now {now} (leeway {leeway} s)",
+                iat.saturating_sub(*now)
+            ),
+            Self::Expired { .. } => Ok(()),
+        }
+    }
+}
+
+impl std::error::Error for TokenRefusal {}
+
+impl From<TokenRefusal> for Error {
+    fn from(refusal: TokenRefusal) -> Self {
+        Self::Token(refusal)
     }
 }
 

@@ -21,7 +21,7 @@ use aws_lc_rs::signature::{
 use base64::Engine as _;
 use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRefusal};
 use crate::hash::sha256;
 use crate::jwks::Jwk;
 
@@ -278,18 +278,18 @@ impl Es256VerifyingKey {
     /// range, or `signature verification failed`.
     pub fn verify(&self, message: &[u8], signature: &[u8]) -> Result<()> {
         if signature.len() != SIGNATURE_LEN {
-            return Err(Error::Token(format!(
-                "signature must be 64 bytes (r ‖ s), got {}",
-                signature.len()
-            )));
+            return Err(TokenRefusal::SignatureLength {
+                len: signature.len(),
+            }
+            .into());
         }
         let (r, s) = signature.split_at(32);
         if !in_scalar_range(r) || !in_scalar_range(s) {
-            return Err(Error::Token("signature r and s must be in [1, n-1]".into()));
+            return Err(TokenRefusal::SignatureRange.into());
         }
         self.parsed
             .verify_sig(message, signature)
-            .map_err(|_| Error::Token("signature verification failed".into()))
+            .map_err(|_| TokenRefusal::Signature.into())
     }
 }
 

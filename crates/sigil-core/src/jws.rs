@@ -16,8 +16,8 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
-use crate::json::{parse_object, quoted};
+use crate::error::{Error, Result, TokenRefusal};
+use crate::json::parse_object;
 use crate::jwks::JwkSet;
 
 /// The longest token accepted, in bytes, checked before anything else.
@@ -43,7 +43,7 @@ pub struct VerifiedJws {
 ///
 /// # Errors
 /// [`Error::Token`] naming the first failed check (see the module
-/// summary), or [`Error::UnknownKid`] when the `kid` is not in `keys`: the
+/// summary), [`TokenRefusal::UnknownKid`] when the `kid` is not in `keys`: the
 /// caller may then refresh its key set once and try again.
 pub fn verify(token: &str, keys: &JwkSet) -> Result<VerifiedJws> {
     verify_typed(token, keys, None)
@@ -51,34 +51,50 @@ pub fn verify(token: &str, keys: &JwkSet) -> Result<VerifiedJws> {
 
 /// [`verify`], also requiring the header's `typ` to equal `typ` exactly when
 /// given (checked before the signature).
-pub(crate) fn verify_typed(token: &str, keys: &JwkSet, typ: Option<&str>) -> Result<VerifiedJws> {
+pub(crate) fn verify_typed(
+    token: &str,
+    keys: &JwkSet,
+    typ: Option<&'static str>,
+) -> Result<VerifiedJws> {
     if token.len() > MAX_TOKEN_LEN {
-        return Err(Error::Token(format!(
-            "token too long ({} bytes, at most {MAX_TOKEN_LEN})",
-            token.len()
-        )));
+        return Err(TokenRefusal::TooLong {
+            len: token.len(),
+            max: MAX_TOKEN_LEN,
+        }
+        .into());
     }
     let segments: Vec<&str> = token.split('.').collect();
     let [header_b64, payload_b64, signature_b64] = segments[..] else {
-        return Err(Error::Token(format!(
-            "token must have 3 segments (header.payload.signature), got {}",
-            segments.len()
-        )));
+        return Err(TokenRefusal::Segments {
+            got: segments.len(),
+        }
+        .into());
     };
-    let segment = |name: &str, text: &str| {
-        decode_base64url(text).map_err(|e| Error::Token(format!("{name} segment: {e}")))
+    let segment = |segment: &'static str, text: &str| {
+        decode_base64url(text).map_err(|e| {
+            Error::from(TokenRefusal::Segment {
+                segment,
+                reason: e.to_string(),
+            })
+        })
     };
     let header_bytes = segment("header", header_b64)?;
-    let header = parse_object(&header_bytes).map_err(|e| Error::Token(format!("header: {e}")))?;
+    let header = parse_object(&header_bytes).map_err(|reason| {
+        Error::from(TokenRefusal::Json {
+            part: "header",
+            reason,
+        })
+    })?;
     check_header(&header, typ)?;
     let kid = match header.get("kid") {
         Some(Value::String(kid)) => kid.clone(),
-        Some(_) => return Err(Error::Token("kid must be a string".into())),
-        None => return Err(Error::Token("kid missing".into())),
+        Some(_) => return Err(TokenRefusal::NotAString { name: "kid" }.into()),
+        None => return Err(TokenRefusal::Missing { name: "kid" }.into()),
     };
-    let key = keys
-        .get(&kid)
-        .ok_or_else(|| Error::UnknownKid(quoted(&kid)))?;
+    let key = keys.get(&kid).ok_or_else(|| TokenRefusal::UnknownKid {
+        kid: kid.clone(),
+        issuer: None,
+    })?;
     let payload = segment("payload", payload_b64)?;
     let signature = segment("signature", signature_b64)?;
     let signing_input = &token[..header_b64.len() + 1 + payload_b64.len()];
@@ -91,18 +107,18 @@ pub(crate) fn verify_typed(token: &str, keys: &JwkSet, typ: Option<&str>) -> Res
 }
 
 /// `alg`, `crit` and (when asked) `typ`.
-fn check_header(header: &Map<String, Value>, typ: Option<&str>) -> Result<()> {
+fn check_header(header: &Map<String, Value>, typ: Option<&'static str>) -> Result<()> {
     match header.get("alg") {
         Some(Value::String(alg)) if alg == ALG => {}
-        _ => return Err(Error::Token("alg must be ES256".into())),
+        _ => return Err(TokenRefusal::Alg.into()),
     }
     if header.contains_key("crit") {
-        return Err(Error::Token("crit header not supported".into()));
+        return Err(TokenRefusal::Crit.into());
     }
     if let Some(want) = typ {
         match header.get("typ") {
             Some(Value::String(got)) if got == want => {}
-            _ => return Err(Error::Token(format!("typ must be {want}"))),
+            _ => return Err(TokenRefusal::Typ { expected: want }.into()),
         }
     }
     Ok(())
@@ -161,7 +177,11 @@ mod tests {
             (r#"{"alg":"ES256"}"#, "typ must be at+jwt"),
         ] {
             let err = check_header(&header(json), Some("at+jwt")).unwrap_err();
-            assert_eq!(err, Error::Token(reason.into()), "{json}");
+            assert_eq!(
+                err.to_string(),
+                format!("invalid token: {reason}"),
+                "{json}"
+            );
         }
     }
 }

@@ -13,7 +13,9 @@ use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
 use serde_json::{Value, json};
 use sigil_core::es256::generate_pkcs8;
 use sigil_core::jwt::{Audience, ValidationRules, validate};
-use sigil_core::{Error, ErrorClass, Es256SigningKey, Es256VerifyingKey, JwkSet, jws};
+use sigil_core::{
+    Error, ErrorClass, Es256SigningKey, Es256VerifyingKey, JwkSet, TokenRefusal, jws,
+};
 use support::{each_case, load};
 
 const ISSUER: &str = "http://localhost:1911";
@@ -175,8 +177,10 @@ fn every_es256_jwt_case() {
         if !message.contains(reason) {
             return Err(format!("{message:?} lacks the reason {reason:?}"));
         }
-        if name == "unknown-kid" && !matches!(err, Error::UnknownKid(_)) {
-            return Err("unknown kid must be Error::UnknownKid (the caller refreshes once)".into());
+        if name == "unknown-kid" && !matches!(err, Error::Token(TokenRefusal::UnknownKid { .. })) {
+            return Err(
+                "unknown kid must be TokenRefusal::UnknownKid (the caller refreshes once)".into(),
+            );
         }
         Ok(())
     });

@@ -228,7 +228,11 @@ mod tests {
                 ErrorCode::TimestampExpired,
             ),
             (
-                sigil_core::Error::TokenExpired("x".into()),
+                sigil_core::Error::Token(sigil_core::TokenRefusal::Expired {
+                    exp: 1,
+                    now: 9,
+                    leeway: 0,
+                }),
                 ErrorCode::InvalidToken,
             ),
             (

@@ -338,11 +338,18 @@ mod tests {
                 ErrorCode::TimestampExpired,
             ),
             (
-                sigil_core::Error::TokenExpired("x".into()),
+                sigil_core::Error::Token(sigil_core::TokenRefusal::Expired {
+                    exp: 1,
+                    now: 9,
+                    leeway: 0,
+                }),
                 ErrorCode::InvalidToken,
             ),
             (
-                sigil_core::Error::UnknownKid("x".into()),
+                sigil_core::Error::Token(sigil_core::TokenRefusal::UnknownKid {
+                    kid: "x".into(),
+                    issuer: None,
+                }),
                 ErrorCode::InvalidToken,
             ),
         ];

@@ -183,7 +183,9 @@ impl Validator {
         let now_s = now_ms / 1000;
         let snapshot = inner.keys.usable(now_ms).await?;
         match jwt::validate(token, &snapshot.keys, &inner.rules, now_s) {
-            Err(unknown @ sigil_core::Error::UnknownKid(_)) => {
+            Err(
+                unknown @ sigil_core::Error::Token(sigil_core::TokenRefusal::UnknownKid { .. }),
+            ) => {
                 let newer = inner.keys.after_unknown_kid(now_ms, &snapshot).await?;
                 if Arc::ptr_eq(&newer, &snapshot) {
                     return Err(Rejection::from_core(&unknown));

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value};
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TokenRefusal};
 use crate::json::{parse_object, quoted};
 use crate::jwks::JwkSet;
 use crate::jws::verify_typed;
@@ -46,6 +46,20 @@ impl Audience {
             Self::Exact(want) => aud == want,
             Self::AnyOf(wanted) => wanted.iter().any(|want| aud == want),
             Self::PathPrefix(prefix) => matches_at_path_boundary(prefix, aud),
+        }
+    }
+}
+
+impl std::fmt::Display for Audience {
+    /// The accepted audiences, for a refusal's description.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Exact(want) => write!(f, "exactly {}", quoted(want)),
+            Self::AnyOf(wanted) => {
+                let list: Vec<String> = wanted.iter().map(|w| quoted(w)).collect();
+                write!(f, "one of {}", list.join(", "))
+            }
+            Self::PathPrefix(prefix) => write!(f, "{} or a path under it", quoted(prefix)),
         }
     }
 }
@@ -174,9 +188,10 @@ pub struct VerifiedClaims {
 /// - refused when `iat > now + leeway`.
 ///
 /// # Errors
-/// [`Error::UnknownKid`] when the `kid` is not in `keys` (refresh the set
-/// once and retry); [`Error::TokenExpired`] (`token expired: …`) past
-/// `exp`; [`Error::Token`] naming the reason for everything else
+/// [`Error::Token`] with [`TokenRefusal::UnknownKid`] when the `kid` is not
+/// in `keys` (refresh the set once and retry; it names the issuer whose set
+/// was searched), [`TokenRefusal::Expired`] (`token expired: …`) past
+/// `exp`, and the other [`TokenRefusal`]s naming the reason for everything else
 /// (`alg must be ES256`, `typ must be at+jwt`, `crit header not supported`,
 /// `wrong issuer`, `wrong audience`, `signature verification failed`, …).
 pub fn validate(
@@ -185,8 +200,22 @@ pub fn validate(
     rules: &ValidationRules,
     now: u64,
 ) -> Result<VerifiedClaims> {
-    let jws = verify_typed(token, keys, Some(ACCESS_TOKEN_TYP))?;
-    let claims = parse_object(&jws.payload).map_err(|e| Error::Token(format!("claims: {e}")))?;
+    let jws = verify_typed(token, keys, Some(ACCESS_TOKEN_TYP)).map_err(|e| match e {
+        // Which issuer's key set was searched.
+        Error::Token(TokenRefusal::UnknownKid { kid, issuer: None }) => {
+            Error::Token(TokenRefusal::UnknownKid {
+                kid,
+                issuer: Some(rules.issuer.clone()),
+            })
+        }
+        other => other,
+    })?;
+    let claims = parse_object(&jws.payload).map_err(|reason| {
+        Error::from(TokenRefusal::Json {
+            part: "claims",
+            reason,
+        })
+    })?;
     let verified = VerifiedClaims {
         kid: jws.kid,
         iss: string_claim(&claims, "iss")?,
@@ -208,73 +237,65 @@ pub fn validate(
 /// The rules that compare claims with the configuration and the clock.
 fn check(claims: &VerifiedClaims, rules: &ValidationRules, now: u64) -> Result<()> {
     if claims.iss != rules.issuer {
-        return Err(Error::Token(format!(
-            "wrong issuer: {} is not {}",
-            quoted(&claims.iss),
-            quoted(&rules.issuer)
-        )));
+        return Err(TokenRefusal::WrongIssuer {
+            got: claims.iss.clone(),
+            expected: rules.issuer.clone(),
+        }
+        .into());
     }
     if !claims.aud.iter().any(|aud| rules.audience.matches(aud)) {
-        return Err(Error::Token(format!(
-            "wrong audience: {} is not accepted here",
-            quoted(&claims.aud.join(" "))
-        )));
+        return Err(TokenRefusal::WrongAudience {
+            got: claims.aud.clone(),
+            accepted: rules.audience.to_string(),
+        }
+        .into());
     }
     let (iat, nbf, exp, leeway) = (claims.iat, claims.nbf, claims.exp, rules.leeway_s);
     if exp <= iat {
-        return Err(Error::Token(format!("exp {exp} is not after iat {iat}")));
+        return Err(TokenRefusal::ExpNotAfterIat { exp, iat }.into());
     }
     if exp - iat > rules.max_lifetime_s {
-        return Err(Error::Token(format!(
-            "token lifetime exp - iat = {} s exceeds the maximum {} s",
-            exp - iat,
-            rules.max_lifetime_s
-        )));
+        return Err(TokenRefusal::LifetimeTooLong {
+            lifetime_s: exp - iat,
+            max_s: rules.max_lifetime_s,
+        }
+        .into());
     }
     if now >= exp + leeway {
-        return Err(Error::TokenExpired(format!(
-            "exp {exp} is {} s before now {now} (leeway {leeway} s)",
-            now - exp
-        )));
+        return Err(TokenRefusal::Expired { exp, now, leeway }.into());
     }
     if nbf > now.saturating_add(leeway) {
-        return Err(Error::Token(format!(
-            "token not yet valid: nbf {nbf} is {} s after now {now} (leeway {leeway} s)",
-            nbf - now
-        )));
+        return Err(TokenRefusal::NotYetValid { nbf, now, leeway }.into());
     }
     if iat > now.saturating_add(leeway) {
-        return Err(Error::Token(format!(
-            "iat {iat} is in the future: {} s after now {now} (leeway {leeway} s)",
-            iat - now
-        )));
+        return Err(TokenRefusal::IssuedInFuture { iat, now, leeway }.into());
     }
     Ok(())
 }
 
-fn string_claim(claims: &Map<String, Value>, name: &str) -> Result<String> {
-    optional_string_claim(claims, name)?.ok_or_else(|| Error::Token(format!("{name} missing")))
+fn string_claim(claims: &Map<String, Value>, name: &'static str) -> Result<String> {
+    optional_string_claim(claims, name)?.ok_or_else(|| TokenRefusal::Missing { name }.into())
 }
 
-fn optional_string_claim(claims: &Map<String, Value>, name: &str) -> Result<Option<String>> {
+fn optional_string_claim(
+    claims: &Map<String, Value>,
+    name: &'static str,
+) -> Result<Option<String>> {
     match claims.get(name) {
         None => Ok(None),
         Some(Value::String(value)) => Ok(Some(value.clone())),
-        Some(_) => Err(Error::Token(format!("{name} must be a string"))),
+        Some(_) => Err(TokenRefusal::NotAString { name }.into()),
     }
 }
 
 /// `exp`, `nbf`, `iat`: a JSON integer in [0, 2⁵³ − 1]; strings, floats
 /// (even `1.0`), negatives and larger values are refused.
-fn time_claim(claims: &Map<String, Value>, name: &str) -> Result<u64> {
-    let value = claims
-        .get(name)
-        .ok_or_else(|| Error::Token(format!("{name} missing")))?;
-    value.as_u64().filter(|&t| t <= MAX_TIME).ok_or_else(|| {
-        Error::Token(format!(
-            "{name} must be an integer number of seconds in [0, 2^53 - 1]"
-        ))
-    })
+fn time_claim(claims: &Map<String, Value>, name: &'static str) -> Result<u64> {
+    let value = claims.get(name).ok_or(TokenRefusal::Missing { name })?;
+    value
+        .as_u64()
+        .filter(|&t| t <= MAX_TIME)
+        .ok_or_else(|| TokenRefusal::BadTime { name }.into())
 }
 
 /// `sub`: 66 lower-case hex characters of a compressed secp256k1 key.
@@ -283,20 +304,17 @@ fn subject(claims: &Map<String, Value>) -> Result<PublicKey> {
     let well_formed = sub.len() == 66
         && (sub.starts_with("02") || sub.starts_with("03"))
         && sub.bytes().all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'));
-    let refused = || {
-        Error::Token("sub must be a compressed public key (66 lower-case hex characters)".into())
-    };
     if !well_formed {
-        return Err(refused());
+        return Err(TokenRefusal::BadSubject.into());
     }
-    PublicKey::from_hex(&sub).map_err(|_| refused())
+    PublicKey::from_hex(&sub).map_err(|_| TokenRefusal::BadSubject.into())
 }
 
 /// `aud`: a string, or a non-empty array of strings.
 fn audience(claims: &Map<String, Value>) -> Result<Vec<String>> {
-    let refused = || Error::Token("aud must be a string or a non-empty array of strings".into());
+    let refused = || Error::from(TokenRefusal::BadAudience);
     match claims.get("aud") {
-        None => Err(Error::Token("aud missing".into())),
+        None => Err(TokenRefusal::Missing { name: "aud" }.into()),
         Some(Value::String(aud)) => Ok(vec![aud.clone()]),
         Some(Value::Array(items)) if !items.is_empty() => items
             .iter()
@@ -343,6 +361,79 @@ mod tests {
         assert!(Audience::PathPrefix("a".into()).matches("a/b"));
     }
 
+    /// Refusals are typed, and their descriptions say what was expected
+    /// beside what was seen.
+    #[test]
+    fn refusals_name_what_was_expected() {
+        let g = "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798";
+        let claims = VerifiedClaims {
+            kid: "k".into(),
+            iss: "https://evil.example".into(),
+            sub: PublicKey::from_hex(g).unwrap(),
+            aud: vec!["https://other.example".into()],
+            client_id: g.into(),
+            iat: 1000,
+            nbf: 1000,
+            exp: 2800,
+            jti: "j".into(),
+            address: None,
+            bap_id: None,
+            name: None,
+        };
+        let rules = ValidationRules::new(
+            "http://localhost:1911",
+            Audience::PathPrefix("https://api.example".into()),
+        );
+        let err = check(&claims, &rules, 1500).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Token(TokenRefusal::WrongIssuer {
+                got: "https://evil.example".into(),
+                expected: "http://localhost:1911".into(),
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            "invalid token: wrong issuer: the token's iss is \"https://evil.example\", \"http://localhost:1911\" was expected"
+        );
+        let claims = VerifiedClaims {
+            iss: "http://localhost:1911".into(),
+            ..claims
+        };
+        let err = check(&claims, &rules, 1500).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "invalid token: wrong audience: \"https://other.example\" is not accepted here; accepted: \"https://api.example\" or a path under it"
+        );
+        let claims = VerifiedClaims {
+            aud: vec!["https://api.example/v1".into()],
+            ..claims
+        };
+        let err = check(&claims, &rules.clone().with_leeway_s(0), 2801).unwrap_err();
+        assert_eq!(
+            err,
+            Error::Token(TokenRefusal::Expired {
+                exp: 2800,
+                now: 2801,
+                leeway: 0
+            })
+        );
+        assert!(
+            err.to_string()
+                .starts_with("token expired: exp 2800 is 1 s before now 2801")
+        );
+        let unknown = TokenRefusal::UnknownKid {
+            kid: "k2".into(),
+            issuer: Some("http://localhost:1911".into()),
+        };
+        assert_eq!(
+            unknown.to_string(),
+            "invalid token: unknown kid \"k2\" (not in the key set of \"http://localhost:1911\")"
+        );
+        let any = Audience::AnyOf(vec!["i".into(), "i/userinfo".into()]);
+        assert_eq!(any.to_string(), "one of \"i\", \"i/userinfo\"");
+    }
+
     #[test]
     fn leeway_is_clamped() {
         let rules = ValidationRules::new("i", Audience::Exact("a".into()));
@@ -364,7 +455,7 @@ mod tests {
         }
         assert_eq!(
             time_claim(&claims, "z").unwrap_err(),
-            Error::Token("z missing".into())
+            Error::Token(TokenRefusal::Missing { name: "z" })
         );
     }
 
