@@ -18,15 +18,30 @@ pub enum ServeError {
     /// The configuration is unusable.
     #[error(transparent)]
     Config(#[from] ConfigError),
-    /// The store could not be opened or answered wrongly at start-up.
+    /// The store could not be opened or answered wrongly at start-up. The
+    /// message holds the cause, which is therefore not also the `source`:
+    /// `{:#}` (the CLI) prints it once.
     #[error("store: {0}")]
-    Store(#[from] sigil_store::Error),
+    Store(sigil_store::Error),
     /// The signing keys could not be loaded or made.
     #[error("signing keys: {0}")]
     Keys(String),
-    /// Binding or serving the socket failed.
+    /// Binding or serving the socket failed (the message holds the I/O
+    /// error, printed once by `{:#}`).
     #[error("listen: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+}
+
+impl From<sigil_store::Error> for ServeError {
+    fn from(error: sigil_store::Error) -> Self {
+        Self::Store(error)
+    }
+}
+
+impl From<std::io::Error> for ServeError {
+    fn from(error: std::io::Error) -> Self {
+        Self::Io(error)
+    }
 }
 
 /// The real cause of a 500 or 503, kept out of the body and logged once,
@@ -211,6 +226,35 @@ impl IntoResponse for ApiError {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Each cause once: the chain a CLI prints with `{:#}` (each message,
+    /// then its sources, joined by `: `) does not repeat the inner message.
+    #[test]
+    fn serve_errors_print_each_cause_once() {
+        fn chain(err: &dyn std::error::Error) -> String {
+            let mut text = err.to_string();
+            let mut source = err.source();
+            while let Some(cause) = source {
+                text.push_str(": ");
+                text.push_str(&cause.to_string());
+                source = cause.source();
+            }
+            text
+        }
+        let store = sigil_store::Error::Unavailable {
+            reason: "disk full".into(),
+        };
+        assert_eq!(
+            chain(&ServeError::from(store)),
+            "store: store unavailable: disk full"
+        );
+        let io = std::io::Error::new(std::io::ErrorKind::AddrInUse, "address in use");
+        assert_eq!(chain(&ServeError::from(io)), "listen: address in use");
+        let keys = crate::keyring::KeyError::from(sigil_store::Error::Unavailable {
+            reason: "locked".into(),
+        });
+        assert_eq!(chain(&keys), "store: store unavailable: locked");
+    }
 
     #[test]
     fn core_classes_map_to_spec_codes() {

@@ -18,9 +18,10 @@ use crate::master_key::{self, AtRest, MasterKey};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[non_exhaustive]
 pub enum KeyError {
-    /// The store failed.
+    /// The store failed. The message holds the cause, which is therefore
+    /// not also the `source`: `{:#}` (the CLI) prints it once.
     #[error("store: {0}")]
-    Store(#[from] sigil_store::Error),
+    Store(sigil_store::Error),
     /// A stored key cannot be opened or parsed, or a new one made.
     #[error("{0}")]
     Key(String),
@@ -47,6 +48,12 @@ pub enum KeyError {
         /// The kids of the plain keys, comma-separated.
         plain: String,
     },
+}
+
+impl From<sigil_store::Error> for KeyError {
+    fn from(error: sigil_store::Error) -> Self {
+        Self::Store(error)
+    }
 }
 
 /// One published key: parsed once, with its JWKS entry built once (the
