@@ -946,3 +946,43 @@ fn payload_sign_then_verify_now_and_refuse_changes() {
         refused.stdout
     );
 }
+
+/// A decodable (unsigned) access token for `inspect`.
+const TOKEN: &str = "eyJhbGciOiJFUzI1NiIsInR5cCI6ImF0K2p3dCIsImtpZCI6ImsifQ.eyJhdWQiOiJodHRwczovL2FwaS5leGFtcGxlLmNvbS94In0.c2ln";
+
+/// A server that refuses the connection: exit 3 (`UNREACHABLE`,
+/// docs/protocol.md §14) and one line asking whether sigil runs there, for
+/// every command that reaches a server.
+#[test]
+fn refused_connections_exit_3_and_ask_whether_sigil_runs() {
+    let (wif, _, _) = keygen(&[]);
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let server = format!("http://127.0.0.1:{port}");
+    for args in [
+        vec![
+            "token",
+            "--server",
+            &server,
+            "--endpoint",
+            "https://api.example.com/x",
+        ],
+        vec!["call", "--server", &server, "https://api.example.com/x"],
+        vec!["inspect", "--server", &server, TOKEN],
+    ] {
+        let run = sigil_with_wif(&wif, &args);
+        run.assert_code(3);
+        let question = format!("is sigil running at {server}?");
+        assert!(run.stderr.contains(&question), "{args:?}: {}", run.stderr);
+        assert_eq!(run.stderr.lines().count(), 1, "{args:?}: {}", run.stderr);
+        assert_eq!(
+            run.stderr.matches("Connection refused").count(),
+            1,
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+}

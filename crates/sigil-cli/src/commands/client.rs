@@ -12,7 +12,7 @@ use sigil_core::api::paths;
 
 use super::keys::runtime;
 use crate::cli::{CallArgs, ServerArgs, TokenArgs};
-use crate::exit::Refused;
+use crate::exit::{Refused, Unreachable, is_unreachable};
 use crate::{output, secret};
 
 /// What `token --json` prints.
@@ -98,11 +98,12 @@ pub(crate) fn call(args: &CallArgs, json: bool) -> anyhow::Result<()> {
         if args.sign_request {
             request = request.signed_with(Scheme::from(args.server.scheme));
         }
-        let response = request
-            .send()
-            .await
-            .map_err(refusal)
-            .with_context(|| format!("calling {}", args.url))?;
+        let response = request.send().await.map_err(|e| match e {
+            sigil_client::Error::Http(source) if is_unreachable(&source) => {
+                unreachable(source, &args.url, None)
+            }
+            e => refusal(e).context(format!("calling {}", args.url)),
+        })?;
         let status = response.status();
         let bytes = response
             .bytes()
@@ -159,7 +160,8 @@ impl Discovery {
         let url = format!("{base}{}", paths::OPENID_CONFIGURATION);
         let document: Value = reqwest::get(&url)
             .await
-            .and_then(reqwest::Response::error_for_status)
+            .map_err(|source| unreachable(source, &url, Some(&base)))?
+            .error_for_status()
             .with_context(|| format!("fetching {url}"))?
             .json()
             .await
@@ -189,6 +191,21 @@ impl Discovery {
     /// `http://localhost:1911`.
     pub(crate) fn reach(&self, url: &str) -> String {
         url.replacen(&self.issuer, &self.base, 1)
+    }
+}
+
+/// A transport error: [`Unreachable`] (exit 3, "is sigil running at …?")
+/// when nothing answered at the address, else the error with the URL.
+fn unreachable(source: reqwest::Error, url: &str, sigil: Option<&str>) -> anyhow::Error {
+    if is_unreachable(&source) {
+        Unreachable {
+            url: url.to_owned(),
+            sigil: sigil.map(str::to_owned),
+            source,
+        }
+        .into()
+    } else {
+        anyhow::Error::new(source).context(format!("fetching {url}"))
     }
 }
 
