@@ -10,6 +10,11 @@ use sigil_core::api::paths;
 use crate::state::AppState;
 
 /// The discovery document for `issuer`, serialised once at start-up.
+///
+/// Only what the server does (docs/protocol.md §5): no authorization
+/// endpoint, no ID token, so no `response_types_supported`,
+/// `id_token_signing_alg_values_supported` or `subject_types_supported`.
+/// Every URL member names a route of [`crate::routes`].
 pub(crate) fn document(issuer: &str) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
     let document = json!({
@@ -17,16 +22,14 @@ pub(crate) fn document(issuer: &str) -> Vec<u8> {
         "jwks_uri": url(paths::JWKS),
         "token_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
         "userinfo_endpoint": url(paths::USERINFO),
-        "id_token_signing_alg_values_supported": ["ES256"],
         "access_token_signing_alg_values_supported": ["ES256"],
-        "response_types_supported": ["token"],
-        "subject_types_supported": ["public"],
         "token_endpoint_auth_methods_supported": ["none"],
         "claims_supported": [
             "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "address", "bap_id", "name"
         ],
         "service_documentation": url(paths::OPENAPI),
         "sigil_token_for_endpoint_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
+        "sigil_payload_verify_endpoint": url(paths::PAYLOADS_VERIFY),
         "sigil_openapi_uri": url(paths::OPENAPI),
         "sigil_token_request_message_forms": ["compat", "bound"],
         "sigil_signature_schemes_supported": ["bsm", "brc77"],
@@ -68,7 +71,7 @@ pub(crate) async fn jwks(State(state): State<AppState>) -> Response {
     get,
     path = "/.well-known/openid-configuration",
     tag = "discovery",
-    responses((status = 200, description = "issuer, jwks_uri, token_endpoint, userinfo_endpoint, supported algorithms", content_type = "application/json"))
+    responses((status = 200, description = "issuer, jwks_uri, token_endpoint, userinfo_endpoint, access-token signing algorithms, the sigil extension URLs", content_type = "application/json"))
 )]
 pub(crate) async fn openid_configuration(State(state): State<AppState>) -> Response {
     public_json(state.discovery_json().clone())

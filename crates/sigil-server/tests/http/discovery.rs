@@ -56,12 +56,60 @@ async fn discovery_documents_name_every_endpoint() {
         );
         assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));
         assert_eq!(
-            doc["id_token_signing_alg_values_supported"],
-            serde_json::json!(["ES256"])
+            doc["sigil_payload_verify_endpoint"],
+            format!("{issuer}/api/payloads/verify")
         );
+        // No authorization endpoint and no ID token: nothing may promise them.
+        for absent in [
+            "authorization_endpoint",
+            "response_types_supported",
+            "id_token_signing_alg_values_supported",
+            "subject_types_supported",
+        ] {
+            assert!(doc.get(absent).is_none(), "{path} promises {absent}");
+        }
         assert_eq!(
             doc["access_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])
+        );
+    }
+}
+
+/// Every URL the discovery document names answers on the running server
+/// (a route, not 404; `GET` on a `POST` route is 405).
+#[tokio::test]
+async fn every_discovery_url_answers() {
+    let server = TestServer::start("discovery-urls", NOW).await;
+    let issuer = "http://localhost:1911";
+    for path in [
+        paths::OPENID_CONFIGURATION,
+        paths::OAUTH_AUTHORIZATION_SERVER,
+    ] {
+        let doc = server.get(path).await.json();
+        let mut urls = 0;
+        for (member, value) in doc.as_object().unwrap() {
+            let Some(url) = value.as_str().and_then(|v| v.strip_prefix(issuer)) else {
+                continue;
+            };
+            if url.is_empty() {
+                continue; // the issuer itself
+            }
+            urls += 1;
+            let answer = server.get(url).await;
+            assert_ne!(
+                answer.status, 404,
+                "{member} = {issuer}{url}: {}",
+                answer.text
+            );
+            assert!(
+                answer.status < 500,
+                "{member} = {issuer}{url}: {}",
+                answer.status
+            );
+        }
+        assert_eq!(
+            urls, 7,
+            "jwks, token, userinfo, openapi x2, token-for-endpoint, payload verify"
         );
     }
 }
