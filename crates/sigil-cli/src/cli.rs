@@ -316,7 +316,8 @@ pub(crate) struct KeygenArgs {
 /// Where the private key comes from. The WIF itself is never a flag value.
 #[derive(Debug, Args)]
 pub(crate) struct KeySource {
-    /// Read the WIF from the first line of this file. Without it: the
+    /// Read the WIF from this file: a bare WIF on its first line, or what
+    /// `sigil keygen [--json] [--out FILE]` writes. Without it: the
     /// SIGIL_WIF environment variable, else the first line of standard input.
     #[arg(long, value_name = "PATH")]
     pub(crate) wif_file: Option<PathBuf>,

@@ -1,5 +1,6 @@
 //! Where the private key (WIF) comes from: `--wif-file PATH`, else the
-//! `SIGIL_WIF` environment variable, else the first line of standard input.
+//! `SIGIL_WIF` environment variable, else the first line of standard input;
+//! each holds a bare WIF or what `sigil keygen` writes (text or `--json`).
 //! Never from a flag's value (docs/protocol.md §14): a value on the command line
 //! ends up in shell history and in every process listing. And where a new
 //! one goes: a new file readable by its owner only.
@@ -41,8 +42,33 @@ pub(crate) fn private_key(source: &KeySource) -> anyhow::Result<PrivateKey> {
     key
 }
 
+/// The WIF in `text`: what `sigil keygen` writes (its `key: value` lines,
+/// the `wif:` one holding the key, or its `--json` object's `wif` member),
+/// or a bare WIF on the first non-empty line.
 fn decode(text: &str) -> anyhow::Result<PrivateKey> {
-    let wif = text.lines().next().unwrap_or_default().trim();
+    /// `sigil keygen --json`'s object; the other members are ignored. The
+    /// WIF is borrowed (base58 has no JSON escapes), never copied.
+    #[derive(serde::Deserialize)]
+    struct KeygenJson<'a> {
+        wif: &'a str,
+    }
+    let trimmed = text.trim();
+    let wif = if trimmed.starts_with('{') {
+        serde_json::from_str::<KeygenJson<'_>>(trimmed)
+            .map_err(|_| {
+                anyhow::anyhow!(
+                    "a JSON key file must be an object with a \"wif\" string, as `sigil keygen --json` writes"
+                )
+            })?
+            .wif
+            .trim()
+    } else {
+        let mut lines = trimmed.lines().map(str::trim);
+        match lines.clone().find_map(|line| line.strip_prefix("wif:")) {
+            Some(wif) => wif.trim(),
+            None => lines.find(|line| !line.is_empty()).unwrap_or_default(),
+        }
+    };
     if wif.is_empty() {
         bail!("no WIF found (give --wif-file PATH, set {WIF_ENV}, or write it on standard input)");
     }

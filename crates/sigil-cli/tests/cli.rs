@@ -540,6 +540,78 @@ fn wif_sources_file_env_and_stdin_agree() {
     assert!(none.stderr.contains("no WIF found"), "{}", none.stderr);
 }
 
+/// `sigil keygen > service.key` (or `--out`, text or `--json`) then
+/// `sigil sign --wif-file service.key`: every form keygen writes is one
+/// `--wif-file` (and standard input) reads.
+#[test]
+fn keygen_output_is_a_wif_file() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigil-cli-keyfile-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    for (extra, name) in [(&[][..], "text"), (&["--json"][..], "json")] {
+        // Standard output redirected to a file.
+        let mut args = vec!["keygen"];
+        args.extend_from_slice(extra);
+        let printed = sigil(&args);
+        printed.assert_code(0);
+        let redirected = dir.join(format!("{name}.stdout.key"));
+        std::fs::write(&redirected, &printed.stdout).expect("written");
+        // --out FILE.
+        let out = dir.join(format!("{name}.out.key"));
+        let mut args = vec!["keygen", "--out", out.to_str().expect("UTF-8")];
+        args.extend_from_slice(extra);
+        sigil(&args).assert_code(0);
+
+        for path in [&redirected, &out] {
+            let text = std::fs::read_to_string(path).expect("the key file");
+            let pubkey = if name == "json" {
+                serde_json::from_str::<Value>(&text).expect("JSON")["pubkey"]
+                    .as_str()
+                    .expect("pubkey")
+                    .to_owned()
+            } else {
+                text.lines()
+                    .find_map(|line| line.strip_prefix("pubkey: "))
+                    .expect("a pubkey line")
+                    .to_owned()
+            };
+            let path_text = path.to_str().expect("UTF-8");
+            let signed = sigil(&["sign", "--wif-file", path_text, "keyfile"]);
+            signed.assert_code(0);
+            let signature = signed.stdout.trim();
+            sigil(&[
+                "verify",
+                "--pubkey",
+                &pubkey,
+                "--signature",
+                signature,
+                "keyfile",
+            ])
+            .assert_code(0);
+            // The same file's text on standard input (`sigil keygen | sigil sign`).
+            let piped = run_with(&["sign", "keyfile"], None, Some(&text));
+            piped.assert_code(0);
+            sigil(&[
+                "verify",
+                "--pubkey",
+                &pubkey,
+                "--signature",
+                piped.stdout.trim(),
+                "keyfile",
+            ])
+            .assert_code(0);
+        }
+    }
+    // A JSON file without a wif member is refused and says what is expected.
+    let bad = dir.join("bad.json");
+    std::fs::write(&bad, r#"{"pubkey":"02"}"#).expect("written");
+    let refused = sigil(&["sign", "--wif-file", bad.to_str().expect("UTF-8"), "x"]);
+    refused.assert_code(2);
+    assert!(refused.stderr.contains("\"wif\""), "{}", refused.stderr);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
 #[test]
 fn forged_brc77_sender_exits_1_and_names_the_sender() {
     let (wif_a, pubkey_a, _) = keygen(&[]);
