@@ -449,19 +449,35 @@ pub(crate) struct PayloadSignArgs {
 /// `sigil payload verify`.
 #[derive(Debug, Args)]
 pub(crate) struct PayloadVerifyArgs {
+    /// The file (`-` for standard input) holding what `sigil payload sign`
+    /// prints, or what the server's /api/payloads/verify takes: one JSON
+    /// object `{payload, address, signature}`, `payload` the exact signed
+    /// text. Instead of --payload-file, --address and --signature.
+    #[arg(
+        long,
+        value_name = "FILE",
+        conflicts_with_all = ["payload_file", "address", "signature"]
+    )]
+    pub(crate) from_file: Option<PathBuf>,
+
     /// The file holding the exact signed text (`-` for standard input).
     /// Trailing whitespace, such as the newline an editor adds, is ignored:
     /// a payload ends with `}`.
-    #[arg(long, value_name = "FILE")]
-    pub(crate) payload_file: PathBuf,
+    #[arg(long, value_name = "FILE", required_unless_present = "from_file")]
+    pub(crate) payload_file: Option<PathBuf>,
 
     /// The signer's CashAddr or legacy P2PKH address.
-    #[arg(long, value_name = "ADDR")]
-    pub(crate) address: String,
+    #[arg(long, value_name = "ADDR", required_unless_present = "from_file")]
+    pub(crate) address: Option<String>,
 
     /// The BSM signature: base64, hex or a JSON byte array.
-    #[arg(long, value_name = "SIG", allow_hyphen_values = true)]
-    pub(crate) signature: String,
+    #[arg(
+        long,
+        value_name = "SIG",
+        allow_hyphen_values = true,
+        required_unless_present = "from_file"
+    )]
+    pub(crate) signature: Option<String>,
 
     /// Allowed requestedBy host; repeat for several. Without it the
     /// payload's own requestedBy is accepted, and printed for you to check.

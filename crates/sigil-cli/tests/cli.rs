@@ -1058,3 +1058,78 @@ fn refused_connections_exit_3_and_ask_whether_sigil_runs() {
         );
     }
 }
+
+/// `sigil payload verify --from-file` reads what `sigil payload sign`
+/// prints, from a file or standard input.
+#[test]
+fn payload_sign_output_is_what_verify_reads() {
+    let (wif, _, _) = keygen(&[]);
+    let signed = sigil_with_wif(
+        &wif,
+        &[
+            "payload",
+            "sign",
+            "--requested-by",
+            "app.example.com",
+            "--data",
+            r#"{"action":"login"}"#,
+        ],
+    );
+    signed.assert_code(0);
+    let file = temp_file("signed.json", &signed.stdout);
+    let from_file = sigil(&[
+        "--json",
+        "payload",
+        "verify",
+        "--from-file",
+        file.to_str().expect("UTF-8"),
+        "--requested-by",
+        "app.example.com",
+    ]);
+    assert_eq!(from_file.assert_code(0).json()["verified"], true);
+    let piped = run_with(
+        &["--json", "payload", "verify", "--from-file", "-"],
+        None,
+        Some(&signed.stdout),
+    );
+    let report = piped.assert_code(0).json();
+    assert_eq!(report["requestedBy"], "app.example.com");
+    assert_eq!(report["signedBy"], "Signup.cash");
+
+    // Another host than the one signed for: refused (exit 1).
+    let other = sigil(&[
+        "payload",
+        "verify",
+        "--from-file",
+        file.to_str().expect("UTF-8"),
+        "--requested-by",
+        "evil.example.com",
+    ]);
+    other.assert_code(1);
+    // Not the signed object: a usage error naming the expected form.
+    let bad = temp_file("signed-bad.json", r#"{"payload":{"a":1}}"#);
+    let refused = sigil(&[
+        "payload",
+        "verify",
+        "--from-file",
+        bad.to_str().expect("UTF-8"),
+    ]);
+    refused.assert_code(2);
+    assert!(
+        refused.stderr.contains("payload sign"),
+        "{}",
+        refused.stderr
+    );
+    // --from-file with --address is a clap usage error.
+    sigil(&[
+        "payload",
+        "verify",
+        "--from-file",
+        file.to_str().expect("UTF-8"),
+        "--address",
+        "1x",
+    ])
+    .assert_code(2);
+    std::fs::remove_file(&file).expect("clean up");
+    std::fs::remove_file(&bad).expect("clean up");
+}

@@ -66,8 +66,41 @@ fn sign(args: &PayloadSignArgs) -> anyhow::Result<()> {
     })
 }
 
+/// `{payload, address, signature}`, as `payload sign` prints it (and the
+/// server's `POST /api/payloads/verify` takes it, docs/protocol.md §11).
+#[derive(Debug, serde::Deserialize)]
+struct SignedIn {
+    payload: String,
+    address: String,
+    signature: String,
+}
+
+/// The payload text, address and signature: from `--from-file`, else from
+/// `--payload-file`, `--address` and `--signature` (clap requires them).
+fn inputs(args: &PayloadVerifyArgs) -> anyhow::Result<(String, String, String)> {
+    if let Some(path) = &args.from_file {
+        let text = read_text(path, "--from-file")?;
+        let signed: SignedIn = serde_json::from_str(&text).with_context(|| {
+            format!(
+                "--from-file {}: not a JSON object {{\"payload\": \"<signed text>\", \"address\", \"signature\"}} \
+                 as `sigil payload sign` prints",
+                path.display()
+            )
+        })?;
+        return Ok((signed.payload, signed.address, signed.signature));
+    }
+    match (&args.payload_file, &args.address, &args.signature) {
+        (Some(path), Some(address), Some(signature)) => Ok((
+            read_text(path, "--payload-file")?.trim_end().to_owned(),
+            address.clone(),
+            signature.clone(),
+        )),
+        _ => anyhow::bail!("give --from-file FILE, or --payload-file, --address and --signature"),
+    }
+}
+
 fn verify(args: &PayloadVerifyArgs, json: bool) -> anyhow::Result<()> {
-    let text = read_payload(&args.payload_file)?;
+    let (text, address, signature) = inputs(args)?;
     let hosts = if args.requested_by.is_empty() {
         // No host given: accept the payload's own (printed below).
         Payload::parse(&text)
@@ -78,8 +111,8 @@ fn verify(args: &PayloadVerifyArgs, json: bool) -> anyhow::Result<()> {
     };
     let outcome = payload::verify(
         &text,
-        args.address.trim(),
-        args.signature.trim(),
+        address.trim(),
+        signature.trim(),
         &Policy::new(hosts),
         args.at.unwrap_or_else(now_ms),
     );
@@ -117,18 +150,18 @@ fn verify(args: &PayloadVerifyArgs, json: bool) -> anyhow::Result<()> {
     ])
 }
 
-/// The file's text (or standard input's for `-`), trailing whitespace
-/// removed: a payload ends with `}`, so it never belongs to the signed text.
-fn read_payload(path: &Path) -> anyhow::Result<String> {
-    let text = if path == Path::new("-") {
+/// The file's text (or standard input's for `-`). A payload's trailing
+/// whitespace is removed by the caller: a payload ends with `}`, so it never
+/// belongs to the signed text.
+fn read_text(path: &Path, flag: &str) -> anyhow::Result<String> {
+    if path == Path::new("-") {
         let mut text = String::new();
         std::io::stdin()
             .read_to_string(&mut text)
-            .context("reading the payload from standard input")?;
-        text
+            .with_context(|| format!("{flag} -: reading standard input"))?;
+        Ok(text)
     } else {
         std::fs::read_to_string(path)
-            .with_context(|| format!("reading the payload file {}", path.display()))?
-    };
-    Ok(text.trim_end().to_owned())
+            .with_context(|| format!("{flag} {}: cannot read it", path.display()))
+    }
 }
