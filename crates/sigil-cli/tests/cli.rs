@@ -1133,3 +1133,36 @@ fn payload_sign_output_is_what_verify_reads() {
     std::fs::remove_file(&file).expect("clean up");
     std::fs::remove_file(&bad).expect("clean up");
 }
+
+/// `keys …` and `accounts …` on an SQLite file that does not exist refuse
+/// (exit 2) and create nothing; only `sigil serve` creates the database.
+#[test]
+fn admin_commands_refuse_a_database_that_does_not_exist() {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigil-cli-no-db-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let path = dir.join("typo.db");
+    let url = format!("sqlite://{}", path.display());
+    let pubkey = keygen(&[]).1;
+    for args in [
+        vec!["keys", "list"],
+        vec!["keys", "rotate"],
+        vec!["keys", "seal"],
+        vec!["accounts", "list"],
+        vec!["accounts", "add", &pubkey],
+        vec!["accounts", "revoke", &pubkey],
+    ] {
+        let mut args = args.clone();
+        args.extend_from_slice(&["--database", &url]);
+        let run = sigil(&args);
+        run.assert_code(2);
+        let want = format!(
+            "no database at {}; start `sigil serve` once or check --database",
+            path.display()
+        );
+        assert!(run.stderr.contains(&want), "{args:?}: {}", run.stderr);
+        assert!(!path.exists(), "{args:?} created the database");
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

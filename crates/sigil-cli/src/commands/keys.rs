@@ -1,6 +1,8 @@
 //! `sigil keys list|rotate|seal` (docs/protocol.md §12, §13).
 
-use anyhow::Context as _;
+use std::path::Path;
+
+use anyhow::{Context as _, bail};
 use serde_json::json;
 use sigil_core::timestamp::format_iso_ms;
 use sigil_server::{AtRest, Config, MasterKey, Overrides, Settings};
@@ -15,17 +17,40 @@ const MAX_LEEWAY_MS: u64 = sigil_core::jwt::MAX_LEEWAY_S * 1000;
 /// Largest `reload_interval_ms` a server accepts (docs/protocol.md §13: 10 s).
 const MAX_RELOAD_MS: u64 = 10_000;
 
-/// Opens the store the layered configuration names.
+/// Opens the store the layered configuration names. An SQLite file that
+/// does not exist is refused, not created: an admin command on a mistyped
+/// path would otherwise write to a new, empty store no server reads (only
+/// `sigil serve` creates the database).
 pub(crate) async fn open_store(args: &StoreArgs) -> anyhow::Result<(Settings, Store)> {
     let overrides = Overrides {
         database: args.database.clone(),
         ..Overrides::default()
     };
     let settings = Config::load(args.config.as_deref(), &overrides)?.validate()?;
+    if let Some(path) = sqlite_file(&settings.database) {
+        if !path.exists() {
+            bail!(
+                "no database at {}; start `sigil serve` once or check --database",
+                path.display()
+            );
+        }
+    }
     let store = Store::open(&settings.database)
         .await
         .context("opening the store")?;
     Ok((settings, store))
+}
+
+/// The file of an `sqlite://PATH` (or `sqlite:PATH`) store URL, read as
+/// sigil-store reads it (docs/protocol.md §12); `None` for `sqlite::memory:`
+/// and other schemes (which `Store::open` judges).
+fn sqlite_file(url: &str) -> Option<&Path> {
+    let (scheme, rest) = url.split_once(':')?;
+    if !scheme.eq_ignore_ascii_case("sqlite") || rest == ":memory:" {
+        return None;
+    }
+    let path = rest.strip_prefix("//").unwrap_or(rest);
+    (!path.is_empty()).then(|| Path::new(path))
 }
 
 pub(crate) fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
@@ -152,4 +177,25 @@ async fn seal(store: &Store, json: bool) -> anyhow::Result<()> {
         ("sealed", &list(&sealing.sealed)),
         ("already sealed", &list(&sealing.already_sealed)),
     ])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sqlite_file_reads_urls_as_the_store_does() {
+        assert_eq!(
+            sqlite_file("sqlite://sigil.db"),
+            Some(Path::new("sigil.db"))
+        );
+        assert_eq!(
+            sqlite_file("SQLite:///var/s.db"),
+            Some(Path::new("/var/s.db"))
+        );
+        assert_eq!(sqlite_file("sqlite:rel/s.db"), Some(Path::new("rel/s.db")));
+        assert_eq!(sqlite_file("sqlite::memory:"), None);
+        assert_eq!(sqlite_file("postgres://h/db"), None);
+        assert_eq!(sqlite_file("sqlite://"), None);
+    }
 }

@@ -78,6 +78,7 @@ fn serve_refused(scratch: &Scratch, master: bool) -> Run {
 #[test]
 fn plain_and_encrypted_keys_are_never_mixed_and_seal_turns_the_master_key_on() {
     let scratch = Scratch::new("at-rest");
+    scratch.create_database();
     keys(&scratch, false, &["keys", "rotate"]).assert_code(0, "first key, plain");
     assert_eq!(at_rest(&scratch), ["plain"]);
 
@@ -144,6 +145,7 @@ fn plain_and_encrypted_keys_are_never_mixed_and_seal_turns_the_master_key_on() {
 #[test]
 fn retired_key_is_listed_with_its_private_key_erased() {
     let scratch = Scratch::new("retired");
+    scratch.create_database();
     keys(&scratch, false, &["keys", "rotate"]).assert_code(0, "first key");
     keys(&scratch, false, &["keys", "rotate"]).assert_code(0, "second key");
     // The overlap is the token lifetime plus 70 s; retire as of a day later.

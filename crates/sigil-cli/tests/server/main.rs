@@ -415,6 +415,7 @@ fn bad_config_is_one_line_and_exit_2() {
 #[test]
 fn accounts_give_tokens_their_name_and_bap_id() {
     let scratch = Scratch::new("accounts");
+    scratch.create_database();
     let key = keygen(&scratch);
     let database = scratch.database();
     let added = sigil(

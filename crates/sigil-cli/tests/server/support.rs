@@ -52,6 +52,21 @@ impl Scratch {
         format!("sqlite://{}", self.dir.join("sigil.db").display())
     }
 
+    /// Creates the scratch database (as a first `sigil serve` would), for a
+    /// test that runs admin commands before any server: they refuse a
+    /// database that does not exist.
+    pub(crate) fn create_database(&self) {
+        let database = self.database();
+        tokio::runtime::Runtime::new()
+            .expect("a runtime")
+            .block_on(async {
+                let store = sigil_store::Store::open(&database)
+                    .await
+                    .expect("the database is created");
+                store.close().await.expect("closed");
+            });
+    }
+
     /// A new file name in the scratch dir, for a child's output.
     pub(crate) fn fresh_path(&self, stem: &str) -> PathBuf {
         let n = self.files.fetch_add(1, Ordering::Relaxed);
