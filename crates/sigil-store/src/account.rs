@@ -48,6 +48,28 @@ impl Account {
     }
 }
 
+/// What [`AccountStore::update_account`] changes; a `None` field is kept as
+/// it is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct AccountUpdate {
+    /// The new `name`: `Some(None)` removes it.
+    pub name: Option<Option<String>>,
+    /// The new `bap_id`: `Some(None)` removes it.
+    pub bap_id: Option<Option<String>>,
+    /// The new audience prefixes, replacing the old list (`Some(vec![])`:
+    /// none).
+    pub audiences: Option<Vec<String>>,
+}
+
+impl AccountUpdate {
+    /// True when the update changes no field.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.name.is_none() && self.bap_id.is_none() && self.audiences.is_none()
+    }
+}
+
 /// Stores accounts.
 pub trait AccountStore: Backend {
     /// Adds `account`.
@@ -82,4 +104,36 @@ pub trait AccountStore: Backend {
     /// [`Error::NotFound`](crate::Error::NotFound) when there is no such
     /// account; or the store cannot answer.
     fn revoke_account(&self, pubkey: PublicKey, now_ms: u64) -> BoxFuture<'_, Result<Account>>;
+
+    /// Clears the revocation of the account of `pubkey` and returns it; an
+    /// active account is returned unchanged.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no such
+    /// account; or the store cannot answer.
+    fn unrevoke_account(&self, pubkey: PublicKey) -> BoxFuture<'_, Result<Account>>;
+
+    /// Changes the fields `update` names, in one step, and returns the
+    /// account; `created_at_ms` and `revoked_at_ms` are kept.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no such
+    /// account; or the store cannot answer.
+    fn update_account(
+        &self,
+        pubkey: PublicKey,
+        update: AccountUpdate,
+    ) -> BoxFuture<'_, Result<Account>>;
+
+    /// Deletes the account of `pubkey`, revoked or not, and returns it as it
+    /// was. Its key is then like any unregistered key (which
+    /// `open_registration` decides, docs/protocol.md §9).
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`](crate::Error::NotFound) when there is no such
+    /// account; or the store cannot answer.
+    fn remove_account(&self, pubkey: PublicKey) -> BoxFuture<'_, Result<Account>>;
 }

@@ -10,7 +10,7 @@ mod sqlite;
 mod store;
 mod url;
 
-pub use account::{Account, AccountStore};
+pub use account::{Account, AccountStore, AccountUpdate};
 pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
 pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};

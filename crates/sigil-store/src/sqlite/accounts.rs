@@ -5,7 +5,7 @@ use sigil_core::PublicKey;
 
 use super::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use super::error::sql;
-use crate::account::Account;
+use crate::account::{Account, AccountUpdate};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "pubkey, name, bap_id, audiences, created_at_ms, revoked_at_ms";
@@ -83,6 +83,82 @@ pub(super) fn revoke_account(
     .ok_or_else(|| Error::NotFound {
         what: format!("account {}", pubkey.to_hex()),
     })
+}
+
+/// Clears `revoked_at_ms` and returns the row.
+pub(super) fn unrevoke_account(conn: &Connection, pubkey: &PublicKey) -> Result<Account> {
+    conn.query_row(
+        &format!("UPDATE accounts SET revoked_at_ms = NULL WHERE pubkey = ?1 RETURNING {COLUMNS}"),
+        params![pubkey.to_hex()],
+        raw_row,
+    )
+    .optional()
+    .map_err(sql)?
+    .map(to_account)
+    .transpose()?
+    .ok_or_else(|| not_found(pubkey))
+}
+
+/// Sets the fields `update` names, in one statement, and returns the row.
+pub(super) fn update_account(
+    conn: &Connection,
+    pubkey: &PublicKey,
+    update: &AccountUpdate,
+) -> Result<Account> {
+    let audiences = update
+        .audiences
+        .as_ref()
+        .map(|audiences| {
+            serde_json::to_string(audiences).map_err(|e| Error::InvalidArgument {
+                field: "audiences",
+                reason: e.to_string(),
+            })
+        })
+        .transpose()?;
+    conn.query_row(
+        &format!(
+            "UPDATE accounts SET
+                 name = CASE WHEN ?2 THEN ?3 ELSE name END,
+                 bap_id = CASE WHEN ?4 THEN ?5 ELSE bap_id END,
+                 audiences = CASE WHEN ?6 THEN ?7 ELSE audiences END
+             WHERE pubkey = ?1 RETURNING {COLUMNS}"
+        ),
+        params![
+            pubkey.to_hex(),
+            update.name.is_some(),
+            update.name.clone().flatten(),
+            update.bap_id.is_some(),
+            update.bap_id.clone().flatten(),
+            audiences.is_some(),
+            audiences,
+        ],
+        raw_row,
+    )
+    .optional()
+    .map_err(sql)?
+    .map(to_account)
+    .transpose()?
+    .ok_or_else(|| not_found(pubkey))
+}
+
+/// Deletes the row and returns it as it was.
+pub(super) fn remove_account(conn: &Connection, pubkey: &PublicKey) -> Result<Account> {
+    conn.query_row(
+        &format!("DELETE FROM accounts WHERE pubkey = ?1 RETURNING {COLUMNS}"),
+        params![pubkey.to_hex()],
+        raw_row,
+    )
+    .optional()
+    .map_err(sql)?
+    .map(to_account)
+    .transpose()?
+    .ok_or_else(|| not_found(pubkey))
+}
+
+fn not_found(pubkey: &PublicKey) -> Error {
+    Error::NotFound {
+        what: format!("account {}", pubkey.to_hex()),
+    }
 }
 
 type RawRow = (

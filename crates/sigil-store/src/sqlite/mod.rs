@@ -17,7 +17,7 @@ use std::time::Duration;
 use sigil_core::PublicKey;
 use tracing::{Instrument, debug, debug_span};
 
-use crate::account::{Account, AccountStore};
+use crate::account::{Account, AccountStore, AccountUpdate};
 use crate::backend::{Backend, BoxFuture};
 use crate::error::{Error, Result};
 use crate::replay::{Insertion, ReplayRecord, ReplayStore};
@@ -253,6 +253,37 @@ impl AccountStore for SqliteStore {
         Box::pin(
             self.writer
                 .call(move |conn| accounts::revoke_account(conn, &pubkey, now_ms))
+                .instrument(span),
+        )
+    }
+
+    fn unrevoke_account(&self, pubkey: PublicKey) -> BoxFuture<'_, Result<Account>> {
+        let span = debug_span!("store.unrevoke_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::unrevoke_account(conn, &pubkey))
+                .instrument(span),
+        )
+    }
+
+    fn update_account(
+        &self,
+        pubkey: PublicKey,
+        update: AccountUpdate,
+    ) -> BoxFuture<'_, Result<Account>> {
+        let span = debug_span!("store.update_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::update_account(conn, &pubkey, &update))
+                .instrument(span),
+        )
+    }
+
+    fn remove_account(&self, pubkey: PublicKey) -> BoxFuture<'_, Result<Account>> {
+        let span = debug_span!("store.remove_account", backend = "sqlite");
+        Box::pin(
+            self.writer
+                .call(move |conn| accounts::remove_account(conn, &pubkey))
                 .instrument(span),
         )
     }

@@ -1,6 +1,6 @@
 //! The account registry (docs/protocol.md §9).
 
-use sigil_store::{Account, Error};
+use sigil_store::{Account, AccountUpdate, Error};
 
 use super::{Fixture, NOW, full_account, pubkey, together};
 
@@ -114,4 +114,104 @@ pub(crate) async fn accounts_concurrent_adds_of_one_key_have_one_winner(fixture:
         .unwrap()
         .unwrap();
     assert_eq!(stored.name, Some(format!("writer {winner}")));
+}
+
+pub(crate) async fn accounts_update_changes_only_the_fields_named(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let accounts = store.accounts();
+    let original = full_account(1, NOW);
+    let other = full_account(2, NOW + 1);
+    accounts.add_account(original.clone()).await.unwrap();
+    accounts.add_account(other.clone()).await.unwrap();
+
+    let mut rename = AccountUpdate::default();
+    rename.name = Some(Some("renamed".into()));
+    let renamed = accounts.update_account(pubkey(1), rename).await.unwrap();
+    let mut want = original.clone();
+    want.name = Some("renamed".into());
+    assert_eq!(renamed, want, "only the name changed");
+    assert_eq!(
+        accounts.get_account(pubkey(1)).await,
+        Ok(Some(want.clone()))
+    );
+
+    let mut clear = AccountUpdate::default();
+    clear.bap_id = Some(None);
+    clear.audiences = Some(vec!["https://only.example/".into()]);
+    let cleared = accounts.update_account(pubkey(1), clear).await.unwrap();
+    want.bap_id = None;
+    want.audiences = vec!["https://only.example/".into()];
+    assert_eq!(cleared, want);
+
+    // A revoked account stays revoked; an empty update changes nothing.
+    accounts.revoke_account(pubkey(1), NOW + 5).await.unwrap();
+    let unchanged = accounts
+        .update_account(pubkey(1), AccountUpdate::default())
+        .await
+        .unwrap();
+    want.revoked_at_ms = Some(NOW + 5);
+    assert_eq!(unchanged, want);
+    assert_eq!(
+        accounts.get_account(pubkey(2)).await,
+        Ok(Some(other)),
+        "the other account is untouched"
+    );
+
+    let missing = accounts
+        .update_account(pubkey(7), AccountUpdate::default())
+        .await;
+    assert!(
+        matches!(missing, Err(Error::NotFound { .. })),
+        "{missing:?}"
+    );
+    assert_eq!(accounts.get_account(pubkey(7)).await, Ok(None));
+}
+
+pub(crate) async fn accounts_unrevoke_clears_the_revocation(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let accounts = store.accounts();
+    let original = full_account(1, NOW);
+    accounts.add_account(original.clone()).await.unwrap();
+    accounts.revoke_account(pubkey(1), NOW + 5).await.unwrap();
+
+    let active = accounts.unrevoke_account(pubkey(1)).await.unwrap();
+    assert_eq!(active, original, "as it was before the revocation");
+    assert_eq!(
+        accounts.get_account(pubkey(1)).await,
+        Ok(Some(original.clone()))
+    );
+    assert_eq!(
+        accounts.unrevoke_account(pubkey(1)).await,
+        Ok(original),
+        "an active account is returned unchanged"
+    );
+    // Revoking again records the new time.
+    let revoked = accounts.revoke_account(pubkey(1), NOW + 9).await.unwrap();
+    assert_eq!(revoked.revoked_at_ms, Some(NOW + 9));
+
+    let missing = accounts.unrevoke_account(pubkey(7)).await;
+    assert!(
+        matches!(missing, Err(Error::NotFound { .. })),
+        "{missing:?}"
+    );
+}
+
+pub(crate) async fn accounts_remove_deletes_the_account(fixture: &impl Fixture) {
+    let store = fixture.open().await;
+    let accounts = store.accounts();
+    let first = full_account(1, NOW);
+    let second = full_account(2, NOW + 1);
+    accounts.add_account(first.clone()).await.unwrap();
+    accounts.add_account(second.clone()).await.unwrap();
+    let revoked = accounts.revoke_account(pubkey(1), NOW + 5).await.unwrap();
+
+    assert_eq!(accounts.remove_account(pubkey(1)).await, Ok(revoked));
+    assert_eq!(accounts.get_account(pubkey(1)).await, Ok(None));
+    assert_eq!(accounts.list_accounts().await, Ok(vec![second]));
+    let again = accounts.remove_account(pubkey(1)).await;
+    assert!(matches!(again, Err(Error::NotFound { .. })), "{again:?}");
+    // The key may be registered again, afresh.
+    let fresh = Account::new(pubkey(1), NOW + 10);
+    accounts.add_account(fresh.clone()).await.unwrap();
+    assert_eq!(accounts.get_account(pubkey(1)).await, Ok(Some(fresh)));
 }
