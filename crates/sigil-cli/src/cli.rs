@@ -188,9 +188,13 @@ pub(crate) struct ServeArgs {
     /// Rate limits on or off (off is for benchmarks and tests).
     #[arg(long, value_enum, value_name = "on|off")]
     pub(crate) rate_limits: Option<SwitchArg>,
-    /// Print the effective configuration as TOML and exit.
+    /// Print the effective configuration as TOML (with --json: one JSON
+    /// object) and exit.
     #[arg(long)]
     pub(crate) print_config: bool,
+    /// The global --json, seen by `serve` (clap propagates it here).
+    #[arg(long, global = true, hide = true)]
+    pub(crate) json: bool,
     /// Log format on standard error (level from RUST_LOG, default info).
     #[arg(long, value_enum, default_value_t = LogFormat::Text)]
     pub(crate) log_format: LogFormat,

@@ -1166,3 +1166,159 @@ fn admin_commands_refuse_a_database_that_does_not_exist() {
     }
     std::fs::remove_dir_all(&dir).expect("clean up");
 }
+
+/// A new, empty SQLite database (what a first `sigil serve` creates) in a
+/// fresh directory: its `sqlite://` URL.
+fn created_database(name: &str) -> (std::path::PathBuf, String) {
+    let dir = Path::new(env!("CARGO_TARGET_TMPDIR"))
+        .join(format!("sigil-cli-{name}-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let url = format!("sqlite://{}", dir.join("sigil.db").display());
+    tokio::runtime::Runtime::new()
+        .expect("a runtime")
+        .block_on(async {
+            let store = sigil_store::Store::open(&url).await.expect("created");
+            store.close().await.expect("closed");
+        });
+    (dir, url)
+}
+
+/// Exactly one JSON document on standard output, and nothing else.
+#[track_caller]
+fn one_document(args: &[&str], run: &Run) -> Value {
+    let mut documents = serde_json::Deserializer::from_str(&run.stdout).into_iter::<Value>();
+    let first = documents
+        .next()
+        .unwrap_or_else(|| panic!("{args:?}: no JSON on stdout ({})", run.stderr))
+        .unwrap_or_else(|e| panic!("{args:?}: stdout is not JSON ({e}): {:?}", run.stdout));
+    assert!(
+        documents.next().is_none(),
+        "{args:?}: more than one document: {:?}",
+        run.stdout
+    );
+    assert!(first.is_object() || first.is_array(), "{args:?}: {first}");
+    first
+}
+
+/// Every subcommand with `--json` (the server clients `token`, `call` and
+/// `inspect` are tested against a server in tests/server) prints one JSON
+/// document, success or verification failure, with `--json` before or
+/// after the subcommand.
+#[test]
+fn json_is_one_document_everywhere() {
+    for position in ["first", "last"] {
+        json_documents(position);
+    }
+    // serve --print-config --json is the configuration itself.
+    let config = one_document(&[], &sigil(&["serve", "--print-config", "--json"]));
+    assert_eq!(config["listen"], "127.0.0.1:1911");
+    assert_eq!(config["issuer"], "http://localhost:1911");
+}
+
+/// The cases of [`json_is_one_document_everywhere`], `--json` put `first`
+/// or `last`, on a database of their own.
+fn json_documents(position: &str) {
+    let (dir, url) = created_database(&format!("json-{position}"));
+    let (wif, pubkey, address) = keygen(&[]);
+    let signature = sign(&wif, "bsm", "m");
+    let signed = sigil_with_wif(
+        &wif,
+        &[
+            "payload",
+            "sign",
+            "--requested-by",
+            "a.example",
+            "--data",
+            "1",
+        ],
+    );
+    let signed_file = dir.join("signed.json");
+    std::fs::write(&signed_file, &signed.stdout).expect("written");
+    let signed_path = signed_file.to_str().expect("UTF-8");
+    let cases: Vec<(Vec<&str>, i32)> = vec![
+        (vec!["keygen"], 0),
+        (vec!["keygen", "--testnet"], 0),
+        (vec!["sign", "m"], 0),
+        (vec!["sign", "--scheme", "brc77", "m"], 0),
+        (
+            vec![
+                "verify",
+                "--pubkey",
+                &pubkey,
+                "--signature",
+                &signature,
+                "m",
+            ],
+            0,
+        ),
+        (
+            vec![
+                "verify",
+                "--address",
+                &address,
+                "--signature",
+                &signature,
+                "other",
+            ],
+            1,
+        ),
+        (
+            vec!["verify", "--pubkey", &pubkey, "--signature", "garbage", "m"],
+            2,
+        ),
+        (vec!["auth-token", "--path", "/x", "--body", "{}"], 0),
+        (
+            vec![
+                "payload",
+                "sign",
+                "--requested-by",
+                "a.example",
+                "--data",
+                "{}",
+            ],
+            0,
+        ),
+        (vec!["payload", "verify", "--from-file", signed_path], 0),
+        (
+            vec![
+                "payload",
+                "verify",
+                "--from-file",
+                signed_path,
+                "--requested-by",
+                "b.example",
+            ],
+            1,
+        ),
+        (vec!["serve", "--print-config"], 0),
+        (vec!["keys", "rotate", "--database", &url], 0),
+        (vec!["keys", "list", "--database", &url], 0),
+        (
+            vec![
+                "accounts",
+                "add",
+                &pubkey,
+                "--name",
+                "n",
+                "--database",
+                &url,
+            ],
+            0,
+        ),
+        (vec!["accounts", "list", "--database", &url], 0),
+        (vec!["accounts", "revoke", &pubkey, "--database", &url], 0),
+    ];
+    for (args, code) in &cases {
+        let mut full = args.clone();
+        if position == "first" {
+            full.insert(0, "--json");
+        } else {
+            full.push("--json");
+        }
+        let run = run_with(&full, Some(&wif), None);
+        run.assert_code(*code);
+        one_document(&full, &run);
+    }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}

@@ -33,6 +33,9 @@ pub(crate) fn run(args: &ServeArgs) -> anyhow::Result<()> {
     let config = Config::load(args.config.as_deref(), &overrides(args))?;
     if args.print_config {
         config.validate()?;
+        if args.json {
+            return output::json(&config);
+        }
         let text = config.to_toml()?;
         return output::line(&format!(
             "# sigil serve: the effective configuration (defaults, sigil.toml, SIGIL_*, flags).\n# Every key is documented in crates/sigil-server/sigil.example.toml.\n{}",
