@@ -284,6 +284,57 @@ pub(crate) enum AccountsCommand {
         /// The account's public key, hex.
         pubkey: String,
     },
+    /// Lift an account's revocation: its key gets tokens again.
+    Unrevoke {
+        /// The account's public key, hex.
+        pubkey: String,
+    },
+    /// Change an account's name, bap_id or audiences (the fields given;
+    /// the others are kept). A revoked account stays revoked.
+    Update(AccountUpdateArgs),
+    /// Delete an account. Its key is then an unregistered key: with
+    /// open_registration = true (the default) it gets tokens again, without
+    /// name or bap_id; use `revoke` to refuse it.
+    Remove {
+        /// The account's public key, hex.
+        pubkey: String,
+    },
+}
+
+/// `sigil accounts update`.
+#[derive(Debug, Args)]
+#[command(group(
+    ArgGroup::new("change")
+        .required(true)
+        .multiple(true)
+        .args(["name", "clear_name", "bap_id", "clear_bap_id", "audiences", "any_audience"])
+))]
+pub(crate) struct AccountUpdateArgs {
+    /// The account's public key, hex.
+    pub(crate) pubkey: String,
+    /// The new `name` claim.
+    #[arg(long, conflicts_with = "clear_name")]
+    pub(crate) name: Option<String>,
+    /// Remove the `name`.
+    #[arg(long)]
+    pub(crate) clear_name: bool,
+    /// The new `bap_id` claim.
+    #[arg(long = "bap-id", value_name = "ID", conflicts_with = "clear_bap_id")]
+    pub(crate) bap_id: Option<String>,
+    /// Remove the `bap_id`.
+    #[arg(long = "clear-bap-id")]
+    pub(crate) clear_bap_id: bool,
+    /// The endpoint URL prefixes this key may get tokens for, replacing the
+    /// old list (repeatable).
+    #[arg(
+        long = "audience",
+        value_name = "URL-PREFIX",
+        conflicts_with = "any_audience"
+    )]
+    pub(crate) audiences: Vec<String>,
+    /// Remove every audience prefix: any endpoint.
+    #[arg(long)]
+    pub(crate) any_audience: bool,
 }
 
 /// `sigil accounts add`.

@@ -1307,7 +1307,21 @@ fn json_documents(position: &str) {
             0,
         ),
         (vec!["accounts", "list", "--database", &url], 0),
+        (
+            vec![
+                "accounts",
+                "update",
+                &pubkey,
+                "--bap-id",
+                "B",
+                "--database",
+                &url,
+            ],
+            0,
+        ),
         (vec!["accounts", "revoke", &pubkey, "--database", &url], 0),
+        (vec!["accounts", "unrevoke", &pubkey, "--database", &url], 0),
+        (vec!["accounts", "remove", &pubkey, "--database", &url], 0),
     ];
     for (args, code) in &cases {
         let mut full = args.clone();
@@ -1320,5 +1334,86 @@ fn json_documents(position: &str) {
         run.assert_code(*code);
         one_document(&full, &run);
     }
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+/// `accounts update`, `unrevoke` and `remove` change the registry as they
+/// say; unknown keys and empty updates are refused (exit 2).
+#[test]
+fn accounts_update_unrevoke_and_remove() {
+    let (dir, url) = created_database("accounts");
+    let pubkey = keygen(&[]).1;
+    let accounts = |args: &[&str]| {
+        let mut full = vec!["--json", "accounts"];
+        full.extend_from_slice(args);
+        full.extend_from_slice(&["--database", &url]);
+        sigil(&full)
+    };
+    let added = accounts(&["add", &pubkey, "--name", "svc", "--bap-id", "B1"]);
+    added.assert_code(0);
+
+    let renamed = accounts(&[
+        "update",
+        &pubkey,
+        "--name",
+        "billing",
+        "--audience",
+        "https://api.example.com/",
+    ]);
+    let renamed = renamed.assert_code(0).json();
+    assert_eq!(renamed["name"], "billing");
+    assert_eq!(renamed["bap_id"], "B1", "kept");
+    assert_eq!(
+        renamed["audiences"],
+        serde_json::json!(["https://api.example.com/"])
+    );
+    let cleared = accounts(&["update", &pubkey, "--clear-bap-id", "--any-audience"]);
+    let cleared = cleared.assert_code(0).json();
+    assert_eq!(cleared["name"], "billing", "kept");
+    assert_eq!(cleared["bap_id"], Value::Null);
+    assert_eq!(cleared["audiences"], serde_json::json!([]));
+
+    let revoked = accounts(&["revoke", &pubkey]).assert_code(0).json();
+    assert!(revoked["revoked_at"].is_string(), "{revoked}");
+    let still = accounts(&["update", &pubkey, "--name", "x"])
+        .assert_code(0)
+        .json();
+    assert!(
+        still["revoked_at"].is_string(),
+        "an update keeps the revocation"
+    );
+    let active = accounts(&["unrevoke", &pubkey]).assert_code(0).json();
+    assert_eq!(active["revoked_at"], Value::Null);
+    let listed = accounts(&["list"]).assert_code(0).json();
+    assert_eq!(listed[0]["revoked_at"], Value::Null);
+    assert_eq!(listed[0]["name"], "x");
+
+    let removed = accounts(&["remove", &pubkey]).assert_code(0).json();
+    assert_eq!(removed["removed"], true);
+    assert_eq!(
+        accounts(&["list"]).assert_code(0).json(),
+        serde_json::json!([])
+    );
+
+    // Refusals: unknown key, no change named, a bad audience.
+    for args in [
+        vec!["remove", pubkey.as_str()],
+        vec!["unrevoke", pubkey.as_str()],
+        vec!["update", pubkey.as_str(), "--name", "y"],
+    ] {
+        let run = accounts(&args);
+        run.assert_code(2);
+        assert!(
+            run.stderr.contains("no account for"),
+            "{args:?}: {}",
+            run.stderr
+        );
+    }
+    accounts(&["add", &pubkey]).assert_code(0);
+    accounts(&["update", &pubkey]).assert_code(2);
+    accounts(&["update", &pubkey, "--name", "a", "--clear-name"]).assert_code(2);
+    let bad = accounts(&["update", &pubkey, "--audience", "not a url"]);
+    bad.assert_code(2);
+    assert!(bad.stderr.contains("--audience"), "{}", bad.stderr);
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

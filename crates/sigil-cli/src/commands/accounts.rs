@@ -1,13 +1,13 @@
-//! `sigil accounts add|list|revoke` (docs/protocol.md §9).
+//! `sigil accounts add|list|revoke|unrevoke|update|remove` (docs/protocol.md §9).
 
 use anyhow::{Context as _, bail};
 use serde_json::json;
 use sigil_core::timestamp::format_iso_ms;
 use sigil_core::{PublicKey, validate_endpoint};
-use sigil_store::{Account, Store};
+use sigil_store::{Account, AccountUpdate, Store};
 
 use super::keys::{now_ms, open_store, runtime};
-use crate::cli::{AccountAddArgs, AccountsArgs, AccountsCommand};
+use crate::cli::{AccountAddArgs, AccountUpdateArgs, AccountsArgs, AccountsCommand};
 use crate::output;
 
 /// Runs `sigil accounts …`.
@@ -22,6 +22,9 @@ pub(crate) fn run(args: &AccountsArgs, json: bool) -> anyhow::Result<()> {
             AccountsCommand::Add(add) => self::add(&store, add, json).await,
             AccountsCommand::List => list(&store, json).await,
             AccountsCommand::Revoke { pubkey } => revoke(&store, pubkey, json).await,
+            AccountsCommand::Unrevoke { pubkey } => unrevoke(&store, pubkey, json).await,
+            AccountsCommand::Update(update) => self::update(&store, update, json).await,
+            AccountsCommand::Remove { pubkey } => remove(&store, pubkey, json).await,
         };
         store.close().await.context("closing the store")?;
         result
@@ -119,5 +122,64 @@ async fn revoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
             bail!("no account for {}", pubkey.to_hex())
         }
         Err(e) => Err(e).context("revoking the account"),
+    }
+}
+
+async fn unrevoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
+    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    match store.accounts().unrevoke_account(pubkey).await {
+        Ok(account) => print(&account, json),
+        Err(sigil_store::Error::NotFound { .. }) => {
+            bail!("no account for {}", pubkey.to_hex())
+        }
+        Err(e) => Err(e).context("lifting the revocation"),
+    }
+}
+
+async fn update(store: &Store, args: &AccountUpdateArgs, json: bool) -> anyhow::Result<()> {
+    let pubkey = PublicKey::from_hex(&args.pubkey).context("pubkey")?;
+    for audience in &args.audiences {
+        validate_endpoint(audience).with_context(|| format!("--audience {audience:?}"))?;
+    }
+    let mut update = AccountUpdate::default();
+    if args.clear_name {
+        update.name = Some(None);
+    } else if let Some(name) = &args.name {
+        update.name = Some(Some(name.clone()));
+    }
+    if args.clear_bap_id {
+        update.bap_id = Some(None);
+    } else if let Some(bap_id) = &args.bap_id {
+        update.bap_id = Some(Some(bap_id.clone()));
+    }
+    if args.any_audience {
+        update.audiences = Some(Vec::new());
+    } else if !args.audiences.is_empty() {
+        update.audiences = Some(args.audiences.clone());
+    }
+    match store.accounts().update_account(pubkey, update).await {
+        Ok(account) => print(&account, json),
+        Err(sigil_store::Error::NotFound { .. }) => {
+            bail!("no account for {}", pubkey.to_hex())
+        }
+        Err(e) => Err(e).context("updating the account"),
+    }
+}
+
+async fn remove(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
+    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    match store.accounts().remove_account(pubkey).await {
+        Ok(account) => {
+            if json {
+                let mut removed = view(&account);
+                removed["removed"] = json!(true);
+                return output::json(&removed);
+            }
+            output::line(&format!("removed the account of {}", pubkey.to_hex()))
+        }
+        Err(sigil_store::Error::NotFound { .. }) => {
+            bail!("no account for {}", pubkey.to_hex())
+        }
+        Err(e) => Err(e).context("removing the account"),
     }
 }

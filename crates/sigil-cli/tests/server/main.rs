@@ -504,6 +504,40 @@ fn accounts_give_tokens_their_name_and_bap_id() {
     .assert_code(0, "accounts list")
     .json();
     assert!(listed[0]["revoked_at"].is_string(), "{listed}");
+
+    // Unrevoked and renamed while the server runs: tokens again, with the
+    // new name, once the reload has seen it.
+    sigil(
+        &scratch,
+        &["accounts", "unrevoke", &key.pubkey, "--database", &database],
+    )
+    .assert_code(0, "accounts unrevoke");
+    sigil(
+        &scratch,
+        &[
+            "accounts",
+            "update",
+            &key.pubkey,
+            "--name",
+            "billing",
+            "--database",
+            &database,
+        ],
+    )
+    .assert_code(0, "accounts update");
+    let renamed = poll(Duration::from_secs(5), || {
+        let response = server.token_response(&token_request(&key, ENDPOINT));
+        (response.status == 200)
+            .then(|| jwt_part(&server.token_from(&response), 1))
+            .filter(|claims| claims["name"] == "billing")
+    });
+    let claims = renamed.unwrap_or_else(|| {
+        panic!(
+            "no token named billing 5 s after unrevoke and update\nserver stderr:\n{}",
+            server.stderr()
+        )
+    });
+    assert_eq!(claims["bap_id"], "XYZ", "kept: {claims}");
 }
 
 /// docs/security.md B10: with `SIGIL_MASTER_KEY` set the signing keys are sealed
