@@ -32,7 +32,10 @@ pub(crate) enum Command {
     /// discovery, userinfo, health, metrics, OpenAPI.
     ///
     /// Configuration layers: defaults, then sigil.toml (or --config), then
-    /// SIGIL_* environment variables, then these flags. The master key that
+    /// SIGIL_* environment variables, then these flags. Every sigil.toml key
+    /// is also a SIGIL_ variable (upper case, `__` between nested keys, e.g.
+    /// SIGIL_TOKEN_LIFETIME_S, SIGIL_RATE_LIMIT__PER_KEY__BURST; the list:
+    /// `sigil serve --print-config`). The master key that
     /// encrypts signing keys at rest comes from SIGIL_MASTER_KEY or
     /// SIGIL_MASTER_KEY_FILE, never from a flag.
     Serve(ServeArgs),
@@ -170,22 +173,25 @@ pub(crate) struct ServeArgs {
     /// The configuration file (default: ./sigil.toml when it exists).
     #[arg(long, value_name = "PATH")]
     pub(crate) config: Option<PathBuf>,
-    /// Address and port to listen on [default: 127.0.0.1:1911].
+    /// Address and port to listen on [default: 127.0.0.1:1911] [env: SIGIL_LISTEN].
     #[arg(long, value_name = "ADDR")]
     pub(crate) listen: Option<String>,
-    /// Issuer URL, the tokens' `iss` [default: http://localhost:1911].
+    /// Issuer URL, the tokens' `iss` [default: http://localhost:1911]
+    /// [env: SIGIL_ISSUER].
     #[arg(long, value_name = "URL")]
     pub(crate) issuer: Option<String>,
-    /// Store URL [default: sqlite://sigil.db].
+    /// Store URL [default: sqlite://sigil.db] [env: SIGIL_DATABASE].
     #[arg(long, value_name = "URL")]
     pub(crate) database: Option<String>,
-    /// Redis URL for replay records and rate limits.
+    /// Redis URL for replay records and rate limits [env: SIGIL_REDIS].
     #[arg(long, value_name = "URL")]
     pub(crate) redis: Option<String>,
-    /// Allowed `requestedBy` hosts of signed payloads, comma-separated.
+    /// Allowed `requestedBy` hosts of signed payloads, comma-separated
+    /// [default: the issuer's host:port] [env: SIGIL_PAYLOAD_HOSTS].
     #[arg(long, value_name = "H1,H2", value_delimiter = ',')]
     pub(crate) payload_hosts: Option<Vec<String>>,
-    /// Rate limits on or off (off is for benchmarks and tests).
+    /// Rate limits on or off (off is for benchmarks and tests) [default: on]
+    /// [env: SIGIL_RATE_LIMITS].
     #[arg(long, value_enum, value_name = "on|off")]
     pub(crate) rate_limits: Option<SwitchArg>,
     /// Print the effective configuration as TOML (with --json: one JSON

@@ -804,6 +804,45 @@ fn serve_help_lists_the_spec_flags() {
     );
 }
 
+/// `serve --help` names each flag's `SIGIL_…` variable, on the flag's own
+/// entry.
+#[test]
+fn serve_help_names_each_flags_variable() {
+    let run = sigil(&["serve", "--help"]);
+    run.assert_code(0);
+    // Entries are separated by blank lines in the long help.
+    let entries: Vec<&str> = run.stdout.split("\n\n").collect();
+    for (flag, variable) in [
+        ("--listen", "SIGIL_LISTEN"),
+        ("--issuer", "SIGIL_ISSUER"),
+        ("--database", "SIGIL_DATABASE"),
+        ("--redis", "SIGIL_REDIS"),
+        ("--payload-hosts", "SIGIL_PAYLOAD_HOSTS"),
+        ("--rate-limits", "SIGIL_RATE_LIMITS"),
+    ] {
+        let entry = entries
+            .iter()
+            .find(|e| e.trim_start().starts_with(flag))
+            .unwrap_or_else(|| panic!("no {flag} entry: {}", run.stdout));
+        assert!(
+            entry.contains(&format!("[env: {variable}]")),
+            "{flag}: {entry}"
+        );
+    }
+    assert!(
+        run.stdout.contains("SIGIL_RATE_LIMIT__PER_KEY__BURST"),
+        "{}",
+        run.stdout
+    );
+    // -h (short help) too.
+    let short = sigil(&["serve", "-h"]);
+    assert!(
+        short.stdout.contains("[env: SIGIL_LISTEN]"),
+        "{}",
+        short.stdout
+    );
+}
+
 use sigil_testkit::now_ms;
 
 /// A fresh temp file holding `text`.
