@@ -72,7 +72,12 @@ fn decode(text: &str) -> anyhow::Result<PrivateKey> {
     if wif.is_empty() {
         bail!("no WIF found (give --wif-file PATH, set {WIF_ENV}, or write it on standard input)");
     }
-    Ok(PrivateKey::from_wif(wif)?)
+    match PrivateKey::from_wif(wif) {
+        Ok(key) => Ok(key),
+        // "the WIF from …: <why>", not "…: wif: <why>".
+        Err(sigil_core::Error::Wif(why)) => bail!("{why}"),
+        Err(e) => Err(e.into()),
+    }
 }
 
 fn read_file(path: &Path) -> anyhow::Result<String> {

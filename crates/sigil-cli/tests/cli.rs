@@ -453,7 +453,11 @@ fn malformed_input_exits_2() {
         &["sign", "m"],
     );
     run.assert_code(2);
-    assert!(run.stderr.contains("wif"), "{}", run.stderr);
+    assert!(
+        run.stderr.contains("the WIF from SIGIL_WIF: base58check"),
+        "{}",
+        run.stderr
+    );
 }
 
 #[test]
@@ -1454,5 +1458,64 @@ fn accounts_update_unrevoke_and_remove() {
     let bad = accounts(&["update", &pubkey, "--audience", "not a url"]);
     bad.assert_code(2);
     assert!(bad.stderr.contains("--audience"), "{}", bad.stderr);
+    std::fs::remove_dir_all(&dir).expect("clean up");
+}
+
+/// Refusals name the field once: no `issuer: …: endpoint: …` or
+/// `WIF …: wif: …` doubled prefixes.
+#[test]
+fn refusals_name_the_field_once() {
+    let (dir, url) = created_database("prefixes");
+    let wif_file = dir.join("bad.wif");
+    std::fs::write(&wif_file, "5Hbad\n").expect("written");
+    let cases: Vec<(Vec<&str>, &str, &str)> = vec![
+        (
+            vec!["sign", "--wif-file", wif_file.to_str().expect("UTF-8"), "m"],
+            "the WIF from --wif-file",
+            ": wif:",
+        ),
+        (
+            vec!["accounts", "add", "02zz", "--database", &url],
+            "public key:",
+            "pubkey: public key",
+        ),
+        (
+            vec![
+                "accounts",
+                "add",
+                "0279be667ef9dcbbac55a06295ce870b07029bfcdb2dce28d959f2815b16f81798",
+                "--audience",
+                "ftp://x",
+                "--database",
+                &url,
+            ],
+            "--audience \"ftp://x\": must be an absolute http",
+            "endpoint:",
+        ),
+        (
+            vec!["serve", "--issuer", "ftp://x", "--print-config"],
+            "issuer: \"ftp://x\": must be an absolute http",
+            "endpoint:",
+        ),
+    ];
+    for (args, want, doubled) in cases {
+        let run = sigil(&args);
+        run.assert_code(2);
+        assert!(run.stderr.contains(want), "{args:?}: {}", run.stderr);
+        assert!(!run.stderr.contains(doubled), "{args:?}: {}", run.stderr);
+    }
+    // An unknown SIGIL_ variable names the closest known one.
+    let mut command = Command::new(env!("CARGO_BIN_EXE_sigil"));
+    let typo = command
+        .args(["serve", "--print-config"])
+        .env("SIGIL_LISTNE", "127.0.0.1:1")
+        .output()
+        .expect("runs");
+    assert_eq!(typo.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&typo.stderr);
+    assert!(
+        stderr.contains("unknown variable SIGIL_LISTNE; did you mean SIGIL_LISTEN?"),
+        "{stderr}"
+    );
     std::fs::remove_dir_all(&dir).expect("clean up");
 }

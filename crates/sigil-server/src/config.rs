@@ -262,7 +262,7 @@ impl Config {
             ))
         })?;
         validate_endpoint(&self.issuer)
-            .map_err(|e| ConfigError(format!("issuer: {:?}: {e}", self.issuer)))?;
+            .map_err(|e| ConfigError(format!("issuer: {:?}: {}", self.issuer, url_problem(e))))?;
         if self.issuer.contains('?') || self.issuer.ends_with('/') {
             return Err(ConfigError(format!(
                 "issuer: {:?} must not end with '/' or contain a query",
@@ -271,7 +271,7 @@ impl Config {
         }
         for audience in &self.audiences {
             validate_endpoint(audience)
-                .map_err(|e| ConfigError(format!("audiences: {audience:?}: {e}")))?;
+                .map_err(|e| ConfigError(format!("audiences: {audience:?}: {}", url_problem(e))))?;
         }
         let trusted_proxies = self
             .trusted_proxies
@@ -477,22 +477,121 @@ fn scheme_of(url: &str) -> String {
     )
 }
 
-/// figment's errors span lines and may repeat; keep the first, whole.
+/// Why `validate_endpoint` refused a URL, without sigil-core's `endpoint: `
+/// prefix (the key is named already: `issuer: "ftp://x": must be …`).
+fn url_problem(error: sigil_core::Error) -> String {
+    match error {
+        sigil_core::Error::Endpoint(why) => why,
+        other => other.to_string(),
+    }
+}
+
+/// figment's errors span lines and may repeat; keep the first, whole. Its
+/// text names the source once ("in a.toml TOML file").
 fn one_line(error: &figment::Error) -> String {
     let first = error
         .clone()
         .into_iter()
         .next()
         .unwrap_or_else(|| error.clone());
+    if let figment::error::Kind::UnknownField(found, expected) = &first.kind {
+        return unknown_key(&first, found, expected);
+    }
     // figment names keys with its profile ("default.lisen"): drop it.
-    let mut text = first
+    first
         .to_string()
         .replace('\n', " ")
-        .replace("\"default.", "\"");
-    if let Some(source) = first.metadata.as_ref().map(|m| m.name.to_string()) {
-        text = format!("{text} (from {source})");
+        .replace("\"default.", "\"")
+}
+
+/// An unknown key, named as it was written (`SIGIL_LISTNE`, or `lisen` in
+/// the file), with the closest known key when one is near.
+fn unknown_key(error: &figment::Error, found: &str, expected: &[&str]) -> String {
+    let from_env = error
+        .metadata
+        .as_ref()
+        .is_some_and(|m| m.name.contains("environment"));
+    // The path to the table holding the key, without the key itself.
+    let parents: Vec<String> = error
+        .path
+        .iter()
+        .map(|part| part.to_ascii_lowercase())
+        .take(error.path.len().saturating_sub(1))
+        .collect();
+    let name = |key: &str| {
+        let path: Vec<&str> = parents
+            .iter()
+            .map(String::as_str)
+            .chain(std::iter::once(key))
+            .collect();
+        if from_env {
+            format!("SIGIL_{}", path.join("__").to_ascii_uppercase())
+        } else {
+            path.join(".")
+        }
+    };
+    let found = found.to_ascii_lowercase();
+    let (what, source) = if from_env {
+        ("variable".to_owned(), String::new())
+    } else {
+        let source = error
+            .metadata
+            .as_ref()
+            .and_then(|m| m.source.as_ref())
+            .map_or_else(String::new, |source| format!(" in {source}"));
+        ("key".to_owned(), source)
+    };
+    let hint = match closest(&found, expected) {
+        Some(known) => format!("; did you mean {}?", name(known)),
+        None => format!(
+            "; the known keys: {}",
+            expected
+                .iter()
+                .map(|known| name(known))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    };
+    format!("unknown {what} {}{source}{hint}", name(&found))
+}
+
+/// The known key nearest `found` by edit distance (insertions, deletions,
+/// substitutions and swaps of neighbours), when it is near enough to be a
+/// typo: at most 2 edits, and at most a third of the key's length.
+fn closest<'a>(found: &str, known: &[&'a str]) -> Option<&'a str> {
+    known
+        .iter()
+        .map(|&key| (edit_distance(found, key), key))
+        .filter(|&(distance, key)| distance <= 2 && distance * 3 <= key.len().max(3))
+        .min_by_key(|&(distance, _)| distance)
+        .map(|(_, key)| key)
+}
+
+/// Optimal-string-alignment distance between `a` and `b`, by characters.
+fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
+    let b: Vec<char> = b.chars().collect();
+    // rows[i][j]: the distance between a[..i] and b[..j].
+    let mut rows = vec![vec![0_usize; b.len() + 1]; a.len() + 1];
+    for (i, row) in rows.iter_mut().enumerate() {
+        row[0] = i;
     }
-    text
+    for (j, cell) in rows[0].iter_mut().enumerate() {
+        *cell = j;
+    }
+    for i in 1..=a.len() {
+        for j in 1..=b.len() {
+            let cost = usize::from(a[i - 1] != b[j - 1]);
+            let mut best = (rows[i - 1][j] + 1)
+                .min(rows[i][j - 1] + 1)
+                .min(rows[i - 1][j - 1] + cost);
+            if i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] {
+                best = best.min(rows[i - 2][j - 2] + 1);
+            }
+            rows[i][j] = best;
+        }
+    }
+    rows[a.len()][b.len()]
 }
 
 #[cfg(test)]
@@ -549,9 +648,92 @@ mod tests {
             let error = Config::load(None, &Overrides::default())
                 .unwrap_err()
                 .to_string();
-            assert!(error.contains("listne"), "{error}");
+            assert_eq!(
+                error,
+                "config: unknown variable SIGIL_LISTNE; did you mean SIGIL_LISTEN?"
+            );
             Ok(())
         });
+    }
+
+    #[test]
+    #[allow(clippy::result_large_err)] // figment::Jail's own error type
+    fn unknown_keys_name_the_closest_known_key() {
+        figment::Jail::expect_with(|jail| {
+            let load = || {
+                Config::load(Some(Path::new("typo.toml")), &Overrides::default())
+                    .unwrap_err()
+                    .to_string()
+            };
+            jail.create_file("typo.toml", "lisen = \"x\"")?;
+            assert_eq!(
+                load(),
+                "config: unknown key lisen in typo.toml; did you mean listen?"
+            );
+            jail.create_file("typo.toml", "[rate_limit.per_key]\nbrust = 3")?;
+            assert_eq!(
+                load(),
+                "config: unknown key rate_limit.per_key.brust in typo.toml; did you mean rate_limit.per_key.burst?"
+            );
+            jail.create_file("typo.toml", "")?;
+            jail.set_env("SIGIL_RATE_LIMIT__PER_KEY__BRUST", "3");
+            assert_eq!(
+                load(),
+                "config: unknown variable SIGIL_RATE_LIMIT__PER_KEY__BRUST; did you mean SIGIL_RATE_LIMIT__PER_KEY__BURST?"
+            );
+            jail.clear_env();
+            jail.set_env("SIGIL_TOKEN_LIFETIME", "3");
+            assert_eq!(
+                load(),
+                "config: unknown variable SIGIL_TOKEN_LIFETIME; did you mean SIGIL_TOKEN_LIFETIME_S?"
+            );
+            // Nothing near: the known keys are listed instead of a guess.
+            jail.clear_env();
+            jail.create_file("typo.toml", "[rate_limit.per_key]\nwhatever = 3")?;
+            assert_eq!(
+                load(),
+                "config: unknown key rate_limit.per_key.whatever in typo.toml; the known keys: rate_limit.per_key.per_minute, rate_limit.per_key.burst"
+            );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn edit_distance_counts_typos() {
+        assert_eq!(edit_distance("listen", "listen"), 0);
+        assert_eq!(edit_distance("listne", "listen"), 1, "a swap is one edit");
+        assert_eq!(edit_distance("lisen", "listen"), 1);
+        assert_eq!(edit_distance("issuer", "isuser"), 1);
+        assert_eq!(edit_distance("redis", "database"), 7);
+        assert_eq!(closest("databse", &["database", "redis"]), Some("database"));
+        assert_eq!(closest("xyz", &["database", "redis"]), None);
+    }
+
+    #[test]
+    fn url_refusals_name_the_key_once() {
+        for (text, want) in [
+            (
+                "issuer = \"ftp://x\"",
+                "config: issuer: \"ftp://x\": must be an absolute http:// or https:// URL",
+            ),
+            (
+                "audiences = [\"x\"]",
+                "config: audiences: \"x\": must be an absolute http:// or https:// URL",
+            ),
+        ] {
+            let message = Config::from_toml(text)
+                .unwrap()
+                .validate()
+                .unwrap_err()
+                .to_string();
+            assert!(message.starts_with(want), "{message}");
+            assert!(!message.contains("endpoint:"), "{message}");
+        }
+        // figment's text names the source once.
+        let message = Config::from_toml("token_lifetime_s = \"long\"")
+            .unwrap_err()
+            .to_string();
+        assert_eq!(message.matches("TOML").count(), 1, "{message}");
     }
 
     #[test]

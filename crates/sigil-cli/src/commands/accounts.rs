@@ -31,6 +31,21 @@ pub(crate) fn run(args: &AccountsArgs, json: bool) -> anyhow::Result<()> {
     })
 }
 
+/// The `<pubkey>` argument (sigil-core's error names it "public key" once).
+fn account_key(hex: &str) -> anyhow::Result<PublicKey> {
+    Ok(PublicKey::from_hex(hex.trim())?)
+}
+
+/// An `--audience` prefix: an absolute http(s) URL. The refusal names the
+/// flag, then why (without sigil-core's `endpoint: ` prefix).
+fn check_audience(audience: &str) -> anyhow::Result<()> {
+    match validate_endpoint(audience) {
+        Ok(()) => Ok(()),
+        Err(sigil_core::Error::Endpoint(why)) => bail!("--audience {audience:?}: {why}"),
+        Err(e) => Err(e).with_context(|| format!("--audience {audience:?}")),
+    }
+}
+
 fn view(account: &Account) -> serde_json::Value {
     json!({
         "pubkey": account.pubkey.to_hex(),
@@ -62,9 +77,9 @@ fn print(account: &Account, json: bool) -> anyhow::Result<()> {
 }
 
 async fn add(store: &Store, args: &AccountAddArgs, json: bool) -> anyhow::Result<()> {
-    let pubkey = PublicKey::from_hex(&args.pubkey).context("pubkey")?;
+    let pubkey = account_key(&args.pubkey)?;
     for audience in &args.audiences {
-        validate_endpoint(audience).with_context(|| format!("--audience {audience:?}"))?;
+        check_audience(audience)?;
     }
     let mut account = Account::new(pubkey, now_ms());
     account.name.clone_from(&args.name);
@@ -115,7 +130,7 @@ async fn list(store: &Store, json: bool) -> anyhow::Result<()> {
 }
 
 async fn revoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
-    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    let pubkey = account_key(pubkey)?;
     match store.accounts().revoke_account(pubkey, now_ms()).await {
         Ok(account) => print(&account, json),
         Err(sigil_store::Error::NotFound { .. }) => {
@@ -126,7 +141,7 @@ async fn revoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
 }
 
 async fn unrevoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
-    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    let pubkey = account_key(pubkey)?;
     match store.accounts().unrevoke_account(pubkey).await {
         Ok(account) => print(&account, json),
         Err(sigil_store::Error::NotFound { .. }) => {
@@ -137,9 +152,9 @@ async fn unrevoke(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()>
 }
 
 async fn update(store: &Store, args: &AccountUpdateArgs, json: bool) -> anyhow::Result<()> {
-    let pubkey = PublicKey::from_hex(&args.pubkey).context("pubkey")?;
+    let pubkey = account_key(&args.pubkey)?;
     for audience in &args.audiences {
-        validate_endpoint(audience).with_context(|| format!("--audience {audience:?}"))?;
+        check_audience(audience)?;
     }
     let mut update = AccountUpdate::default();
     if args.clear_name {
@@ -167,7 +182,7 @@ async fn update(store: &Store, args: &AccountUpdateArgs, json: bool) -> anyhow::
 }
 
 async fn remove(store: &Store, pubkey: &str, json: bool) -> anyhow::Result<()> {
-    let pubkey = PublicKey::from_hex(pubkey).context("pubkey")?;
+    let pubkey = account_key(pubkey)?;
     match store.accounts().remove_account(pubkey).await {
         Ok(account) => {
             if json {
