@@ -1149,6 +1149,13 @@ fn payload_sign_output_is_what_verify_reads() {
         "evil.example.com",
     ]);
     other.assert_code(1);
+    assert!(
+        other
+            .stderr
+            .contains("is not an allowed host (allowed: \"evil.example.com\")"),
+        "the refusal names the allowed hosts: {}",
+        other.stderr
+    );
     // Not the signed object: a usage error naming the expected form.
     let bad = temp_file("signed-bad.json", r#"{"payload":{"a":1}}"#);
     let refused = sigil(&[

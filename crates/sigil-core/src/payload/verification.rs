@@ -208,8 +208,19 @@ impl Signed {
     ) -> Result<VerifiedPayload> {
         let payload = Payload::parse(text)?;
         if !policy.allows(&payload.requested_by) {
+            // The allowed hosts are named: the app sees what to ask for.
+            let allowed = if policy.allowed_hosts.is_empty() {
+                "none is configured".to_owned()
+            } else {
+                policy
+                    .allowed_hosts
+                    .iter()
+                    .map(|host| quoted(host))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
             return Err(Error::NotAllowed(format!(
-                "requestedBy {} is not an allowed host",
+                "requestedBy {} is not an allowed host (allowed: {allowed})",
                 quoted(&payload.requested_by)
             )));
         }

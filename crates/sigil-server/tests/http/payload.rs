@@ -343,7 +343,11 @@ async fn each_refusal_has_its_own_clear_description() {
         submit(&server, &json!(text), &address, &sig).await,
         403,
         "access_denied",
-        &["not allowed", "evil.example"],
+        &[
+            "not allowed",
+            "evil.example",
+            r#"(allowed: "localhost:5000", "domain.tld", "app.example.com")"#,
+        ],
     );
     let (text, sig) = signed("app.example.com", "{}", now - 301_000);
     check(
