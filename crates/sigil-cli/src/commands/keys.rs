@@ -27,13 +27,13 @@ pub(crate) async fn open_store(args: &StoreArgs) -> anyhow::Result<(Settings, St
         ..Overrides::default()
     };
     let settings = Config::load(args.config.as_deref(), &overrides)?.validate()?;
-    if let Some(path) = sqlite_file(&settings.database) {
-        if !path.exists() {
-            bail!(
-                "no database at {}; start `sigil serve` once or check --database",
-                path.display()
-            );
-        }
+    if let Some(path) = sqlite_file(&settings.database)
+        && !path.exists()
+    {
+        bail!(
+            "no database at {}; start `sigil serve` once or check --database",
+            path.display()
+        );
     }
     let store = Store::open(&settings.database)
         .await
