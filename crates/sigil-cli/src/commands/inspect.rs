@@ -31,7 +31,7 @@ struct Report {
 ///
 /// # Errors
 /// A token that is not three base64url JSON segments (exit 2), a server that
-/// cannot be reached (exit 2), or a token that does not verify (exit 1, after
+/// cannot be reached (exit 3), or a token that does not verify (exit 1, after
 /// the decoded header and claims were printed).
 pub(crate) fn run(args: &InspectArgs, json: bool) -> anyhow::Result<()> {
     let token = read_token(&args.token)?;
