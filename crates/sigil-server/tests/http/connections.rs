@@ -165,24 +165,11 @@ async fn replays_do_not_spend_the_keys_budget() {
     let owner = key(41);
     let used = request(&owner, ENDPOINT, NOW);
     server.post_token(&used).await.token();
-    let url = server.url("/api/auth/token-for-endpoint");
     for i in 2..27u8 {
-        // Each replay from its own loopback address (Linux routes all of
-        // 127.0.0.0/8 to the loopback interface).
-        let client = reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, i]))
-            .build()
-            .unwrap();
-        let answer = crate::support::Answer::read(
-            client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(used.clone())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        // Each replay from its own client address.
+        let answer = server
+            .post_json_from(i, "/api/auth/token-for-endpoint", &used)
+            .await;
         answer.assert_error(401, "replay_detected", "already used");
     }
     // The owner's budget is whole: two more fresh requests (3 in all).

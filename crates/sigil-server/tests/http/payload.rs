@@ -699,22 +699,10 @@ async fn replayed_payloads_do_not_spend_the_signers_budget() {
     let used = body(&json!(text), &cashaddr(), &signature);
     let first = server.post_json(paths::PAYLOADS_VERIFY, &used).await;
     assert_eq!(first.status, 200, "{}", first.text);
-    let url = server.url(paths::PAYLOADS_VERIFY);
     for i in 2..12u8 {
-        let client = reqwest::Client::builder()
-            .local_address(std::net::IpAddr::from([127, 0, 0, i]))
-            .build()
-            .unwrap();
-        let answer = Answer::read(
-            client
-                .post(&url)
-                .header("content-type", "application/json")
-                .body(used.clone())
-                .send()
-                .await
-                .unwrap(),
-        )
-        .await;
+        let answer = server
+            .post_json_from(i, paths::PAYLOADS_VERIFY, &used)
+            .await;
         answer.assert_error(401, "replay_detected", "already used");
     }
     let (text, signature) = signed("app.example.com", r#"{"n":2}"#, VECTOR_NOW_MS);

@@ -101,6 +101,21 @@ impl TestServer {
             .await
     }
 
+    /// POSTs a JSON text to `path` from the loopback address
+    /// `127.0.0.<host>` (Linux routes all of 127.0.0.0/8 to the loopback
+    /// interface), as another client would.
+    pub async fn post_json_from(&self, host: u8, path: &str, body: &str) -> Answer {
+        let client = reqwest::Client::builder()
+            .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+            .build()
+            .unwrap();
+        let request = client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_owned());
+        Answer::read(request.send().await.unwrap()).await
+    }
+
     /// POSTs `body` to `path` with this `Content-Type` (none when `None`)
     /// and extra headers.
     pub async fn post_to(
