@@ -101,9 +101,15 @@ impl Fetcher {
             .map_err(|e| Error::Discovery(format!("{document}: not JSON: {e}")))?;
         match doc.get("issuer") {
             Some(Value::String(got)) if *got == self.issuer => {}
+            Some(Value::String(got)) => {
+                return Err(Error::Discovery(format!(
+                    "{document}: the document names issuer {got:?}, but this validator was configured with {:?}; they must be exactly equal (pass --issuer {got:?} if that is the server you mean)",
+                    self.issuer
+                )));
+            }
             _ => {
                 return Err(Error::Discovery(format!(
-                    "{document}: issuer must be exactly {:?}",
+                    "{document}: issuer missing or not a string; expected exactly {:?}",
                     self.issuer
                 )));
             }

@@ -59,6 +59,17 @@ async fn t13_fetch_rules() {
             .await
             .assert_refused(503, "temporarily_unavailable", "retry later");
         assert_eq!(issuer.jwks_fetches(), 0);
+        // At start-up the refusal names both issuers: what the document
+        // says beside what was configured.
+        let err = Validator::builder(&issuer.base, AUDIENCE)
+            .discover()
+            .await
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("\"https://evil.example\"") && err.contains(&format!("{:?}", issuer.base)),
+            "{err}"
+        );
 
         // A redirect is not followed: 503, the target never asked.
         let s = setup(mode, |b| b).await;
