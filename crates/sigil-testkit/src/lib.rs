@@ -190,3 +190,20 @@ pub async fn local_tokio_listener() -> tokio::net::TcpListener {
         .await
         .expect("127.0.0.1:0 can be bound")
 }
+
+/// The permission bits of `path` in octal, e.g. `"600"`. Tests may run as
+/// root, who reads any file: the bits are checked, not a refused read.
+///
+/// # Panics
+///
+/// When `path` cannot be read (a failed test).
+#[cfg(unix)]
+#[must_use]
+pub fn file_mode(path: &std::path::Path) -> String {
+    use std::os::unix::fs::PermissionsExt as _;
+    let mode = std::fs::metadata(path)
+        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
+        .permissions()
+        .mode();
+    format!("{:o}", mode & 0o777)
+}

@@ -12,14 +12,9 @@ use crate::support::*;
 
 const MASTER: &str = "sigil-test-master-key-0123456789-abcdefghijklmnop";
 
-/// The permission bits in octal, e.g. "600". Tests may run as root, who
-/// reads any file: the bits are checked, not a refused read.
+/// The permission bits in octal (sigil_testkit::file_mode).
 fn mode(path: &Path) -> String {
-    let mode = std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode();
-    format!("{:o}", mode & 0o777)
+    sigil_testkit::file_mode(path)
 }
 
 /// `sigil args…` on the scratch database, with the master key or without.

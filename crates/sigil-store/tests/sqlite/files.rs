@@ -9,14 +9,9 @@ use sigil_store::NewSigningKey;
 
 use super::{Fixture as _, NOW, SqliteFixture, raw};
 
-/// The permission bits, in octal ("600"). Tests may run as root, who
-/// reads any file: the bits are checked, not a refused read.
+/// The permission bits in octal (sigil_testkit::file_mode).
 fn mode(path: &Path) -> String {
-    let mode = std::fs::metadata(path)
-        .unwrap_or_else(|e| panic!("{}: {e}", path.display()))
-        .permissions()
-        .mode();
-    format!("{:o}", mode & 0o777)
+    sigil_testkit::file_mode(path)
 }
 
 fn companion(path: &Path, suffix: &str) -> std::path::PathBuf {
