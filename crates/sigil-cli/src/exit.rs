@@ -108,7 +108,9 @@ mod tests {
                 VERIFICATION_FAILED,
             ),
             (
-                sigil_core::Error::TimestampTooOld("old".into()),
+                sigil_core::Window::SYMMETRIC_300S
+                    .check(1_700_000_000_000, 1_700_000_400_000)
+                    .unwrap_err(),
                 VERIFICATION_FAILED,
             ),
         ];

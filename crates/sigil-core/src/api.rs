@@ -791,13 +791,18 @@ mod tests {
     fn core_classes_map_to_spec_codes() {
         use crate::Error;
         let cases = [
-            (Error::Payload("x".into()), ErrorCode::InvalidRequest),
+            (
+                Error::Payload(crate::error::PayloadFault::MissingKey { key: "data" }),
+                ErrorCode::InvalidRequest,
+            ),
             (
                 Error::SignatureInvalid("x".into()),
                 ErrorCode::InvalidSignature,
             ),
             (
-                Error::TimestampTooOld("x".into()),
+                crate::Window::SYMMETRIC_300S
+                    .check(1_700_000_000_000, 1_700_000_400_000)
+                    .unwrap_err(),
                 ErrorCode::TimestampExpired,
             ),
             (

@@ -94,15 +94,38 @@ pub enum Error {
         /// The kind of the claimed address.
         address: AddressKind,
     },
-    /// A timestamp could not be parsed.
-    #[error("timestamp: {0}")]
-    TimestampFormat(String),
+    /// A timestamp could not be parsed: the text, and the form expected.
+    #[error("timestamp: {}", .form.describe(.text))]
+    TimestampFormat {
+        /// The text as received (cut to 64 characters when rendered).
+        text: String,
+        /// What was wrong with it, and so which form was expected.
+        form: TimestampForm,
+    },
     /// The signed timestamp is older than the window allows.
-    #[error("timestamp too old: {0}")]
-    TimestampTooOld(String),
+    #[error("timestamp too old: {}", too_old(*.timestamp_ms, *.now_ms, *.max_age_ms))]
+    TimestampTooOld {
+        /// The signed timestamp, milliseconds since the Unix epoch.
+        timestamp_ms: u64,
+        /// The verifier's clock, milliseconds since the Unix epoch.
+        now_ms: u64,
+        /// The oldest age accepted, milliseconds.
+        max_age_ms: u64,
+    },
     /// The signed timestamp is further in the future than the window allows.
-    #[error("timestamp in the future: {0}")]
-    TimestampInFuture(String),
+    #[error(
+        "timestamp in the future: {} s ahead of the server clock, at most {} s are accepted",
+        .timestamp_ms.saturating_sub(*.now_ms) / 1000,
+        .max_future_ms / 1000
+    )]
+    TimestampInFuture {
+        /// The signed timestamp, milliseconds since the Unix epoch.
+        timestamp_ms: u64,
+        /// The verifier's clock, milliseconds since the Unix epoch.
+        now_ms: u64,
+        /// The furthest distance into the future accepted, milliseconds.
+        max_future_ms: u64,
+    },
     /// An `X-Auth-Token` header value is not of the bitcoin-auth form.
     #[error("x-auth-token: {0}")]
     AuthToken(String),
@@ -132,7 +155,7 @@ pub enum Error {
     /// `signedBy`, `requestedBy`, `data` and `timestamp` with the right
     /// types, or a JSON text could not be parsed as `JSON.parse` would.
     #[error("payload: {0}")]
-    Payload(String),
+    Payload(PayloadFault),
     /// A verified statement that a configured policy refuses, e.g. a payload
     /// whose `requestedBy` is not an allowed host (docs/protocol.md §8
     /// `access_denied`; the message contains `not allowed`).
@@ -153,7 +176,7 @@ impl Error {
             | Self::NetworkMismatch { .. }
             | Self::KindMismatch { .. }
             | Self::StatementMismatch(_) => ErrorClass::Verification,
-            Self::TimestampTooOld(_) | Self::TimestampInFuture(_) => ErrorClass::Timestamp,
+            Self::TimestampTooOld { .. } | Self::TimestampInFuture { .. } => ErrorClass::Timestamp,
             Self::Token(_) => ErrorClass::Token,
             Self::NotAllowed(_) => ErrorClass::Policy,
             Self::Wif(_)
@@ -161,7 +184,7 @@ impl Error {
             | Self::PublicKey(_)
             | Self::Address(_)
             | Self::SignatureEncoding(_)
-            | Self::TimestampFormat(_)
+            | Self::TimestampFormat { .. }
             | Self::AuthToken(_)
             | Self::Message(_)
             | Self::Endpoint(_)
@@ -197,9 +220,20 @@ impl Error {
                 signature: AddressKind::P2sh,
                 address: AddressKind::P2pkh,
             },
-            Self::TimestampFormat("not digits".into()),
-            Self::TimestampTooOld("400 s".into()),
-            Self::TimestampInFuture("90 s".into()),
+            Self::TimestampFormat {
+                text: "12a".into(),
+                form: TimestampForm::Digits,
+            },
+            Self::TimestampTooOld {
+                timestamp_ms: 1_700_000_000_000,
+                now_ms: 1_700_000_400_000,
+                max_age_ms: 300_000,
+            },
+            Self::TimestampInFuture {
+                timestamp_ms: 1_700_000_090_000,
+                now_ms: 1_700_000_000_000,
+                max_future_ms: 60_000,
+            },
             Self::AuthToken("four fields".into()),
             Self::StatementMismatch("path mismatch".into()),
             Self::Message("neither form".into()),
@@ -211,7 +245,7 @@ impl Error {
             }),
             Self::Jwks("no keys".into()),
             Self::SigningKey("bad pkcs8".into()),
-            Self::Payload("missing data".into()),
+            Self::Payload(PayloadFault::MissingKey { key: "data" }),
             Self::NotAllowed("requestedBy".into()),
         ]
     }
@@ -234,9 +268,9 @@ impl Error {
             Self::RecipientEnvelope { .. } => 7,
             Self::NetworkMismatch { .. } => 8,
             Self::KindMismatch { .. } => 9,
-            Self::TimestampFormat(_) => 10,
-            Self::TimestampTooOld(_) => 11,
-            Self::TimestampInFuture(_) => 12,
+            Self::TimestampFormat { .. } => 10,
+            Self::TimestampTooOld { .. } => 11,
+            Self::TimestampInFuture { .. } => 12,
             Self::AuthToken(_) => 13,
             Self::StatementMismatch(_) => 14,
             Self::Message(_) => 15,
@@ -260,6 +294,154 @@ impl Error {
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         Self::SignatureInvalid(reason.into())
     }
+}
+
+/// What is wrong with a signed payload's text (docs/protocol.md §11), as
+/// data: which key, which type was found where which was expected.
+/// `Display` renders the description after `payload: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum PayloadFault {
+    /// Not JSON as `JSON.parse` reads it (or a key repeated where that is
+    /// refused); the parser's reason, with its byte offset.
+    NotJson {
+        /// The parser's reason.
+        reason: String,
+    },
+    /// The payload is not a JSON object.
+    NotObject {
+        /// The JSON type found (`an array`, `a string`, …).
+        found: &'static str,
+    },
+    /// A key besides `signedBy`, `requestedBy`, `data` and `timestamp`.
+    UnexpectedKey {
+        /// The key (cut to 64 characters when rendered).
+        key: String,
+    },
+    /// One of the four keys is absent.
+    MissingKey {
+        /// The key.
+        key: &'static str,
+    },
+    /// `signedBy` or `requestedBy` is not a string.
+    NotAString {
+        /// The key.
+        key: &'static str,
+        /// The JSON type found.
+        found: &'static str,
+    },
+    /// A string holds a lone surrogate (`\ud800`–`\udfff`), which has no
+    /// UTF-8 form.
+    LoneSurrogate {
+        /// The key whose value it is; `None` for the payload text itself.
+        key: Option<&'static str>,
+    },
+    /// `timestamp` is not a number.
+    TimestampNotANumber {
+        /// The JSON type found.
+        found: &'static str,
+    },
+    /// `timestamp` is a number but not written as decimal digits only.
+    TimestampNotAnInteger {
+        /// The number as written.
+        raw: String,
+    },
+    /// The request's `payload` member is neither the signed text (a
+    /// string) nor the payload object.
+    NeitherTextNorObject {
+        /// The JSON type found.
+        found: &'static str,
+    },
+}
+
+impl std::fmt::Display for PayloadFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::json::quoted;
+        match self {
+            Self::NotJson { reason } => write!(f, "not valid JSON: {reason}"),
+            Self::NotObject { found } => write!(f, "must be a JSON object, not {found}"),
+            Self::UnexpectedKey { key } => write!(
+                f,
+                "unexpected key {}: a payload has exactly the keys signedBy, requestedBy, data and timestamp",
+                quoted(key)
+            ),
+            Self::MissingKey { key } => write!(f, "missing key \"{key}\""),
+            Self::NotAString { key, found } => {
+                write!(f, "\"{key}\" must be a string, not {found}")
+            }
+            Self::LoneSurrogate { key: Some(key) } => {
+                write!(f, "\"{key}\" contains a lone surrogate (\\ud800-\\udfff)")
+            }
+            Self::LoneSurrogate { key: None } => {
+                f.write_str("the payload text contains a lone surrogate")
+            }
+            Self::TimestampNotANumber { found } => write!(
+                f,
+                "\"timestamp\" must be a number of milliseconds since the Unix epoch, not {found}"
+            ),
+            Self::TimestampNotAnInteger { raw } => write!(
+                f,
+                "\"timestamp\" must be an integer of milliseconds since the Unix epoch (decimal digits only), got {}",
+                quoted(raw)
+            ),
+            Self::NeitherTextNorObject { found } => write!(
+                f,
+                "must be the signed text (a string) or the payload object, not {found}"
+            ),
+        }
+    }
+}
+
+impl From<PayloadFault> for Error {
+    fn from(fault: PayloadFault) -> Self {
+        Self::Payload(fault)
+    }
+}
+
+/// Which timestamp form a text failed to be, as data: the description of
+/// [`Error::TimestampFormat`] names it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum TimestampForm {
+    /// Not decimal digits only (milliseconds since the Unix epoch).
+    Digits,
+    /// Digits with a leading zero: another text for the same number.
+    LeadingZero,
+    /// More than fits in 64 bits.
+    TooLarge,
+    /// Not `YYYY-MM-DDTHH:MM:SS.mmmZ`, or an impossible date.
+    Iso,
+}
+
+impl TimestampForm {
+    fn describe(self, text: &str) -> String {
+        let text = crate::json::quoted(text);
+        match self {
+            Self::Digits => {
+                format!("{text} is not milliseconds since the Unix epoch (decimal digits only)")
+            }
+            Self::LeadingZero => format!("{text} has a leading zero"),
+            Self::TooLarge => format!("{text} is too large for milliseconds since the Unix epoch"),
+            Self::Iso => format!("unparseable timestamp {text}: expected YYYY-MM-DDTHH:MM:SS.mmmZ"),
+        }
+    }
+}
+
+/// `timestamp too old: …`'s text: how old, the bound, and "milliseconds are
+/// expected" when the value looks like seconds.
+fn too_old(timestamp_ms: u64, now_ms: u64, max_age_ms: u64) -> String {
+    // Seconds since the epoch stay below 10^11 until the year 5138;
+    // milliseconds passed it in 1973.
+    if timestamp_ms < 100_000_000_000 {
+        return format!(
+            "{timestamp_ms} looks like seconds since the Unix epoch; milliseconds are expected"
+        );
+    }
+    format!(
+        "signed {} s ago, at most {} s are accepted",
+        now_ms.saturating_sub(timestamp_ms) / 1000,
+        max_age_ms / 1000
+    )
 }
 
 /// Why an access token was refused (docs/protocol.md §8 `invalid_token`),

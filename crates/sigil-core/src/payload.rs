@@ -63,8 +63,7 @@ pub use stringify::stringify;
 pub use value::{JsString, JsValue};
 pub use verification::{Policy, VerifiedPayload, sign, verify, verify_json, verify_object};
 
-use crate::error::{Error, Result};
-use crate::json::quoted;
+use crate::error::{PayloadFault, Result};
 use parse::Duplicates;
 
 /// The four keys of a payload, in the order the wallet writes them.
@@ -114,29 +113,31 @@ impl Payload {
     /// [`Error::Payload`] naming the key: not JSON, not an object, duplicate
     /// key, unexpected key, missing key, or a value of the wrong type.
     pub fn parse(text: &str) -> Result<Self> {
-        let parsed = parse::parse(text, Duplicates::Refuse)
-            .map_err(|reason| Error::Payload(format!("not valid JSON: {reason}")))?;
+        let parsed =
+            parse::parse(text, Duplicates::Refuse).map_err(|reason| PayloadFault::NotJson {
+                reason: reason.to_string(),
+            })?;
         let JsValue::Object(members) = parsed.value else {
-            return Err(Error::Payload(format!(
-                "must be a JSON object, not {}",
-                parsed.value.type_name()
-            )));
+            return Err(PayloadFault::NotObject {
+                found: parsed.value.type_name(),
+            }
+            .into());
         };
         if let Some((key, _)) = members
             .iter()
             .find(|(key, _)| !key.as_str().is_some_and(|k| KEYS.contains(&k)))
         {
-            return Err(Error::Payload(format!(
-                "unexpected key {}: a payload has exactly the keys signedBy, requestedBy, data and timestamp",
-                quoted(&key.to_string_lossy())
-            )));
+            return Err(PayloadFault::UnexpectedKey {
+                key: key.to_string_lossy().into_owned(),
+            }
+            .into());
         }
-        let take = |name: &str| -> Result<JsValue> {
+        let take = |name: &'static str| -> Result<JsValue> {
             members
                 .iter()
                 .find(|(key, _)| key.as_str() == Some(name))
                 .map(|(_, value)| value.clone())
-                .ok_or_else(|| Error::Payload(format!("missing key \"{name}\"")))
+                .ok_or_else(|| PayloadFault::MissingKey { key: name }.into())
         };
         let (signed_by, requested_by, data, timestamp) = (
             take("signedBy")?,
@@ -176,31 +177,31 @@ impl Payload {
     }
 }
 
-fn text_of(name: &str, value: &JsValue) -> Result<String> {
+fn text_of(name: &'static str, value: &JsValue) -> Result<String> {
     match value {
-        JsValue::String(text) => text.as_str().map(str::to_owned).ok_or_else(|| {
-            Error::Payload(format!(
-                "\"{name}\" contains a lone surrogate (\\ud800-\\udfff)"
-            ))
-        }),
-        other => Err(Error::Payload(format!(
-            "\"{name}\" must be a string, not {}",
-            other.type_name()
-        ))),
+        JsValue::String(text) => text
+            .as_str()
+            .map(str::to_owned)
+            .ok_or_else(|| PayloadFault::LoneSurrogate { key: Some(name) }.into()),
+        other => Err(PayloadFault::NotAString {
+            key: name,
+            found: other.type_name(),
+        }
+        .into()),
     }
 }
 
 fn timestamp_of(value: &JsValue, raw: &str) -> Result<u64> {
     if !matches!(value, JsValue::Number(_)) {
-        return Err(Error::Payload(format!(
-            "\"timestamp\" must be a number of milliseconds since the Unix epoch, not {}",
-            value.type_name()
-        )));
+        return Err(PayloadFault::TimestampNotANumber {
+            found: value.type_name(),
+        }
+        .into());
     }
     crate::timestamp::parse_ms(raw).map_err(|_| {
-        Error::Payload(format!(
-            "\"timestamp\" must be an integer of milliseconds since the Unix epoch (decimal digits only), got {}",
-            quoted(raw)
-        ))
+        PayloadFault::TimestampNotAnInteger {
+            raw: raw.to_owned(),
+        }
+        .into()
     })
 }

@@ -1,7 +1,14 @@
 //! Timestamps: milliseconds since the Unix epoch, their strict text forms,
 //! and the two-sided acceptance window.
 
-use crate::error::{Error, Result};
+use crate::error::{Error, Result, TimestampForm};
+
+fn malformed(text: &str, form: TimestampForm) -> Error {
+    Error::TimestampFormat {
+        text: text.to_owned(),
+        form,
+    }
+}
 
 /// Parses a millisecond timestamp written as decimal digits only, without
 /// leading zeros (so that parsing is injective: one text per value).
@@ -10,17 +17,13 @@ use crate::error::{Error, Result};
 /// [`Error::TimestampFormat`] for anything else.
 pub fn parse_ms(text: &str) -> Result<u64> {
     if text.is_empty() || !text.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(Error::TimestampFormat(format!(
-            "{text:?} is not milliseconds since the Unix epoch (decimal digits only)"
-        )));
+        return Err(malformed(text, TimestampForm::Digits));
     }
     if text.len() > 1 && text.starts_with('0') {
-        return Err(Error::TimestampFormat(format!(
-            "{text:?} has a leading zero"
-        )));
+        return Err(malformed(text, TimestampForm::LeadingZero));
     }
     text.parse::<u64>()
-        .map_err(|_| Error::TimestampFormat(format!("{text:?} is too large")))
+        .map_err(|_| malformed(text, TimestampForm::TooLarge))
 }
 
 /// Parses the 24-character ISO 8601 form JavaScript's `Date.toISOString()`
@@ -30,11 +33,7 @@ pub fn parse_ms(text: &str) -> Result<u64> {
 /// # Errors
 /// [`Error::TimestampFormat`] for any other shape or an impossible date.
 pub fn parse_iso_ms(text: &str) -> Result<u64> {
-    let bad = || {
-        Error::TimestampFormat(format!(
-            "unparseable timestamp {text:?}: expected YYYY-MM-DDTHH:MM:SS.mmmZ"
-        ))
-    };
+    let bad = || malformed(text, TimestampForm::Iso);
     let b = text.as_bytes();
     if b.len() != 24 {
         return Err(bad());
@@ -159,25 +158,18 @@ impl Window {
     /// value looks like seconds) or [`Error::TimestampInFuture`].
     pub fn check(&self, timestamp_ms: u64, now_ms: u64) -> Result<()> {
         if timestamp_ms.saturating_add(self.max_age_ms) < now_ms {
-            // Seconds since the epoch stay below 10^11 until the year 5138;
-            // milliseconds passed it in 1973.
-            if timestamp_ms < 100_000_000_000 {
-                return Err(Error::TimestampTooOld(format!(
-                    "{timestamp_ms} looks like seconds since the Unix epoch; milliseconds are expected"
-                )));
-            }
-            return Err(Error::TimestampTooOld(format!(
-                "signed {} s ago, at most {} s are accepted",
-                (now_ms - timestamp_ms) / 1000,
-                self.max_age_ms / 1000
-            )));
+            return Err(Error::TimestampTooOld {
+                timestamp_ms,
+                now_ms,
+                max_age_ms: self.max_age_ms,
+            });
         }
         if timestamp_ms > now_ms.saturating_add(self.max_future_ms) {
-            return Err(Error::TimestampInFuture(format!(
-                "{} s ahead of the server clock, at most {} s are accepted",
-                (timestamp_ms - now_ms) / 1000,
-                self.max_future_ms / 1000
-            )));
+            return Err(Error::TimestampInFuture {
+                timestamp_ms,
+                now_ms,
+                max_future_ms: self.max_future_ms,
+            });
         }
         Ok(())
     }
@@ -229,6 +221,27 @@ mod tests {
         ] {
             assert!(parse_ms(text).is_err(), "{text}");
         }
+        for (text, form) in [
+            ("12a", TimestampForm::Digits),
+            ("", TimestampForm::Digits),
+            ("0123", TimestampForm::LeadingZero),
+            ("99999999999999999999999", TimestampForm::TooLarge),
+        ] {
+            assert_eq!(
+                parse_ms(text),
+                Err(Error::TimestampFormat {
+                    text: text.to_owned(),
+                    form
+                }),
+                "{text}"
+            );
+        }
+        assert_eq!(
+            parse_iso_ms("2023-02-30T00:00:00.000Z")
+                .unwrap_err()
+                .to_string(),
+            "timestamp: unparseable timestamp \"2023-02-30T00:00:00.000Z\": expected YYYY-MM-DDTHH:MM:SS.mmmZ"
+        );
     }
 
     #[test]
@@ -237,14 +250,31 @@ mod tests {
         let now = 1_700_000_000_000;
         assert!(w.check(now - 300_000, now).is_ok());
         assert!(w.check(now + 60_000, now).is_ok());
-        assert!(matches!(
+        assert_eq!(
             w.check(now - 300_001, now),
-            Err(Error::TimestampTooOld(_))
-        ));
-        assert!(matches!(
+            Err(Error::TimestampTooOld {
+                timestamp_ms: now - 300_001,
+                now_ms: now,
+                max_age_ms: 300_000
+            })
+        );
+        assert_eq!(
             w.check(now + 60_001, now),
-            Err(Error::TimestampInFuture(_))
-        ));
+            Err(Error::TimestampInFuture {
+                timestamp_ms: now + 60_001,
+                now_ms: now,
+                max_future_ms: 60_000
+            })
+        );
+        // The descriptions say what was seen beside the bound.
+        assert_eq!(
+            w.check(now - 400_000, now).unwrap_err().to_string(),
+            "timestamp too old: signed 400 s ago, at most 300 s are accepted"
+        );
+        assert_eq!(
+            w.check(now + 90_000, now).unwrap_err().to_string(),
+            "timestamp in the future: 90 s ahead of the server clock, at most 60 s are accepted"
+        );
         let err = w.check(now / 1000, now).unwrap_err().to_string();
         assert!(
             err.contains("timestamp too old") && err.contains("milliseconds"),

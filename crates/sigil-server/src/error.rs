@@ -260,7 +260,7 @@ mod tests {
     fn core_classes_map_to_spec_codes() {
         let cases = [
             (
-                sigil_core::Error::Payload("x".into()),
+                sigil_core::Error::Payload(sigil_core::PayloadFault::MissingKey { key: "data" }),
                 ErrorCode::InvalidRequest,
             ),
             (
@@ -268,7 +268,9 @@ mod tests {
                 ErrorCode::InvalidSignature,
             ),
             (
-                sigil_core::Error::TimestampTooOld("x".into()),
+                sigil_core::Window::SYMMETRIC_300S
+                    .check(1_700_000_000_000, 1_700_000_400_000)
+                    .unwrap_err(),
                 ErrorCode::TimestampExpired,
             ),
             (

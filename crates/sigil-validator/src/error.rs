@@ -334,7 +334,9 @@ mod tests {
                 ErrorCode::InvalidSignature,
             ),
             (
-                sigil_core::Error::TimestampInFuture("x".into()),
+                sigil_core::Window::SYMMETRIC_300S
+                    .check(1_700_000_400_000, 1_700_000_000_000)
+                    .unwrap_err(),
                 ErrorCode::TimestampExpired,
             ),
             (

@@ -142,7 +142,12 @@ impl JsValue {
     pub fn parse(text: &str) -> Result<Self> {
         super::parse::parse(text, super::parse::Duplicates::LastWins)
             .map(|parsed| parsed.value)
-            .map_err(|reason| crate::Error::Payload(format!("not valid JSON: {reason}")))
+            .map_err(|reason| {
+                crate::error::PayloadFault::NotJson {
+                    reason: reason.to_string(),
+                }
+                .into()
+            })
     }
 
     /// An object from members in insertion order. A key given twice keeps

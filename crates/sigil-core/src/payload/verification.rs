@@ -4,7 +4,7 @@ use super::parse::{self, Duplicates};
 use super::{JsValue, Payload, stringify};
 use crate::address::{Address, AddressKind};
 use crate::bsm::{self, CompactSignature, HeaderKind};
-use crate::error::{Error, Result};
+use crate::error::{Error, PayloadFault, Result};
 use crate::json::quoted;
 use crate::keys::{Network, PrivateKey, PublicKey};
 use crate::replay::ReplayKey;
@@ -153,20 +153,22 @@ pub fn verify_json(
     now_ms: u64,
 ) -> Result<VerifiedPayload> {
     let value = parse::parse(payload_json, Duplicates::Refuse)
-        .map_err(|reason| Error::Payload(format!("not valid JSON: {reason}")))?
+        .map_err(|reason| PayloadFault::NotJson {
+            reason: reason.to_string(),
+        })?
         .value;
     match value {
         JsValue::String(text) => {
-            let text = text.as_str().ok_or_else(|| {
-                Error::Payload("the payload text contains a lone surrogate".into())
-            })?;
+            let text = text
+                .as_str()
+                .ok_or(PayloadFault::LoneSurrogate { key: None })?;
             verify(text, address_text, signature_text, policy, now_ms)
         }
         JsValue::Object(_) => verify_object(&value, address_text, signature_text, policy, now_ms),
-        other => Err(Error::Payload(format!(
-            "must be the signed text (a string) or the payload object, not {}",
-            other.type_name()
-        ))),
+        other => Err(PayloadFault::NeitherTextNorObject {
+            found: other.type_name(),
+        }
+        .into()),
     }
 }
 
