@@ -17,7 +17,7 @@ use base64::engine::general_purpose::STANDARD;
 
 use crate::brc77;
 use crate::bsm;
-use crate::error::{Error, Result};
+use crate::error::{AuthTokenFault, Error, Result};
 use crate::hash::{from_hex, sha256, to_hex};
 use crate::keys::{PrivateKey, PublicKey};
 use crate::replay::ReplayKey;
@@ -44,9 +44,10 @@ impl std::str::FromStr for BodyEncoding {
             "utf8" | "utf-8" => Ok(Self::Utf8),
             "hex" => Ok(Self::Hex),
             "base64" => Ok(Self::Base64),
-            other => Err(Error::AuthToken(format!(
-                "unknown body encoding {other:?} (utf8, hex or base64)"
-            ))),
+            other => Err(AuthTokenFault::UnknownBodyEncoding {
+                name: other.to_owned(),
+            }
+            .into()),
         }
     }
 }
@@ -62,11 +63,12 @@ impl BodyEncoding {
             Self::Hex => std::str::from_utf8(body)
                 .ok()
                 .and_then(from_hex)
-                .ok_or_else(|| {
-                    Error::AuthToken("body is not hex, as its body encoding says".into())
-                }),
+                .ok_or_else(|| AuthTokenFault::BodyNotInEncoding { encoding: "hex" }.into()),
             Self::Base64 => STANDARD.decode(body).map_err(|_| {
-                Error::AuthToken("body is not standard base64, as its body encoding says".into())
+                AuthTokenFault::BodyNotInEncoding {
+                    encoding: "standard base64",
+                }
+                .into()
             }),
         }
     }
@@ -116,29 +118,28 @@ impl AuthToken {
     pub fn parse(value: &str) -> Result<Self> {
         let fields: Vec<&str> = value.split('|').collect();
         let [pubkey, scheme, timestamp, request_path, signature] = fields[..] else {
-            return Err(Error::AuthToken(format!(
-                "malformed token: {} '|'-separated fields, expected 5 (pubkey|scheme|timestamp|requestPath|signature; a '|' in the path is not allowed)",
-                fields.len()
-            )));
+            return Err(AuthTokenFault::Fields {
+                count: fields.len(),
+            }
+            .into());
         };
-        let scheme: Scheme = scheme.parse().map_err(|_| {
-            Error::AuthToken(format!(
-                "malformed token: unknown scheme {scheme:?} (bsm or brc77)"
-            ))
+        let scheme: Scheme = scheme.parse().map_err(|_| AuthTokenFault::UnknownScheme {
+            scheme: scheme.to_owned(),
         })?;
         let pubkey = PublicKey::from_hex(pubkey)?;
         let timestamp_ms = parse_iso_ms(timestamp)?;
         check_request_path(request_path)
-            .map_err(|why| Error::AuthToken(format!("malformed token: {why}")))?;
+            .map_err(|reason| AuthTokenFault::RequestPath { reason })?;
         let bytes = STANDARD
             .decode(signature)
             .map_err(|_| Error::encoding("malformed signature: not standard base64"))?;
         let signature = Signature::from_bytes(&bytes)?;
         if signature.scheme() != scheme {
-            return Err(Error::AuthToken(format!(
-                "malformed token: scheme field says {scheme} but the signature is {}",
-                signature.scheme()
-            )));
+            return Err(AuthTokenFault::SchemeMismatch {
+                field: scheme,
+                signature: signature.scheme(),
+            }
+            .into());
         }
         Ok(Self {
             pubkey,
@@ -188,10 +189,16 @@ impl Origin {
     pub fn of_url(url: &str) -> Result<Self> {
         match split_absolute(url) {
             Some(Ok((origin, _))) => Ok(origin),
-            Some(Err(why)) => Err(Error::AuthToken(format!("{url:?}: {why}"))),
-            None => Err(Error::AuthToken(format!(
-                "{url:?} is not an absolute http or https URL"
-            ))),
+            Some(Err(reason)) => Err(AuthTokenFault::Url {
+                url: url.to_owned(),
+                reason: Some(reason),
+            }
+            .into()),
+            None => Err(AuthTokenFault::Url {
+                url: url.to_owned(),
+                reason: None,
+            }
+            .into()),
         }
     }
 
@@ -335,8 +342,7 @@ impl PathBinding<'_> {
             }
             return same_path(signed, received);
         };
-        let (origin, rest) =
-            absolute.map_err(|why| Error::AuthToken(format!("malformed token: {why}")))?;
+        let (origin, rest) = absolute.map_err(|reason| AuthTokenFault::RequestPath { reason })?;
         if origins.is_empty() {
             return Err(Error::StatementMismatch(format!(
                 "path mismatch: the token was signed for the absolute URL {signed:?}, this server takes only the path form {received:?}"
@@ -458,9 +464,10 @@ pub struct NewAuthToken<'a> {
 /// `/` nor an absolute `http(s)` URL with a path.
 pub fn build(key: &PrivateKey, new: &NewAuthToken<'_>) -> Result<String> {
     if new.request_path.contains('|') {
-        return Err(Error::AuthToken("requestPath must contain no '|'".into()));
+        return Err(AuthTokenFault::PipeInPath.into());
     }
-    check_request_path(new.request_path).map_err(|why| Error::AuthToken(why.to_owned()))?;
+    check_request_path(new.request_path)
+        .map_err(|reason| AuthTokenFault::RequestPath { reason })?;
     let timestamp = format_iso_ms(new.timestamp_ms);
     let statement = signed_string(new.request_path, &timestamp, &body_hash(new.body));
     let signature = match new.scheme {
@@ -482,6 +489,48 @@ mod tests {
     use crate::keys::Network;
 
     const NOW_MS: u64 = 1_700_000_000_000;
+
+    /// Refusals are data (which field, what was seen); the description
+    /// renders from it with the phrases clients match on.
+    #[test]
+    fn refusals_say_which_field_as_data() {
+        let key = PrivateKey::from_bytes([7; 32], Network::Mainnet, true).unwrap();
+        let pubkey = key.public_key().to_hex();
+        let err = AuthToken::parse("a|b").unwrap_err();
+        assert_eq!(err, Error::AuthToken(AuthTokenFault::Fields { count: 2 }));
+        assert!(
+            err.to_string()
+                .starts_with("x-auth-token: malformed token: 2 '|'-separated fields, expected 5")
+        );
+        let err = AuthToken::parse(&format!("{pubkey}|ecdsa|2023-10-27T11:00:00.000Z|/x|AAAA"))
+            .unwrap_err();
+        assert_eq!(
+            err,
+            Error::AuthToken(AuthTokenFault::UnknownScheme {
+                scheme: "ecdsa".into()
+            })
+        );
+        assert_eq!(
+            err.to_string(),
+            "x-auth-token: malformed token: unknown scheme \"ecdsa\" (bsm or brc77)"
+        );
+        assert_eq!(
+            "utf16".parse::<BodyEncoding>(),
+            Err(Error::AuthToken(AuthTokenFault::UnknownBodyEncoding {
+                name: "utf16".into()
+            }))
+        );
+        assert_eq!(
+            BodyEncoding::Hex.decode(b"zz"),
+            Err(Error::AuthToken(AuthTokenFault::BodyNotInEncoding {
+                encoding: "hex"
+            }))
+        );
+        assert_eq!(
+            Origin::of_url("ftp://x").unwrap_err().to_string(),
+            "x-auth-token: \"ftp://x\" is not an absolute http or https URL"
+        );
+    }
 
     fn origins(urls: &[&str]) -> Vec<Origin> {
         urls.iter().map(|u| Origin::of_url(u).unwrap()).collect()

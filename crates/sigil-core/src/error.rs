@@ -126,16 +126,18 @@ pub enum Error {
         /// The furthest distance into the future accepted, milliseconds.
         max_future_ms: u64,
     },
-    /// An `X-Auth-Token` header value is not of the bitcoin-auth form.
+    /// An `X-Auth-Token` header value is not of the bitcoin-auth form;
+    /// [`AuthTokenFault`] says which field, as data.
     #[error("x-auth-token: {0}")]
-    AuthToken(String),
+    AuthToken(AuthTokenFault),
     /// A signed statement does not match the request it came with
     /// (path, body hash, message fields).
     #[error("signature verification failed: {0}")]
     StatementMismatch(String),
-    /// A token-request `message` is neither the compat nor the bound form.
+    /// A token-request `message` is neither the compat nor the bound form;
+    /// [`MessageFault`] says how, as data.
     #[error("message: {0}")]
-    Message(String),
+    Message(MessageFault),
     /// A token-request `endpoint` is not an acceptable absolute URL.
     #[error("endpoint: {0}")]
     Endpoint(String),
@@ -234,9 +236,9 @@ impl Error {
                 now_ms: 1_700_000_000_000,
                 max_future_ms: 60_000,
             },
-            Self::AuthToken("four fields".into()),
+            Self::AuthToken(AuthTokenFault::Fields { count: 4 }),
             Self::StatementMismatch("path mismatch".into()),
-            Self::Message("neither form".into()),
+            Self::Message(MessageFault::NeitherForm),
             Self::Endpoint("not absolute".into()),
             Self::Token(TokenRefusal::Expired {
                 exp: 1,
@@ -293,6 +295,156 @@ impl Error {
 
     pub(crate) fn invalid(reason: impl Into<String>) -> Self {
         Self::SignatureInvalid(reason.into())
+    }
+}
+
+/// What is wrong with a token request's `message` (docs/protocol.md §3),
+/// as data. `Display` renders the description after `message: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum MessageFault {
+    /// Neither `endpoint + ":" + timestamp` nor the bound form for this
+    /// issuer, endpoint and timestamp.
+    NeitherForm,
+    /// The bound form names another issuer.
+    OtherIssuer {
+        /// The issuer the message names (cut to 64 characters when rendered).
+        got: String,
+        /// This server's issuer.
+        expected: String,
+    },
+    /// A line of the bound form is absent or not where it belongs.
+    BoundLine {
+        /// `issuer:`, `endpoint:` or `timestamp:`.
+        name: &'static str,
+    },
+    /// The bound form has lines after `timestamp:`.
+    BoundExtraLines,
+    /// The bound form's issuer is not an `http(s)` URL.
+    BoundIssuer,
+    /// The compat form has no `:` between endpoint and timestamp.
+    CompatSeparator,
+}
+
+impl std::fmt::Display for MessageFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::NeitherForm => f.write_str(
+                "message must equal endpoint + \":\" + timestamp exactly, or the bound form sigil-token-request:v1 with this issuer, endpoint and timestamp",
+            ),
+            Self::OtherIssuer { got, expected } => write!(
+                f,
+                "message is bound to another issuer ({}); this issuer is {expected}",
+                crate::json::quoted(got)
+            ),
+            Self::BoundLine { name } => {
+                write!(f, "bound form line {name:?} missing or out of order")
+            }
+            Self::BoundExtraLines => f.write_str("bound form has more than four lines"),
+            Self::BoundIssuer => f.write_str("bound form issuer is not an http(s) URL"),
+            Self::CompatSeparator => f.write_str("compat form needs endpoint:timestamp"),
+        }
+    }
+}
+
+impl From<MessageFault> for Error {
+    fn from(fault: MessageFault) -> Self {
+        Self::Message(fault)
+    }
+}
+
+/// What is wrong with an `X-Auth-Token` (docs/protocol.md §7), as data:
+/// which field, what was seen, what is expected. `Display` renders the
+/// description after `x-auth-token: `.
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum AuthTokenFault {
+    /// Not five `|`-separated fields.
+    Fields {
+        /// How many there were.
+        count: usize,
+    },
+    /// The scheme field is neither `bsm` nor `brc77`.
+    UnknownScheme {
+        /// The field as sent (cut to 64 characters when rendered).
+        scheme: String,
+    },
+    /// The scheme field and the signature bytes disagree.
+    SchemeMismatch {
+        /// What the scheme field says.
+        field: crate::Scheme,
+        /// What the signature is.
+        signature: crate::Scheme,
+    },
+    /// `requestPath` is neither a path starting with `/` nor an absolute
+    /// `http(s)` URL with a path; the reason.
+    RequestPath {
+        /// Why, e.g. `user information is not allowed`.
+        reason: &'static str,
+    },
+    /// A `requestPath` to sign contains `|`.
+    PipeInPath,
+    /// A body encoding other than `utf8`, `hex` or `base64`.
+    UnknownBodyEncoding {
+        /// The name given (cut to 64 characters when rendered).
+        name: String,
+    },
+    /// The body is not valid in the encoding the token says it has.
+    BodyNotInEncoding {
+        /// `hex` or `standard base64`.
+        encoding: &'static str,
+    },
+    /// A URL that should name an origin is not an absolute `http(s)` URL,
+    /// or its authority is malformed (`reason`).
+    Url {
+        /// The URL as given (cut to 64 characters when rendered).
+        url: String,
+        /// What is wrong with its authority; `None`: not absolute.
+        reason: Option<&'static str>,
+    },
+}
+
+impl std::fmt::Display for AuthTokenFault {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        use crate::json::quoted;
+        match self {
+            Self::Fields { count } => write!(
+                f,
+                "malformed token: {count} '|'-separated fields, expected 5 (pubkey|scheme|timestamp|requestPath|signature; a '|' in the path is not allowed)"
+            ),
+            Self::UnknownScheme { scheme } => write!(
+                f,
+                "malformed token: unknown scheme {} (bsm or brc77)",
+                quoted(scheme)
+            ),
+            Self::SchemeMismatch { field, signature } => write!(
+                f,
+                "malformed token: scheme field says {field} but the signature is {signature}"
+            ),
+            Self::RequestPath { reason } => write!(f, "malformed token: {reason}"),
+            Self::PipeInPath => f.write_str("requestPath must contain no '|'"),
+            Self::UnknownBodyEncoding { name } => write!(
+                f,
+                "unknown body encoding {} (utf8, hex or base64)",
+                quoted(name)
+            ),
+            Self::BodyNotInEncoding { encoding } => {
+                write!(f, "body is not {encoding}, as its body encoding says")
+            }
+            Self::Url { url, reason: None } => {
+                write!(f, "{} is not an absolute http or https URL", quoted(url))
+            }
+            Self::Url {
+                url,
+                reason: Some(reason),
+            } => write!(f, "{}: {reason}", quoted(url)),
+        }
+    }
+}
+
+impl From<AuthTokenFault> for Error {
+    fn from(fault: AuthTokenFault) -> Self {
+        Self::AuthToken(fault)
     }
 }
 

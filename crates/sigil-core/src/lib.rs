@@ -29,7 +29,10 @@ pub mod token_request;
 mod x509;
 
 pub use address::{Address, AddressKind};
-pub use error::{Error, ErrorClass, PayloadFault, Result, TimestampForm, TokenRefusal};
+pub use error::{
+    AuthTokenFault, Error, ErrorClass, MessageFault, PayloadFault, Result, TimestampForm,
+    TokenRefusal,
+};
 pub use es256::{Es256SigningKey, Es256VerifyingKey};
 pub use jwks::{Jwk, JwkSet, Jwks};
 pub use keys::{Network, PrivateKey, PublicKey};

@@ -23,7 +23,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use serde_json::value::RawValue;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, MessageFault, Result};
 use crate::keys::PublicKey;
 use crate::signature::{Signature, decode_byte_values, decode_text};
 use crate::timestamp::parse_ms;
@@ -119,14 +119,13 @@ impl TokenMessage {
             && parsed.form == MessageForm::Bound
             && parsed.issuer.as_deref() != Some(issuer)
         {
-            return Err(Error::Message(format!(
-                "message is bound to another issuer ({}); this issuer is {issuer}",
-                parsed.issuer.unwrap_or_default()
-            )));
+            return Err(MessageFault::OtherIssuer {
+                got: parsed.issuer.unwrap_or_default(),
+                expected: issuer.to_owned(),
+            }
+            .into());
         }
-        Err(Error::Message(
-            "message must equal endpoint + \":\" + timestamp exactly, or the bound form sigil-token-request:v1 with this issuer, endpoint and timestamp".into(),
-        ))
+        Err(MessageFault::NeitherForm.into())
     }
 
     /// Parses a message of either form.
@@ -141,24 +140,23 @@ impl TokenMessage {
             let endpoint = field(lines.next(), "endpoint:")?;
             let timestamp = field(lines.next(), "timestamp:")?;
             if lines.next().is_some() {
-                return Err(Error::Message("bound form has more than four lines".into()));
+                return Err(MessageFault::BoundExtraLines.into());
             }
-            validate_endpoint(issuer)
-                .map_err(|_| Error::Message("bound form issuer is not an http(s) URL".into()))?;
+            validate_endpoint(issuer).map_err(|_| MessageFault::BoundIssuer)?;
             validate_endpoint(endpoint)?;
             return Ok(Self::bound(issuer, endpoint, parse_ms(timestamp)?));
         }
         let (endpoint, timestamp) = message
             .rsplit_once(':')
-            .ok_or_else(|| Error::Message("compat form needs endpoint:timestamp".into()))?;
+            .ok_or(MessageFault::CompatSeparator)?;
         validate_endpoint(endpoint)?;
         Ok(Self::compat(endpoint, parse_ms(timestamp)?))
     }
 }
 
-fn field<'a>(line: Option<&'a str>, name: &str) -> Result<&'a str> {
+fn field<'a>(line: Option<&'a str>, name: &'static str) -> Result<&'a str> {
     line.and_then(|l| l.strip_prefix(name))
-        .ok_or_else(|| Error::Message(format!("bound form line {name:?} missing or out of order")))
+        .ok_or_else(|| MessageFault::BoundLine { name }.into())
 }
 
 /// Checks that `endpoint` can become an `aud`: an absolute `http`/`https`
@@ -359,6 +357,23 @@ mod tests {
     use super::*;
 
     const PUBKEY: &str = "03bbce95ff192e17a6d842cbafe14f7f192ac0466e7f0928c187398e627e66a84f";
+
+    #[test]
+    fn message_refusals_are_data() {
+        assert_eq!(
+            TokenMessage::parse("no-colon-here"),
+            Err(Error::Message(MessageFault::CompatSeparator))
+        );
+        let bound = "sigil-token-request:v1\nissuer:https://a.example\nendpoint:https://a.example/x\ntimestamp:1\nextra";
+        assert_eq!(
+            TokenMessage::parse(bound),
+            Err(Error::Message(MessageFault::BoundExtraLines))
+        );
+        assert_eq!(
+            TokenMessage::parse("sigil-token-request:v1\nendpoint:https://a.example/x"),
+            Err(Error::Message(MessageFault::BoundLine { name: "issuer:" }))
+        );
+    }
 
     #[test]
     fn body_errors_name_their_field() {
