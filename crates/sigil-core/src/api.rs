@@ -315,6 +315,29 @@ pub enum Fault {
     Unavailable,
     /// A bug (500); the cause is logged by the edge, never sent.
     Internal,
+    /// Refused at the connection, before any route runs (sigil-edge's
+    /// listener): too many connections, or a request head hyper or the
+    /// listener cannot take.
+    Connection(ConnectionFault),
+}
+
+/// The refusals of the accept loop (docs/protocol.md §8,
+/// `docs/decisions/0013-connection-limits.md`), made before any route
+/// runs; each is one row of the table like every other [`Fault`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ConnectionFault {
+    /// More connections are open than `max_connections` (503,
+    /// `Retry-After: 1`); the connection is closed after the answer.
+    TooMany,
+    /// HTTP/1.1 without `Host` (RFC 9112 §3.2; 400).
+    MissingHost,
+    /// The request line or a header could not be parsed (400).
+    Malformed,
+    /// The request target is longer than hyper takes (414).
+    UriTooLong,
+    /// The head is over `max_header_bytes` or has more than `max_headers`
+    /// fields (431).
+    HeadTooLarge,
 }
 
 /// What an edge sends for a [`Fault`]: docs/protocol.md §8's row.
@@ -403,12 +426,13 @@ impl Fault {
             },
             Self::Unavailable,
             Self::Internal,
+            Self::Connection(ConnectionFault::TooMany),
         ]
     }
 
     /// The number of kinds of fault: [`Fault::index`] is below it and
     /// [`Fault::examples`] has one of each.
-    pub const KINDS: usize = 16;
+    pub const KINDS: usize = 17;
 
     /// This fault's kind as a number in `0..KINDS` (an exhaustive match:
     /// a new variant does not compile until it has one).
@@ -431,6 +455,7 @@ impl Fault {
             Self::RateLimited { .. } => 13,
             Self::Unavailable => 14,
             Self::Internal => 15,
+            Self::Connection(_) => 16,
         }
     }
 
@@ -560,6 +585,44 @@ impl Fault {
                 H::None,
                 "internal error; it has been logged with this request's id".into(),
             ),
+            Self::Connection(fault) => match fault {
+                ConnectionFault::TooMany => Refusal {
+                    retry_after_s: Some(1),
+                    ..row(
+                        503,
+                        C::TemporarilyUnavailable,
+                        H::None,
+                        "the server has too many open connections; retry in a moment".into(),
+                    )
+                },
+                ConnectionFault::MissingHost => row(
+                    400,
+                    C::InvalidRequest,
+                    H::None,
+                    "the Host header is missing: HTTP/1.1 requests must name the host they are for"
+                        .into(),
+                ),
+                ConnectionFault::Malformed => row(
+                    400,
+                    C::InvalidRequest,
+                    H::None,
+                    "the request could not be parsed as HTTP/1.1 (request line or a header is malformed)"
+                        .into(),
+                ),
+                ConnectionFault::UriTooLong => row(
+                    414,
+                    C::InvalidRequest,
+                    H::None,
+                    "the request target (URL) is too long".into(),
+                ),
+                ConnectionFault::HeadTooLarge => row(
+                    431,
+                    C::InvalidRequest,
+                    H::None,
+                    "request header fields too large: the request head is over the size or count limit"
+                        .into(),
+                ),
+            },
         }
     }
 }
@@ -724,6 +787,29 @@ mod tests {
     }
 
     /// docs/protocol.md §8, written out: a broken mapping fails here.
+    /// The accept loop's refusals are rows like the others.
+    #[test]
+    fn connection_refusals_are_rows_of_the_table() {
+        use ConnectionFault as F;
+        for (fault, status, phrase) in [
+            (F::TooMany, 503, "too many open connections"),
+            (F::MissingHost, 400, "Host header is missing"),
+            (F::Malformed, 400, "could not be parsed"),
+            (F::UriTooLong, 414, "too long"),
+            (F::HeadTooLarge, 431, "header fields too large"),
+        ] {
+            let r = Fault::Connection(fault).refusal();
+            assert_eq!(r.status, status, "{fault:?}");
+            assert!(
+                r.description.contains(phrase),
+                "{fault:?}: {}",
+                r.description
+            );
+            assert_eq!(r.challenge, Challenge::None);
+            assert_eq!(r.retry_after_s, (status == 503).then_some(1), "{fault:?}");
+        }
+    }
+
     #[test]
     fn the_error_table() {
         use Challenge as H;
@@ -749,6 +835,12 @@ mod tests {
             (429, "rate_limit_exceeded", H::None, "rate limit"),
             (503, "temporarily_unavailable", H::None, "retry later"),
             (500, "server_error", H::None, "logged"),
+            (
+                503,
+                "temporarily_unavailable",
+                H::None,
+                "too many open connections",
+            ),
         ];
         let faults = Fault::examples();
         assert_eq!(faults.len(), expected.len());

@@ -21,10 +21,10 @@ use axum::Router;
 use axum::body::Body;
 use axum::extract::ConnectInfo;
 use axum::response::Response;
-use http::{Request, StatusCode, Version, header};
+use http::{Request, Version, header};
 use hyper::body::Incoming;
 use hyper_util::rt::TokioIo;
-use sigil_core::api::ErrorCode;
+use sigil_core::api::{ConnectionFault, Fault};
 use tokio::io::{AsyncRead, AsyncReadExt as _, AsyncWrite, AsyncWriteExt as _, ReadBuf};
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::{Semaphore, watch};
@@ -266,12 +266,7 @@ async fn accept_failed(error: &io::Error) {
 /// Answers a connection over the cap with 503 and closes it, giving the
 /// client a moment to read the answer.
 async fn refuse_connection(mut tcp: TcpStream) {
-    let answer = refusal_bytes(
-        StatusCode::SERVICE_UNAVAILABLE,
-        ErrorCode::TemporarilyUnavailable,
-        "the server has too many open connections; retry in a moment",
-        &[("retry-after", "1")],
-    );
+    let answer = refusal_bytes(&Fault::Connection(ConnectionFault::TooMany));
     let _ = tokio::time::timeout(REFUSAL_GRACE, async {
         tcp.write_all(&answer).await?;
         tcp.shutdown().await?;
@@ -373,14 +368,9 @@ impl Connection {
 /// 408 for a request that did not complete within its timeout; the
 /// connection is closed after it (its body may be half read).
 fn timed_out(timeout: Duration) -> Response {
-    let mut response = refusal(
-        StatusCode::REQUEST_TIMEOUT,
-        ErrorCode::InvalidRequest,
-        &format!(
-            "request timed out: it did not complete within {} ms; send the whole body promptly and retry",
-            millis(timeout)
-        ),
-    );
+    let mut response = refusal(&Fault::RequestTimeout {
+        timeout_ms: millis(timeout),
+    });
     response
         .headers_mut()
         .insert(header::CONNECTION, http::HeaderValue::from_static("close"));
@@ -391,13 +381,8 @@ fn timed_out(timeout: Duration) -> Response {
 /// without `Host` (RFC 9112 §3.2).
 fn refuse_head(request: &Request<Body>) -> Option<Response> {
     let needs_host = request.version() >= Version::HTTP_11;
-    (needs_host && !request.headers().contains_key(header::HOST)).then(|| {
-        refusal(
-            StatusCode::BAD_REQUEST,
-            ErrorCode::InvalidRequest,
-            "the Host header is missing: HTTP/1.1 requests must name the host they are for",
-        )
-    })
+    (needs_host && !request.headers().contains_key(header::HOST))
+        .then(|| refusal(&Fault::Connection(ConnectionFault::MissingHost)))
 }
 
 /// What a connection has been doing, for its deadline: milliseconds since
@@ -561,19 +546,10 @@ fn rewrite_automatic_refusal(buf: &[u8]) -> Option<Vec<u8>> {
     let status_line = buf
         .strip_prefix(b"HTTP/1.1 ")
         .or(buf.strip_prefix(b"HTTP/1.0 "))?;
-    let (status, description) = match status_line.get(..4)? {
-        b"400 " => (
-            StatusCode::BAD_REQUEST,
-            "the request could not be parsed as HTTP/1.1 (request line or a header is malformed)",
-        ),
-        b"414 " => (
-            StatusCode::URI_TOO_LONG,
-            "the request target (URL) is too long",
-        ),
-        b"431 " => (
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            "request header fields too large: the request head is over the size or count limit",
-        ),
+    let fault = match status_line.get(..4)? {
+        b"400 " => ConnectionFault::Malformed,
+        b"414 " => ConnectionFault::UriTooLong,
+        b"431 " => ConnectionFault::HeadTooLarge,
         _ => return None,
     };
     let end = buf.windows(4).position(|w| w == b"\r\n\r\n")?;
@@ -582,12 +558,7 @@ fn rewrite_automatic_refusal(buf: &[u8]) -> Option<Vec<u8>> {
     if has(b"\r\ncontent-type:") || !has(b"\r\ncontent-length: 0") || buf.len() != end + 4 {
         return None;
     }
-    Some(refusal_bytes(
-        status,
-        ErrorCode::InvalidRequest,
-        description,
-        &[],
-    ))
+    Some(refusal_bytes(&Fault::Connection(fault)))
 }
 
 #[cfg(test)]

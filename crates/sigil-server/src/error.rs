@@ -4,7 +4,7 @@
 use axum::Json;
 use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{ErrorCode, Fault};
+use sigil_core::api::{ConnectionFault, ErrorCode, Fault};
 
 /// A configuration that cannot be used: one line naming the key.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -103,6 +103,9 @@ pub enum ApiError {
     Unavailable(String),
     /// 500: a bug; the cause is logged, not sent.
     Internal(String),
+    /// Refused at the connection by sigil-edge's listener (503 for too
+    /// many connections, 400/414/431 for a head it cannot take).
+    Connection(ConnectionFault),
 }
 
 impl ApiError {
@@ -162,6 +165,7 @@ impl ApiError {
             },
             Self::Unavailable(_) => Fault::Unavailable,
             Self::Internal(_) => Fault::Internal,
+            Self::Connection(fault) => Fault::Connection(*fault),
         }
     }
 
@@ -195,6 +199,7 @@ impl From<Fault> for ApiError {
             Fault::RateLimited { retry_after_s, .. } => Self::RateLimited { retry_after_s },
             Fault::Unavailable => Self::Unavailable("unavailable".into()),
             Fault::Internal => Self::Internal("internal error".into()),
+            Fault::Connection(fault) => Self::Connection(fault),
         }
     }
 }

@@ -202,7 +202,8 @@ impl From<Fault> for Rejection {
             | Fault::RequestTimeout { .. }
             | Fault::NotFound { .. }
             | Fault::MethodNotAllowed { .. }
-            | Fault::InvalidTarget(_)) => Self::Fault(other),
+            | Fault::InvalidTarget(_)
+            | Fault::Connection(_)) => Self::Fault(other),
         }
     }
 }

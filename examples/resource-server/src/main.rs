@@ -38,13 +38,13 @@ use std::net::SocketAddr;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use axum::http::{Method, StatusCode, Uri};
+use axum::http::Uri;
 use axum::response::Response;
 use axum::routing::get;
 use axum::{Json, Router};
 use clap::Parser;
 use serde_json::json;
-use sigil_core::api::ErrorCode;
+use sigil_core::api::Fault;
 use sigil_edge::ConnectionLimits;
 use sigil_validator::{Authenticated, BucketConfig, IpNet, Validator, XAuthTokenMode};
 
@@ -231,30 +231,18 @@ async fn protected(who: Authenticated) -> Json<Authenticated> {
 }
 
 async fn not_found(uri: Uri) -> Response {
-    refusal(
-        StatusCode::NOT_FOUND,
-        ErrorCode::NotFound,
-        format!("no route for path {:?}", uri.path()),
-    )
+    sigil_edge::refusal(&Fault::NotFound {
+        path: uri.path().to_owned(),
+    })
 }
 
-async fn method_not_allowed(method: Method, uri: Uri) -> Response {
+async fn method_not_allowed(uri: Uri) -> Response {
     let allowed = if uri.path() == "/health" {
         "GET, HEAD"
     } else {
         "GET, HEAD, POST"
     };
-    let mut response = refusal(
-        StatusCode::METHOD_NOT_ALLOWED,
-        ErrorCode::MethodNotAllowed,
-        format!("method {method} not allowed here; allowed methods: {allowed}"),
-    );
-    if let Ok(value) = allowed.parse() {
-        response.headers_mut().insert("allow", value);
-    }
-    response
-}
-
-fn refusal(status: StatusCode, error: ErrorCode, error_description: String) -> Response {
-    sigil_edge::refusal(status, error, &error_description)
+    sigil_edge::refusal(&Fault::MethodNotAllowed {
+        allowed: allowed.to_owned(),
+    })
 }
