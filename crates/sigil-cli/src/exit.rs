@@ -74,6 +74,12 @@ pub(crate) fn code_of(err: &anyhow::Error) -> u8 {
             || cause
                 .downcast_ref::<sigil_client::reqwest::Error>()
                 .is_some_and(is_unreachable)
+            // sigil-client's transport error is transparent: its source is
+            // reqwest's cause, not reqwest's error itself.
+            || matches!(
+                cause.downcast_ref::<sigil_client::Error>(),
+                Some(sigil_client::Error::Http(e)) if is_unreachable(e)
+            )
     });
     if unreachable {
         return UNREACHABLE;

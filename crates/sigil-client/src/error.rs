@@ -25,7 +25,9 @@ pub enum Error {
         description: String,
     },
     /// A transport failure (connect, TLS, timeout, reading the body).
-    #[error("http: {0}")]
+    /// Transparent: reqwest's message names the URL, and its causes follow
+    /// as the error's sources, so `{:#}` prints each once.
+    #[error(transparent)]
     Http(#[from] reqwest::Error),
     /// A URL this crate cannot use: the issuer, a request URL or an audience.
     #[error("{what}: {reason}")]

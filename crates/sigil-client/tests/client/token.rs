@@ -255,3 +255,28 @@ async fn debug_output_redacts_secrets() {
     }
     assert!(format!("{client:?}").contains(&client.public_key().to_hex()));
 }
+
+/// A transport failure prints each cause once: the message names the URL,
+/// and the sources (hyper's, then the OS's) follow without repeating it.
+#[tokio::test]
+async fn a_refused_connection_prints_each_cause_once() {
+    let port = sigil_testkit::free_port();
+    let client = Client::new(&format!("http://127.0.0.1:{port}"), key(40)).unwrap();
+    let err = client
+        .token(&format!("http://127.0.0.1:{port}/api/x"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::Http(_)), "{err:?}");
+    let mut chain = vec![err.to_string()];
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        chain.push(cause.to_string());
+        source = cause.source();
+    }
+    assert!(chain[0].contains(&format!("127.0.0.1:{port}")), "{chain:?}");
+    for (i, text) in chain.iter().enumerate() {
+        for later in &chain[i + 1..] {
+            assert!(!text.contains(later.as_str()), "{text:?} repeats {later:?}");
+        }
+    }
+}
