@@ -110,7 +110,7 @@ impl Payload {
     /// would keep the last one, and `JSON.stringify` never writes one.
     ///
     /// # Errors
-    /// [`Error::Payload`] naming the key: not JSON, not an object, duplicate
+    /// [`crate::Error::Payload`] naming the key: not JSON, not an object, duplicate
     /// key, unexpected key, missing key, or a value of the wrong type.
     pub fn parse(text: &str) -> Result<Self> {
         let parsed =
