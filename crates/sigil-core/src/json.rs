@@ -98,7 +98,7 @@ pub(crate) fn parse_object(bytes: &[u8]) -> Result<Map<String, Value>, String> {
 
 /// `text` quoted for an error message: escaped and cut to 64 characters, so
 /// attacker-chosen names (10 KB, NUL bytes, newlines) stay harmless.
-pub(crate) fn quoted(text: &str) -> String {
+pub fn quoted(text: &str) -> String {
     const MAX: usize = 64;
     if text.chars().count() <= MAX {
         format!("{text:?}")

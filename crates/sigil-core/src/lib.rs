@@ -34,6 +34,7 @@ pub use error::{
     TokenRefusal,
 };
 pub use es256::{Es256SigningKey, Es256VerifyingKey};
+pub use json::quoted;
 pub use jwks::{Jwk, JwkSet, Jwks};
 pub use keys::{Network, PrivateKey, PublicKey};
 pub use replay::ReplayKey;

@@ -8,7 +8,8 @@ use crate::client::{GrantType, RegisteredClient};
 use crate::error::{OAuthError, OAuthErrorCode};
 use crate::pkce;
 use crate::redirect;
-use crate::scope::{Scopes, quoted};
+use crate::scope::Scopes;
+use sigil_core::quoted;
 
 /// The longest value of any one parameter, bytes.
 pub const MAX_PARAM_LEN: usize = 2048;

@@ -9,7 +9,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::{OAuthError, OAuthErrorCode, Result};
 use crate::redirect;
-use crate::scope::quoted;
+use sigil_core::quoted;
 
 /// How a client authenticates at the token endpoint
 /// (`token_endpoint_auth_method`).

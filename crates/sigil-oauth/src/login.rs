@@ -10,7 +10,7 @@ use sigil_core::bsm::{CompactSignature, HeaderKind};
 use sigil_core::hash::to_hex;
 
 use crate::error::{OAuthError, Result};
-use crate::scope::quoted;
+use sigil_core::quoted;
 
 /// The first line of a challenge.
 pub const PREFIX: &str = "sigil-login:v1\n";

@@ -8,7 +8,7 @@ use std::net::IpAddr;
 use url::{Host, Url};
 
 use crate::error::{OAuthError, OAuthErrorCode, Result};
-use crate::scope::quoted;
+use sigil_core::quoted;
 
 /// The longest redirect URI accepted, bytes.
 pub const MAX_REDIRECT_URI_LEN: usize = 2000;

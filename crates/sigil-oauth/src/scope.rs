@@ -2,6 +2,7 @@
 //! parsed strictly and described in words for the consent screen.
 
 use crate::error::{OAuthError, OAuthErrorCode, Result};
+use sigil_core::quoted;
 
 /// One scope sigil knows (docs/protocol.md §17, `scopes_supported`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -114,17 +115,6 @@ impl std::fmt::Display for Scopes {
             f.write_str(scope.as_str())?;
         }
         Ok(())
-    }
-}
-
-/// A value from a request quoted for a description, cut to 64 characters.
-pub(crate) fn quoted(text: &str) -> String {
-    const MAX: usize = 64;
-    if text.chars().count() <= MAX {
-        format!("{text:?}")
-    } else {
-        let head: String = text.chars().take(MAX).collect();
-        format!("{head:?}…")
     }
 }
 

@@ -1,8 +1,6 @@
 //! Errors: [`ApiError`], the one way every route refuses (docs/protocol.md §8), and the
 //! errors of configuring and starting the server.
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::{ConnectionFault, ErrorCode, Fault};
 
@@ -206,24 +204,12 @@ impl From<Fault> for ApiError {
 
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
-        let refusal = self.fault().refusal();
-        let mut response = (
-            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Json(refusal.body()),
-        )
-            .into_response();
-        let headers = response.headers_mut();
-        for (name, value) in refusal.headers() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
+        let mut response = sigil_edge::refusal(&self.fault());
         if let Some(cause) = self.cause() {
             response
                 .extensions_mut()
                 .insert(HiddenCause(cause.to_owned()));
         }
-        response.extensions_mut().insert(refusal.code);
         response
     }
 }

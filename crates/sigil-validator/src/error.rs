@@ -1,8 +1,7 @@
 //! The two error types: [`Error`] for configuring the validator and fetching
 //! keys, [`Rejection`] for refusing a request (docs/protocol.md §8).
 
-use axum::Json;
-use axum::http::{HeaderValue, StatusCode};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::{ErrorCode, Fault};
 use sigil_edge::Decision;
@@ -217,26 +216,14 @@ impl IntoResponse for Rejection {
             Self::Internal(cause) => tracing::error!(%cause, "sigil-validator: 500"),
             _ => {}
         }
-        let refusal = self.fault().refusal();
-        let mut response = (
-            StatusCode::from_u16(refusal.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR),
-            Json(refusal.body()),
-        )
-            .into_response();
-        let headers = response.headers_mut();
+        let mut response = sigil_edge::refusal(&self.fault());
         if let Self::RateLimited {
             limit: Some(decision),
             ..
         } = &self
         {
-            decision.write_headers(headers);
+            decision.write_headers(response.headers_mut());
         }
-        for (name, value) in refusal.headers() {
-            if let Ok(value) = HeaderValue::from_str(&value) {
-                headers.insert(name, value);
-            }
-        }
-        response.extensions_mut().insert(refusal.code);
         response
     }
 }
