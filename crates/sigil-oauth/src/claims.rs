@@ -115,35 +115,26 @@ mod tests {
             bap_id: Some("bap".into()),
             name: Some("Ada".into()),
         };
-        let openid = Scopes::parse(Some("openid")).unwrap();
-        let claims = id_token(&IdTokenInput {
-            issuer: "https://sigil.example",
-            client_id: "app",
-            subject: &key,
-            now_s: 1000,
-            auth_time_s: 900,
-            nonce: Some("n"),
-            scopes: &openid,
-            profile: &profile,
-        });
-        let json = serde_json::to_value(&claims).unwrap();
+        let claims_for = |scope: &str, nonce: Option<&str>| {
+            id_token(&IdTokenInput {
+                issuer: "https://sigil.example",
+                client_id: "app",
+                subject: &key,
+                now_s: 1000,
+                auth_time_s: 900,
+                nonce,
+                scopes: &Scopes::parse(Some(scope)).unwrap(),
+                profile: &profile,
+            })
+        };
+        let json = serde_json::to_value(claims_for("openid", Some("n"))).unwrap();
         assert_eq!(json["exp"], 1600);
         assert_eq!(json["sub"], key.to_hex());
         assert_eq!(json["pubkey"], key.to_hex());
         assert_eq!(json["nonce"], "n");
         assert!(json["address"].as_str().unwrap().starts_with('1'));
         assert!(json.get("bap_id").is_none() && json.get("name").is_none());
-        let with_profile = Scopes::parse(Some("openid profile")).unwrap();
-        let claims = id_token(&IdTokenInput {
-            issuer: "https://sigil.example",
-            client_id: "app",
-            subject: &key,
-            now_s: 1000,
-            auth_time_s: 900,
-            nonce: None,
-            scopes: &with_profile,
-            profile: &profile,
-        });
+        let claims = claims_for("openid profile", None);
         assert_eq!(claims.bap_id.as_deref(), Some("bap"));
         assert!(
             serde_json::to_value(&claims)

@@ -4,7 +4,6 @@
 
 use serde::{Deserialize, Serialize};
 use sigil_core::PublicKey;
-use sigil_core::hash::{sha256, to_hex};
 use subtle::ConstantTimeEq as _;
 
 use crate::error::{OAuthError, OAuthErrorCode, Result};
@@ -147,7 +146,7 @@ impl SecretHash {
     /// The hash of `secret`.
     #[must_use]
     pub fn of(secret: &str) -> Self {
-        Self(to_hex(&sha256(secret.as_bytes())))
+        Self(crate::grant::handle_hash(secret))
     }
 
     /// A hash as stored (64 lower-case hex characters).
