@@ -116,15 +116,34 @@ impl Envelope {
             });
         }
         let child = brc42::anyone_child_public_key(&self.sender, &invoice(&self.key_id))?;
-        // libsecp256k1 verifies low-S only; JS verifiers accept high-S, and a
-        // high-S twin is the same statement, so normalise first.
-        let mut sig = self.signature;
-        sig.normalize_s();
-        sig.verify(Message::from_digest(sha256(message)), &child.0)
-            .map_err(|_| {
-                Error::invalid("the BRC-77 signature does not match the message and sender")
-            })
+        verify_signature(self.signature, message, &child).map_err(|_| {
+            Error::invalid("the BRC-77 signature does not match the message and sender")
+        })
     }
+}
+
+/// Checks a strict-DER ECDSA signature by `key` over SHA-256(`message`): the
+/// check inside every BRC-77 envelope, on its own (the Wycheproof
+/// `ecdsa_secp256k1_sha256_bitcoin` file runs through it).
+///
+/// A high-S signature is accepted: JS signers and verifiers accept it, and
+/// since replay keys never name signature bytes (§2), its low-S twin is the
+/// same statement, not a new one.
+///
+/// # Errors
+/// [`Error::SignatureInvalid`] for a signature that is not strict DER, has r
+/// or s outside [1, n − 1], or does not verify.
+pub fn verify_der(message: &[u8], der: &[u8], key: &PublicKey) -> Result<()> {
+    let signature = parse_strict_der(der)?;
+    verify_signature(signature, message, key)
+}
+
+fn verify_signature(mut signature: Signature, message: &[u8], key: &PublicKey) -> Result<()> {
+    // libsecp256k1 verifies low-S only; normalise first (see `verify_der`).
+    signature.normalize_s();
+    signature
+        .verify(Message::from_digest(sha256(message)), &key.0)
+        .map_err(|_| Error::invalid("the ECDSA signature does not match the message and key"))
 }
 
 /// Strict DER `30 L 02 Lr r 02 Ls s`: exact lengths, minimal positive

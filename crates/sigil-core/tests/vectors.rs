@@ -834,3 +834,59 @@ fn signed_requests() {
         Ok(())
     });
 }
+
+/// Wycheproof `ecdsa_secp256k1_sha256_bitcoin`: every case through
+/// [`sigil_core::brc77::verify_der`], the strict-DER secp256k1 check inside
+/// BRC-77 envelopes. Every expected result is honoured except for high-S
+/// signatures, on purpose: the file marks them `invalid` (Bitcoin
+/// transactions must not be malleable) but sigil accepts them, because JS
+/// signers produce them and a replay key names the key and message, never
+/// the signature bytes, so a high-S twin is the same statement. The test
+/// pins exactly which cases that exception covers (tcId 1,
+/// `SignatureMalleabilityBitcoin`, and tcId 388, s = n/2 + 1) and that each
+/// is high-S with a low-S twin that verifies.
+#[test]
+fn wycheproof_secp256k1_bitcoin() {
+    use secp256k1::ecdsa::Signature as Secp;
+    let doc = load("wycheproof/ecdsa_secp256k1_sha256_bitcoin_test.json");
+    assert_eq!(doc["schema"], "ecdsa_bitcoin_verify_schema.json");
+    let (mut valid, mut invalid) = (0, 0);
+    let mut high_s_accepted = Vec::new();
+    let mut failures = Vec::new();
+    for group in doc["testGroups"].as_array().unwrap() {
+        assert_eq!(group["sha"], "SHA-256");
+        assert_eq!(group["publicKey"]["curve"], "secp256k1");
+        let point = from_hex(group["publicKey"]["uncompressed"].as_str().unwrap()).unwrap();
+        let key = PublicKey::from_slice(&point).unwrap();
+        for test in group["tests"].as_array().unwrap() {
+            let id = test["tcId"].as_u64().unwrap();
+            let msg = from_hex(test["msg"].as_str().unwrap()).unwrap();
+            let der = from_hex(test["sig"].as_str().unwrap()).unwrap();
+            let got = sigil_core::brc77::verify_der(&msg, &der, &key);
+            let label = format!("tcId {id} {} {}", test["comment"], test["flags"]);
+            match (test["result"].as_str().unwrap(), got) {
+                ("valid", Ok(())) => valid += 1,
+                ("invalid", Err(_)) => invalid += 1,
+                ("invalid", Ok(())) => {
+                    let sig = Secp::from_der(&der).expect("an accepted signature is DER");
+                    let mut twin = sig;
+                    twin.normalize_s();
+                    let twin_ok =
+                        sigil_core::brc77::verify_der(&msg, &twin.serialize_der(), &key).is_ok();
+                    if twin == sig || !twin_ok {
+                        failures.push(format!("{label}: accepted but not a high-S twin"));
+                    }
+                    high_s_accepted.push(id);
+                }
+                (want, got) => failures.push(format!("{label}: want {want}, got {got:?}")),
+            }
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n"));
+    assert_eq!(
+        high_s_accepted,
+        [1, 388],
+        "the high-S exception covers exactly these"
+    );
+    assert_eq!((valid, invalid), (162, 299));
+}
