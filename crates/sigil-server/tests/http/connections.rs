@@ -20,7 +20,11 @@ const NOW: u64 = 1_795_000_000_000;
 
 /// Sends `bytes` on a fresh connection and reads until the server closes
 /// it or `wait` passes: (status, JSON body, how long it took).
-async fn raw(server: &TestServer, bytes: &[u8], wait: Duration) -> (u16, Value, Duration) {
+pub(crate) async fn raw(
+    server: &TestServer,
+    bytes: &[u8],
+    wait: Duration,
+) -> (u16, Value, Duration) {
     let address = server.base.trim_start_matches("http://");
     let mut tcp = TcpStream::connect(address).await.unwrap();
     let started = Instant::now();
@@ -66,7 +70,7 @@ fn complete(answer: &[u8]) -> bool {
         .is_some_and(|length| body.len() >= length)
 }
 
-fn assert_body(body: &Value, code: &str, phrase: &str) {
+pub(crate) fn assert_body(body: &Value, code: &str, phrase: &str) {
     assert_eq!(
         body.as_object().map(serde_json::Map::len),
         Some(2),

@@ -7,6 +7,7 @@
 mod connections;
 mod discovery;
 mod errors;
+mod input_limits;
 mod limits;
 mod payload;
 mod routes;
