@@ -386,6 +386,26 @@ mod tests {
     }
 
     #[test]
+    fn parameters_past_the_length_limit_get_a_page() {
+        let with_state = |state: &str| {
+            let mut pairs: Vec<(String, String)> = good()
+                .into_iter()
+                .filter(|(name, _)| *name != "state")
+                .map(|(name, value)| (name.to_owned(), value.to_owned()))
+                .collect();
+            pairs.push(("state".into(), state.to_owned()));
+            parse(&pairs, |id| (id == "app").then(client))
+        };
+        assert!(with_state(&"s".repeat(MAX_PARAM_LEN)).is_ok());
+        match with_state(&"s".repeat(MAX_PARAM_LEN + 1)) {
+            Err(AuthorizeRefusal::Page(error)) => {
+                assert!(error.error_description.contains("too long"), "{error}");
+            }
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
     fn other_errors_redirect_with_state_and_iss() {
         for (pairs, code) in [
             (
