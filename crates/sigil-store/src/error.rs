@@ -59,7 +59,9 @@ pub enum Error {
         reason: String,
     },
     /// The store URL names a scheme this build has no backend for.
-    #[error("unsupported store URL scheme `{scheme}` (supported: sqlite://PATH, sqlite::memory:)")]
+    #[error(
+        "unsupported store URL scheme `{scheme}` (supported: sqlite://PATH, sqlite::memory:, postgres://…)"
+    )]
     UnsupportedScheme {
         /// The scheme, lower-cased; never the rest of the URL.
         scheme: String,

@@ -2,8 +2,10 @@
 
 mod account;
 mod backend;
+mod column;
 mod error;
 mod payload;
+mod postgres;
 mod replay;
 mod signing_key;
 mod sqlite;
@@ -14,6 +16,7 @@ pub use account::{Account, AccountStore, AccountUpdate};
 pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
 pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};
+pub use postgres::{PostgresOptions, PostgresStore};
 pub use replay::{Insertion, ReplayNamespace, ReplayRecord, ReplayStore};
 pub use signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 pub use sqlite::{SqliteOptions, SqliteStore};

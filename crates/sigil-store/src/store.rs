@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::account::AccountStore;
 use crate::error::Result;
+use crate::postgres::{PostgresOptions, PostgresStore};
 use crate::replay::ReplayStore;
 use crate::signing_key::SigningKeyStore;
 use crate::sqlite::{SqliteOptions, SqliteStore};
@@ -25,8 +26,12 @@ pub struct Store {
 impl Store {
     /// Opens the backend named by `url` with default options, applying its
     /// migrations: `sqlite://PATH` (`sqlite://sigil.db` is the default,
-    /// [`DEFAULT_STORE_URL`](crate::DEFAULT_STORE_URL)), `sqlite:PATH`, or
-    /// `sqlite::memory:` (private to this store, lost when it closes).
+    /// [`DEFAULT_STORE_URL`](crate::DEFAULT_STORE_URL)), `sqlite:PATH`,
+    /// `sqlite::memory:` (private to this store, lost when it closes), or
+    /// PostgreSQL as libpq users write it: `postgres://user@host:port/db`,
+    /// `postgresql://…`, `?sslmode=disable|prefer`, a password in the URL
+    /// or in `PGPASSWORD`, `?host=/run/postgresql` or the `key=value`
+    /// form for a socket. This is the one place that names a backend.
     ///
     /// # Errors
     ///
@@ -40,6 +45,10 @@ impl Store {
         match StoreUrl::parse(url)? {
             StoreUrl::Sqlite(location) => {
                 let store = SqliteStore::open_location(location, SqliteOptions::default()).await?;
+                Ok(Self::from_backend(store))
+            }
+            StoreUrl::Postgres(config) => {
+                let store = PostgresStore::open_config(*config, PostgresOptions::default()).await?;
                 Ok(Self::from_backend(store))
             }
         }

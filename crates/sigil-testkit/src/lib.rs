@@ -11,6 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+mod proxy;
+
+pub use proxy::TcpProxy;
+
 /// The repository's root directory.
 #[must_use]
 pub fn repo_root() -> PathBuf {
@@ -206,4 +210,43 @@ pub fn file_mode(path: &std::path::Path) -> String {
         .permissions()
         .mode();
     format!("{:o}", mode & 0o777)
+}
+
+/// The URL of a service the tests need (PostgreSQL, Redis): `$var` or
+/// `default`, after checking that something listens at its host and port.
+///
+/// # Panics
+///
+/// When nothing answers there, with a line naming the service and the
+/// variable: a missing service fails the suite, it never skips it.
+#[must_use]
+pub fn require_service(service: &str, var: &str, default: &str) -> String {
+    let url = std::env::var(var).unwrap_or_else(|_| default.to_owned());
+    let authority = url
+        .split_once("://")
+        .map_or("", |(_, rest)| rest)
+        .split(['/', '?'])
+        .next()
+        .unwrap_or("");
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, hp)| hp);
+    if host_port.is_empty() {
+        return url; // a socket URL: nothing to probe here
+    }
+    let default_port = if url.starts_with("redis") { 6379 } else { 5432 };
+    let address = if host_port.contains(':') {
+        host_port.to_owned()
+    } else {
+        format!("{host_port}:{default_port}")
+    };
+    let reachable = std::net::ToSocketAddrs::to_socket_addrs(address.as_str())
+        .ok()
+        .and_then(|mut addrs| addrs.next())
+        .is_some_and(|addr| {
+            std::net::TcpStream::connect_timeout(&addr, std::time::Duration::from_secs(2)).is_ok()
+        });
+    assert!(
+        reachable,
+        "{service} is unreachable at {address} ({var}); start it or point {var} at one (scripts/test sets it)"
+    );
+    url
 }

@@ -3,9 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 use sigil_core::PublicKey;
 
-use super::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use super::error::sql;
 use crate::account::{Account, AccountUpdate};
+use crate::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use crate::error::{Error, Result};
 
 const COLUMNS: &str = "pubkey, name, bap_id, audiences, created_at_ms, revoked_at_ms";

@@ -2,8 +2,8 @@
 
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
-use super::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use super::error::sql;
+use crate::column::{ms_from_db, ms_to_db, opt_ms_from_db};
 use crate::error::{Error, Result};
 use crate::signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord};
 

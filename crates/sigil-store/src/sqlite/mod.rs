@@ -2,7 +2,6 @@
 
 mod accounts;
 mod checkpoint;
-mod column;
 mod error;
 mod file_mode;
 mod keys;
@@ -76,8 +75,12 @@ impl SqliteStore {
     ///
     /// As [`Store::open`](crate::Store::open).
     pub async fn open(url: &str, options: SqliteOptions) -> Result<Self> {
-        let StoreUrl::Sqlite(location) = StoreUrl::parse(url)?;
-        Self::open_location(location, options).await
+        match StoreUrl::parse(url)? {
+            StoreUrl::Sqlite(location) => Self::open_location(location, options).await,
+            StoreUrl::Postgres(_) => Err(Error::InvalidUrl {
+                reason: "not a sqlite URL".into(),
+            }),
+        }
     }
 
     pub(crate) async fn open_location(

@@ -3,8 +3,8 @@
 
 use rusqlite::{Connection, OptionalExtension, params};
 
-use super::column::ms_to_db;
 use super::error::sql;
+use crate::column::ms_to_db;
 use crate::error::Result;
 use crate::replay::{Insertion, ReplayNamespace, ReplayRecord};
 

@@ -1,9 +1,9 @@
-//! Milliseconds and other values as SQLite stores them.
+//! Milliseconds as the SQL backends store them (a signed 64-bit integer).
 
 use crate::error::{Error, Result};
 
 /// `ms` as an SQLite INTEGER (i64).
-pub(super) fn ms_to_db(ms: u64, field: &'static str) -> Result<i64> {
+pub(crate) fn ms_to_db(ms: u64, field: &'static str) -> Result<i64> {
     i64::try_from(ms).map_err(|_| Error::InvalidArgument {
         field,
         reason: "beyond the largest storable time (i64 milliseconds)".into(),
@@ -11,12 +11,12 @@ pub(super) fn ms_to_db(ms: u64, field: &'static str) -> Result<i64> {
 }
 
 /// An SQLite INTEGER read back as ms.
-pub(super) fn ms_from_db(value: i64, column: &str) -> Result<u64> {
+pub(crate) fn ms_from_db(value: i64, column: &str) -> Result<u64> {
     u64::try_from(value).map_err(|_| Error::corrupt(format!("negative time in {column}")))
 }
 
 /// An optional time read back as ms.
-pub(super) fn opt_ms_from_db(value: Option<i64>, column: &str) -> Result<Option<u64>> {
+pub(crate) fn opt_ms_from_db(value: Option<i64>, column: &str) -> Result<Option<u64>> {
     value.map(|v| ms_from_db(v, column)).transpose()
 }
 

@@ -1,0 +1,337 @@
+//! The conformance suite on PostgreSQL (`SIGIL_TEST_POSTGRES_URL`, default
+//! `postgres://root@127.0.0.1:5432/test`), each test in a schema of its own
+//! that is dropped afterwards; then what is particular to PostgreSQL:
+//! migrations once under concurrent opens, several stores on one database,
+//! commit before answer, purge from many instances.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
+
+mod conformance;
+
+use std::any::Any;
+use std::str::FromStr as _;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+
+use conformance::{Fixture, NOW, TTL, conformance_tests, record, replay_key, together};
+use sigil_store::{Insertion, PostgresOptions, PostgresStore, ReplayNamespace, Store};
+use sigil_testkit::TcpProxy;
+use tokio::sync::OnceCell;
+use tokio_postgres::NoTls;
+
+const DEFAULT_URL: &str = "postgres://root@127.0.0.1:5432/test";
+
+fn base_url() -> String {
+    sigil_testkit::require_service("PostgreSQL", "SIGIL_TEST_POSTGRES_URL", DEFAULT_URL)
+}
+
+/// `url` with its search path set to `schema` (libpq's `options`).
+fn with_schema(url: &str, schema: &str) -> String {
+    let separator = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{separator}options=-c%20search_path%3D{schema}")
+}
+
+/// A schema of its own, created on first use and dropped on drop.
+struct PostgresFixture {
+    base: String,
+    schema: String,
+    created: OnceCell<()>,
+    /// Proxies the fixture's stores reach the database through; they live
+    /// as long as the fixture.
+    proxies: std::sync::Mutex<Vec<Arc<TcpProxy>>>,
+}
+
+impl PostgresFixture {
+    fn new() -> Self {
+        static NEXT: AtomicU64 = AtomicU64::new(0);
+        let schema = format!(
+            "sigil_test_{}_{}_{}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed),
+            sigil_testkit::now_ms() % 1_000_000
+        );
+        Self {
+            base: base_url(),
+            schema,
+            created: OnceCell::new(),
+            proxies: std::sync::Mutex::default(),
+        }
+    }
+
+    fn url(&self) -> String {
+        with_schema(&self.base, &self.schema)
+    }
+
+    /// The URL through `proxy` instead of the server's own address.
+    fn url_via(&self, proxy: &TcpProxy) -> String {
+        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
+        let user = config.get_user().unwrap_or("postgres");
+        let dbname = config.get_dbname().unwrap_or(user);
+        with_schema(
+            &format!("postgres://{user}@{}/{dbname}", proxy.addr()),
+            &self.schema,
+        )
+    }
+
+    fn server_addr(&self) -> std::net::SocketAddr {
+        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
+        let host = match &config.get_hosts()[0] {
+            tokio_postgres::config::Host::Tcp(host) => host.clone(),
+            other => panic!("the proxy tests need a TCP host, not {other:?}"),
+        };
+        let port = config.get_ports().first().copied().unwrap_or(5432);
+        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
+            .unwrap()
+            .next()
+            .unwrap()
+    }
+
+    async fn create(&self) {
+        self.created
+            .get_or_init(|| async {
+                let client = connect(&self.base).await;
+                client
+                    .batch_execute(&format!("CREATE SCHEMA {}", self.schema))
+                    .await
+                    .expect("create the test schema");
+            })
+            .await;
+    }
+
+    async fn open_with(&self, url: &str, options: PostgresOptions) -> Store {
+        self.create().await;
+        PostgresStore::open(url, options)
+            .await
+            .map(Store::from_backend)
+            .expect("open the postgres store")
+    }
+}
+
+impl Drop for PostgresFixture {
+    fn drop(&mut self) {
+        if self.created.get().is_none() {
+            return;
+        }
+        let (base, schema) = (self.base.clone(), self.schema.clone());
+        // Drop runs inside the test's runtime: drop the schema from a thread
+        // with a runtime of its own.
+        let dropped = std::thread::spawn(move || {
+            tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .unwrap()
+                .block_on(async {
+                    connect(&base)
+                        .await
+                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
+                        .await
+                })
+        })
+        .join();
+        if !matches!(dropped, Ok(Ok(()))) {
+            eprintln!("could not drop test schema {}: {dropped:?}", self.schema);
+        }
+    }
+}
+
+async fn connect(url: &str) -> tokio_postgres::Client {
+    let (client, connection) = tokio_postgres::connect(url, NoTls)
+        .await
+        .unwrap_or_else(|e| panic!("PostgreSQL is unreachable (SIGIL_TEST_POSTGRES_URL): {e}"));
+    tokio::spawn(connection);
+    client
+}
+
+impl Fixture for PostgresFixture {
+    async fn open(&self) -> Store {
+        self.open_with(&self.url(), PostgresOptions::default())
+            .await
+    }
+
+    /// The store reaches the database through a proxy that is cut while
+    /// the guard lives.
+    async fn open_unanswerable(&self) -> (Store, Box<dyn Any + Send>) {
+        let proxy = Arc::new(TcpProxy::start(self.server_addr()));
+        self.proxies.lock().unwrap().push(proxy.clone());
+        let mut options = PostgresOptions::default();
+        options.connect_timeout = std::time::Duration::from_millis(500);
+        options.call_timeout = std::time::Duration::from_secs(2);
+        let store = self.open_with(&self.url_via(&proxy), options).await;
+        proxy.cut();
+        (store, Box::new(Restore(proxy)))
+    }
+}
+
+/// Restores the proxy when dropped.
+struct Restore(Arc<TcpProxy>);
+
+impl Drop for Restore {
+    fn drop(&mut self) {
+        self.0.restore();
+    }
+}
+
+conformance_tests!(PostgresFixture::new());
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_opens_of_an_empty_schema_migrate_once() {
+    let fixture = PostgresFixture::new();
+    fixture.create().await;
+    let url = fixture.url();
+    let stores = together(3, |_| {
+        let url = url.clone();
+        async move { PostgresStore::open(&url, PostgresOptions::default()).await }
+    })
+    .await;
+    let stores: Vec<Store> = stores
+        .into_iter()
+        .map(|s| Store::from_backend(s.expect("open")))
+        .collect();
+    // Each races to make the first key, as three starting servers do.
+    let inserted = together(3, |i| {
+        let keys = stores[i].keys().clone();
+        async move {
+            keys.insert_key(conformance::new_key(&format!("k{i}"), NOW))
+                .await
+        }
+    })
+    .await;
+    assert_eq!(
+        inserted.iter().filter(|r| r.is_ok()).count(),
+        1,
+        "{inserted:?}"
+    );
+    let client = connect(&url).await;
+    let versions: Vec<i32> = client
+        .query("SELECT version FROM schema_version ORDER BY version", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(versions, [1], "each migration recorded once");
+    let current: i64 = client
+        .query_one(
+            "SELECT count(*) FROM signing_keys WHERE state = 'current'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(current, 1);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn inserted_means_committed_and_stores_share_one_history() {
+    const TASKS: usize = 64;
+    let fixture = PostgresFixture::new();
+    // Three stores are three pools, as three instances would have.
+    let stores = [
+        fixture.open().await,
+        fixture.open().await,
+        fixture.open().await,
+    ];
+    let key = replay_key("shared", 0);
+    let ns = ReplayNamespace::TokenRequest;
+    let results = together(TASKS, |i| {
+        let replay = stores[i % 3].replay().clone();
+        async move {
+            replay
+                .insert_if_absent(record(ns, key, NOW + TTL), NOW)
+                .await
+        }
+    })
+    .await;
+    assert_eq!(conformance::tally(&results), (1, TASKS - 1));
+
+    // Another connection sees the row: committed before the answer.
+    let client = connect(&fixture.url()).await;
+    let expires: i64 = client
+        .query_one(
+            "SELECT expires_at_ms FROM replay_records WHERE key = $1",
+            &[&&key.as_bytes()[..]],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(expires, (NOW + TTL) as i64);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_distinct_keys_is_inserted_in_batches_and_answered_each() {
+    const KEYS: u64 = 1000;
+    let fixture = PostgresFixture::new();
+    let store = fixture.open().await;
+    let ns = ReplayNamespace::SignedRequest;
+    let results = together(KEYS as usize, |i| {
+        let replay = store.replay().clone();
+        async move {
+            replay
+                .insert_if_absent(record(ns, replay_key("burst", i as u64), NOW + TTL), NOW)
+                .await
+        }
+    })
+    .await;
+    assert_eq!(conformance::tally(&results), (KEYS as usize, 0));
+    let again = store
+        .replay()
+        .insert_if_absent(record(ns, replay_key("burst", 7), NOW + TTL), NOW)
+        .await;
+    assert_eq!(again, Ok(Insertion::AlreadyUsed));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn purge_from_several_instances_removes_each_expired_record_once() {
+    const KEYS: u64 = 300;
+    let fixture = PostgresFixture::new();
+    let mut options = PostgresOptions::default();
+    options.purge_batch = 7; // many bounded batches
+    let stores = [
+        fixture.open_with(&fixture.url(), options.clone()).await,
+        fixture.open_with(&fixture.url(), options.clone()).await,
+        fixture.open_with(&fixture.url(), options).await,
+    ];
+    let ns = ReplayNamespace::TokenRequest;
+    for n in 0..KEYS {
+        // Every third record stays live.
+        let expires = if n % 3 == 0 {
+            NOW + 10 * TTL
+        } else {
+            NOW + 100
+        };
+        let answer = stores[0]
+            .replay()
+            .insert_if_absent(record(ns, replay_key("purge-many", n), expires), NOW)
+            .await;
+        assert_eq!(answer, Ok(Insertion::Inserted));
+    }
+    let purged = together(3, |i| {
+        let replay = stores[i].replay().clone();
+        async move { replay.purge_expired(NOW + TTL).await.unwrap() }
+    })
+    .await;
+    assert_eq!(purged.iter().sum::<u64>(), KEYS - KEYS / 3, "{purged:?}");
+    for n in (0..KEYS).step_by(3) {
+        let answer = stores[1]
+            .replay()
+            .insert_if_absent(
+                record(ns, replay_key("purge-many", n), NOW + 20 * TTL),
+                NOW + TTL,
+            )
+            .await;
+        assert_eq!(answer, Ok(Insertion::AlreadyUsed), "live record {n} kept");
+    }
+}
+
+#[tokio::test]
+async fn an_unreachable_database_fails_to_open_in_time() {
+    // Nothing listens on a port just freed: refused at once.
+    let port = sigil_testkit::free_port();
+    let url = format!("postgres://root@127.0.0.1:{port}/test");
+    let started = std::time::Instant::now();
+    let error = PostgresStore::open(&url, PostgresOptions::default())
+        .await
+        .unwrap_err();
+    assert!(error.is_unavailable(), "{error:?}");
+    assert!(started.elapsed() < std::time::Duration::from_secs(15));
+}
