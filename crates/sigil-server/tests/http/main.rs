@@ -12,3 +12,4 @@ mod payload;
 mod routes;
 mod support;
 mod token;
+mod wallet;
