@@ -37,6 +37,15 @@ pub mod paths {
     pub const PAYLOADS_VERIFY: &str = "/api/payloads/verify";
     /// `POST`: alias of [`PAYLOADS_VERIFY`].
     pub const PAYLOADS_VERIFY_ALIAS: &str = "/api/verify";
+    /// `GET`: the browser wallet's page (docs/protocol.md §16).
+    pub const WALLET: &str = "/wallet";
+    /// `GET`: the wallet page's scripts and styles, under content-hashed
+    /// names (docs/protocol.md §16).
+    pub const WALLET_ASSET: &str = "/wallet/{asset}";
+    /// `GET`: the browser SDK as a classic script defining `sigil`.
+    pub const SDK_JS: &str = "/sdk.js";
+    /// `GET`: the browser SDK as an ES module.
+    pub const SDK_MJS: &str = "/sdk.mjs";
 }
 
 /// What a route does: the token service has one handler for each.
@@ -60,6 +69,12 @@ pub enum Operation {
     Metrics,
     /// The OpenAPI document.
     OpenApi,
+    /// The browser wallet's page (docs/protocol.md §16).
+    Wallet,
+    /// One of the wallet page's scripts or styles.
+    WalletAsset,
+    /// The browser SDK, classic script or ES module.
+    Sdk,
 }
 
 /// One route of the token service's HTTP surface.
@@ -130,6 +145,10 @@ pub const ROUTES: &[Route] = &[
     Route::new(paths::READY, GET, Operation::Ready),
     Route::new(paths::METRICS, GET, Operation::Metrics),
     Route::new(paths::OPENAPI, GET, Operation::OpenApi),
+    Route::new(paths::WALLET, GET, Operation::Wallet),
+    Route::new(paths::WALLET_ASSET, GET, Operation::WalletAsset),
+    Route::new(paths::SDK_JS, GET, Operation::Sdk),
+    Route::new(paths::SDK_MJS, GET, Operation::Sdk),
 ];
 
 /// The closed list of error codes of docs/protocol.md §8.

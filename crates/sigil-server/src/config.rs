@@ -143,6 +143,14 @@ pub struct Config {
     pub reload_interval_ms: u64,
     /// How often expired replay records are purged, seconds.
     pub purge_interval_s: u64,
+    /// Serve the browser wallet and its SDK (`/wallet`, `/sdk.js`,
+    /// `/sdk.mjs`, docs/protocol.md §16); `false` answers 404 there.
+    pub wallet: bool,
+    /// The wallet's name: the `signedBy` of the payloads it signs; empty
+    /// means the issuer's host and port.
+    pub wallet_name: String,
+    /// How long an unlocked wallet stays unlocked, minutes.
+    pub wallet_unlock_minutes: u64,
 }
 
 impl Default for Config {
@@ -171,6 +179,9 @@ impl Default for Config {
             max_headers: ConnectionLimits::DEFAULT_MAX_HEADERS,
             reload_interval_ms: 5_000,
             purge_interval_s: 60,
+            wallet: true,
+            wallet_name: String::new(),
+            wallet_unlock_minutes: 15,
         }
     }
 }
@@ -324,6 +335,7 @@ impl Config {
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError("body_limit_bytes: at least 1024".into()));
         }
+        let wallet = self.wallet_settings()?;
         if let Some(redis) = &self.redis {
             return Err(ConfigError(format!(
                 "redis: this build has no Redis backend yet ({} given)",
@@ -359,8 +371,45 @@ impl Config {
             },
             reload_interval: Duration::from_millis(self.reload_interval_ms),
             purge_interval: Duration::from_secs(self.purge_interval_s),
+            wallet,
         })
     }
+
+    /// The wallet's settings, or `None` when it is switched off.
+    fn wallet_settings(&self) -> Result<Option<WalletSettings>, ConfigError> {
+        if !self.wallet {
+            return Ok(None);
+        }
+        if self.wallet_unlock_minutes == 0 || self.wallet_unlock_minutes > 1440 {
+            return Err(ConfigError(
+                "wallet_unlock_minutes: from 1 to 1440 (a day)".into(),
+            ));
+        }
+        let name = if self.wallet_name.is_empty() {
+            issuer_host(&self.issuer)
+        } else {
+            self.wallet_name.clone()
+        };
+        if name.len() > 255 || name.chars().any(char::is_control) {
+            return Err(ConfigError(format!(
+                "wallet_name: {name:?} must be at most 255 bytes without control characters"
+            )));
+        }
+        Ok(Some(WalletSettings {
+            name,
+            unlock_minutes: self.wallet_unlock_minutes,
+        }))
+    }
+}
+
+/// The browser wallet's settings (docs/protocol.md §16).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct WalletSettings {
+    /// The `signedBy` of the payloads the wallet signs.
+    pub name: String,
+    /// How long an unlocked wallet stays unlocked, minutes.
+    pub unlock_minutes: u64,
 }
 
 /// The command-line flags of docs/protocol.md §14: the last layer. `None` leaves the
@@ -423,6 +472,8 @@ pub struct Settings {
     pub reload_interval: Duration,
     /// Replay purge interval.
     pub purge_interval: Duration,
+    /// The browser wallet, or `None` when it is switched off.
+    pub wallet: Option<WalletSettings>,
 }
 
 impl Settings {

@@ -16,6 +16,7 @@ mod state;
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
     Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, Overrides, RateLimitConfig, Settings, Switch,
+    WalletSettings,
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use keyring::{KeyError, Rotation, Sealing, rotate, seal};

@@ -24,6 +24,17 @@ const STATUSES: [u16; 13] = [
     200, 204, 304, 400, 401, 403, 404, 405, 413, 415, 429, 500, 503,
 ];
 
+/// True when `path` is `route`'s, whose last segment may be a `{capture}`
+/// (one non-empty segment).
+fn matches_route(route: &str, path: &str) -> bool {
+    match route.split_once('{') {
+        None => route == path,
+        Some((prefix, _)) => path
+            .strip_prefix(prefix)
+            .is_some_and(|rest| !rest.is_empty() && !rest.contains('/')),
+    }
+}
+
 /// A route label: the `label` of one of [`ROUTES`], or `unmatched` for
 /// every other path, so the metrics' cardinality stays bounded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
@@ -37,7 +48,7 @@ impl RouteLabel {
         Self(
             ROUTES
                 .iter()
-                .position(|route| route.path == path)
+                .position(|route| matches_route(route.path, path))
                 .unwrap_or(ROUTES.len()),
         )
     }

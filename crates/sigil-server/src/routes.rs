@@ -1,4 +1,4 @@
-//! [`router`]: every route of docs/protocol.md §3, §5 and §11, and the middleware around them.
+//! [`router`]: every route of docs/protocol.md §3, §5, §11 and §16, and the middleware around them.
 
 use axum::Router;
 use axum::http::{Method, header};
@@ -8,7 +8,7 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-use crate::handlers::{discovery, health, openapi, payload, token, userinfo};
+use crate::handlers::{discovery, health, openapi, payload, token, userinfo, wallet};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -46,6 +46,9 @@ fn method_router(route: &Route) -> MethodRouter<AppState> {
         Operation::Ready => on(filter, health::ready),
         Operation::Metrics => on(filter, health::metrics),
         Operation::OpenApi => on(filter, openapi::openapi),
+        Operation::Wallet => on(filter, wallet::page),
+        Operation::WalletAsset => on(filter, wallet::asset),
+        Operation::Sdk => on(filter, wallet::sdk),
     }
 }
 

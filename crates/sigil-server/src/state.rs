@@ -13,6 +13,7 @@ use crate::accounts::Registry;
 use crate::clock::Clock;
 use crate::config::Settings;
 use crate::error::ServeError;
+use crate::handlers::wallet::WalletAssets;
 use crate::keyring::{self, KeyRing};
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
@@ -37,6 +38,7 @@ struct Inner {
     metrics: Metrics,
     discovery_json: Bytes,
     payload_policy: Policy,
+    wallet: Option<WalletAssets>,
 }
 
 /// The in-process limiters of docs/protocol.md §10.
@@ -98,7 +100,14 @@ impl AppState {
         if limits.is_none() {
             warn!("rate limits are OFF: use this only for benchmarks and tests");
         }
-        let discovery_json = Bytes::from(crate::handlers::discovery::document(&settings.issuer));
+        let wallet = settings
+            .wallet
+            .as_ref()
+            .map(|wallet| WalletAssets::new(&settings.issuer, wallet));
+        let discovery_json = Bytes::from(crate::handlers::discovery::document(
+            &settings.issuer,
+            wallet.as_ref().map(WalletAssets::integrity),
+        ));
         let payload_policy = Policy::new(settings.payload_hosts.iter().cloned());
         Ok(Self {
             inner: Arc::new(Inner {
@@ -112,6 +121,7 @@ impl AppState {
                 metrics: Metrics::default(),
                 discovery_json,
                 payload_policy,
+                wallet,
             }),
         })
     }
@@ -162,6 +172,11 @@ impl AppState {
 
     pub(crate) fn discovery_json(&self) -> &Bytes {
         &self.inner.discovery_json
+    }
+
+    /// The browser wallet's bundles, or `None` when `wallet = false`.
+    pub(crate) fn wallet(&self) -> Option<&WalletAssets> {
+        self.inner.wallet.as_ref()
     }
 
     /// Retires signing keys past their time, then re-reads keys and

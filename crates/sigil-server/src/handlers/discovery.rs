@@ -14,10 +14,12 @@ use crate::state::AppState;
 /// Only what the server does (docs/protocol.md §5): no authorization
 /// endpoint, no ID token, so no `response_types_supported`,
 /// `id_token_signing_alg_values_supported` or `subject_types_supported`.
-/// Every URL member names a route of [`crate::routes`].
-pub(crate) fn document(issuer: &str) -> Vec<u8> {
+/// Every URL member names a route of [`crate::routes`]. With the wallet on
+/// (`sdk_integrity` given), its page, its SDK and the SDK's `sha384`
+/// integrity too (docs/protocol.md §16).
+pub(crate) fn document(issuer: &str, sdk_integrity: Option<&str>) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
-    let document = json!({
+    let mut document = json!({
         "issuer": issuer,
         "jwks_uri": url(paths::JWKS),
         "token_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
@@ -34,6 +36,11 @@ pub(crate) fn document(issuer: &str) -> Vec<u8> {
         "sigil_token_request_message_forms": ["compat", "bound"],
         "sigil_signature_schemes_supported": ["bsm", "brc77"],
     });
+    if let (Some(integrity), Some(fields)) = (sdk_integrity, document.as_object_mut()) {
+        fields.insert("sigil_wallet_url".into(), url(paths::WALLET).into());
+        fields.insert("sigil_sdk_url".into(), url(paths::SDK_JS).into());
+        fields.insert("sigil_sdk_integrity".into(), integrity.into());
+    }
     serde_json::to_vec(&document).expect("a json! value serialises")
 }
 

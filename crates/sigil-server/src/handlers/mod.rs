@@ -8,3 +8,4 @@ pub(crate) mod openapi;
 pub(crate) mod payload;
 pub(crate) mod token;
 pub(crate) mod userinfo;
+pub(crate) mod wallet;

@@ -6,11 +6,13 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenResponse, UserInfo};
+use sigil_core::api::{
+    ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenResponse, UserInfo, paths,
+};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{discovery, health, payload, token, userinfo};
+use super::{discovery, health, payload, token, userinfo, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -28,6 +30,9 @@ use super::{discovery, health, payload, token, userinfo};
         health::ready,
         health::metrics,
         openapi,
+        wallet::page,
+        wallet::asset,
+        wallet::sdk,
     ),
     components(schemas(ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo)),
     modifiers(&Aliases),
@@ -36,6 +41,7 @@ use super::{discovery, health, payload, token, userinfo};
         (name = "payloads", description = "Signup signed payloads, each verified once"),
         (name = "discovery", description = "JWKS and discovery documents"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
+        (name = "wallet", description = "The browser wallet and its SDK"),
     )
 )]
 struct ApiDoc;
@@ -46,6 +52,10 @@ struct Aliases;
 
 impl Modify for Aliases {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        // /sdk.mjs is the SDK as an ES module: the same operation as /sdk.js.
+        if let Some(item) = openapi.paths.paths.get(paths::SDK_JS).cloned() {
+            openapi.paths.paths.insert(paths::SDK_MJS.to_owned(), item);
+        }
         for route in ROUTES {
             if let Some(canonical) = route.alias_of
                 && let Some(item) = openapi.paths.paths.get(canonical).cloned()

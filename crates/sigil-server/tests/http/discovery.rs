@@ -108,8 +108,8 @@ async fn every_discovery_url_answers() {
             );
         }
         assert_eq!(
-            urls, 7,
-            "jwks, token, userinfo, openapi x2, token-for-endpoint, payload verify"
+            urls, 9,
+            "jwks, token, userinfo, openapi x2, token-for-endpoint, payload verify, wallet, sdk"
         );
     }
 }

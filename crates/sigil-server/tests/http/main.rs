@@ -13,3 +13,4 @@ mod payload;
 mod routes;
 mod support;
 mod token;
+mod wallet;
