@@ -102,16 +102,15 @@ export async function startSigil({ payloadHosts = [], env = {} } = {}) {
  * the settled outcome in `window.outcomes`. `coop` sets a
  * Cross-Origin-Opener-Policy on it.
  */
-export function appPage(sigilUrl, { timeoutMs = 300_000, title = 'App' } = {}) {
+export function appPage(sigilUrl, { timeoutMs = 300_000, title = 'App', extra = '' } = {}) {
   return `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>${title}</title>
 <script src="${sigilUrl}/sdk.js"></script><script src="/app.js"></script></head>
 <body><h1>${title}</h1><button id="go" type="button">Go</button>
-<script type="application/json" id="options">${JSON.stringify({ timeoutMs })}</script></body></html>`;
+<script type="application/json" id="options">${JSON.stringify({ timeoutMs })}</script>${extra}</body></html>`;
 }
 
 const APP_JS = `
 window.outcomes = [];
-window.wallet = sigil.wallet(JSON.parse(document.getElementById('options')?.textContent || '{}'));
 function settle(promise) {
   const index = window.outcomes.length;
   window.outcomes.push(null);
@@ -123,11 +122,46 @@ function settle(promise) {
   return index;
 }
 window.settle = settle;
+// The calls' popups, by window name (the SDK names each after its request id).
+window.opened = [];
+const realOpen = window.open.bind(window);
+window.open = (...args) => {
+  const popup = realOpen(...args);
+  window.opened.push({ name: args[1], popup });
+  return popup;
+};
+// A request posted by hand (not through the SDK) to a wallet window opened
+// here: resolves to the wallet's response message.
+window.raw = (walletUrl, message) => {
+  const popup = realOpen(walletUrl, 'raw-' + Math.random().toString(16).slice(2));
+  if (!popup) return Promise.reject(new Error('no popup'));
+  const origin = new URL(walletUrl).origin;
+  return new Promise((resolve) => {
+    const on = (event) => {
+      if (event.source !== popup || event.origin !== origin) return;
+      if (event.data && event.data.type === 'ready') popup.postMessage(message, origin);
+      else if (event.data && event.data.type === 'response') {
+        removeEventListener('message', on);
+        resolve(event.data);
+      }
+    };
+    addEventListener('message', on);
+  });
+};
 addEventListener('DOMContentLoaded', () => {
+  window.wallet = sigil.wallet(JSON.parse(document.getElementById('options').textContent));
   document.getElementById('go').addEventListener('click', () => {
     const actions = [].concat(window.action());
     for (const p of actions) settle(p);
   });
+  // Calls made as the page loads: no user gesture (page.evaluate would
+  // count as one).
+  if (location.hash === '#auto') {
+    settle(wallet.requestAccess(['bch_address']));
+    settle(wallet.sign({ a: 1 }));
+    settle(wallet.getToken(location.origin + '/api'));
+    settle(wallet.disconnect());
+  }
 });
 `;
 
@@ -196,7 +230,8 @@ export async function clickForPopup(page, { wait = 5000 } = {}) {
   const popup = page.context().waitForEvent('page', { timeout: wait }).catch(() => null);
   await page.click('#go');
   const opened = await popup;
-  if (opened) await opened.waitForLoadState('domcontentloaded');
+  // A wallet that answers at once (not_granted) may already have closed.
+  if (opened) await opened.waitForLoadState('domcontentloaded').catch(() => {});
   return opened;
 }
 
@@ -287,12 +322,23 @@ export async function scene({ appHeaders = {}, timeoutMs, extraPages = {} } = {}
   const pages = (title) => ({
     '/': { body: appPage(sigil.url, { timeoutMs, title }), headers: appHeaders },
     '/coop': { body: appPage(sigil.url, { timeoutMs, title }), headers: { 'cross-origin-opener-policy': 'same-origin' } },
+    '/short': { body: appPage(sigil.url, { timeoutMs: 1500, title }) },
+    '/sandboxed': { body: `<!doctype html><title>Sandboxed</title><iframe sandbox="allow-scripts allow-popups" src="/#auto"></iframe>` },
+    '/framed': { body: appPage(sigil.url, { timeoutMs, title, extra: '<iframe id="evil" src="EVIL/frame"></iframe>' }) },
+    '/frame': { body: '<!doctype html><title>Frame</title><p>frame</p>' },
     ...extraPages,
   });
-  const app = await startSiteOn(appPort, pages('App'));
-  const evil = await startSite(pages('Evil'));
+  const evilPort = await freePort();
+  const withEvil = (list) => {
+    const framed = list['/framed'];
+    framed.body = framed.body.replace('EVIL', `http://evil.localhost:${evilPort}`);
+    return list;
+  };
+  const app = await startSiteOn(appPort, withEvil(pages('App')));
+  const evil = await startSiteOn(evilPort, withEvil(pages('Evil')));
   const browser = await launch();
   const context = await browser.newContext();
+  context.setDefaultTimeout(10_000);
   return {
     sigil,
     app,
@@ -317,5 +363,14 @@ async function startSiteOn(port, pages) {
       if (error.code !== 'EADDRINUSE' || attempt >= 5) throw error;
       await sleep(100);
     }
+  }
+}
+
+/** Waits until `page` (a wallet popup) has closed itself; throws after `ms`. */
+export async function closedSoon(page, ms = 5000) {
+  const deadline = Date.now() + ms;
+  while (!page.isClosed()) {
+    if (Date.now() > deadline) throw new Error(`the popup ${page.url()} stayed open`);
+    await sleep(50);
   }
 }
