@@ -77,7 +77,7 @@ test('Revoke in Connected sites takes effect at once', async () => {
     await manager.reload();
     const site = manager.locator('.site', { hasText: s.appUrl });
     await site.waitFor();
-    assert.match(await site.textContent(), /bch_address, signature/);
+    assert.match(await site.textContent(), /address, signing/);
     await site.getByRole('button', { name: 'Revoke' }).click();
     await manager.getByText('No site is connected.').waitFor();
     await setAction(app, '() => wallet.sign({ a: 1 })');
