@@ -68,7 +68,7 @@ test('a grant covers exactly its origin: not another port, not another host', as
   }
 });
 
-test('Revoke in Connected sites takes effect at once', async () => {
+test('Revoke in Connected sites and disconnect() take effect at once', async () => {
   const { s, manager } = await withWallet();
   try {
     const app = await s.context.newPage();
@@ -81,6 +81,16 @@ test('Revoke in Connected sites takes effect at once', async () => {
     await site.getByRole('button', { name: 'Revoke' }).click();
     await manager.getByText('No site is connected.').waitFor();
     await setAction(app, '() => wallet.sign({ a: 1 })');
+    await clickForPopup(app);
+    assertCode(await outcome(app), 'not_granted');
+    // disconnect() from the app does the same for its own origin.
+    await grant(app, ['signature']);
+    await setAction(app, '() => wallet.disconnect()');
+    await clickForPopup(app);
+    const gone = await outcome(app);
+    assert.equal(gone.ok, true, JSON.stringify(gone));
+    assert.equal(gone.value, undefined);
+    await setAction(app, '() => wallet.sign({ a: 2 })');
     await clickForPopup(app);
     assertCode(await outcome(app), 'not_granted');
   } finally {

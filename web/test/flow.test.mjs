@@ -213,3 +213,75 @@ test('Export backup gives a .bep that Node WebCrypto decrypts to {"wif"} and tha
     await s.close();
   }
 });
+
+test('from the fifth wrong passphrase in a row, the next try must wait', async () => {
+  const s = await scene();
+  try {
+    const wallet = await s.context.newPage();
+    await wallet.goto(`${s.sigil.url}/wallet`);
+    await importWif(wallet, WIF, PASS);
+    await wallet.getByRole('heading', { name: 'Your wallet' }).waitFor();
+    await wallet.getByRole('button', { name: 'Lock' }).click();
+    for (let i = 0; i < 5; i++) {
+      await unlock(wallet, `wrong passphrase ${i}`);
+      await wallet.getByRole('alert').filter({ hasText: 'Wrong passphrase' }).waitFor();
+      await wallet.evaluate(() => { document.getElementById('alert').textContent = ''; });
+    }
+    // Even the right passphrase waits now: the delay is checked first.
+    await unlock(wallet, PASS);
+    await wallet.getByRole('alert').filter({ hasText: 'Too many wrong passphrases' }).waitFor();
+    assert.equal(await wallet.getByRole('heading', { name: 'Unlock your wallet' }).isVisible(), true);
+    await wallet.waitForTimeout(1100);
+    await unlock(wallet, PASS);
+    await wallet.getByRole('heading', { name: 'Your wallet' }).waitFor();
+  } finally {
+    await s.close();
+  }
+});
+
+test('keyboard only: the consent screen and the sign prompt work with Tab, Space and Enter', async () => {
+  const s = await scene();
+  try {
+    const setup = await s.context.newPage();
+    await setup.goto(`${s.sigil.url}/wallet`);
+    await importWif(setup, WIF, PASS);
+    await setup.getByRole('heading', { name: 'Your wallet' }).waitFor();
+    const app = await s.context.newPage();
+    await app.goto(s.appUrl);
+    await setAction(app, '() => wallet.requestAccess(["signature"])');
+    await app.focus('#go');
+    const opened = s.context.waitForEvent('page');
+    await app.keyboard.press('Enter'); // a key press is a user gesture too
+    const popup = await opened;
+    await popup.getByRole('heading', { name: 'Connect this site?' }).waitFor();
+    const focusedName = () => popup.evaluate(() => document.activeElement?.textContent?.trim() || document.activeElement?.id);
+    assert.equal(await focusedName(), 'Connect this site?', 'focus starts on the question');
+    const seen = [];
+    for (let i = 0; i < 8 && (await focusedName()) !== 'Allow'; i++) {
+      await popup.keyboard.press('Tab');
+      seen.push(await focusedName());
+    }
+    assert.equal(await focusedName(), 'Allow', `tab order: ${seen.join(' → ')}`);
+    await popup.keyboard.press('Enter');
+    const granted = await outcome(app);
+    assert.equal(granted.ok, true, JSON.stringify(granted));
+
+    await setAction(app, '() => wallet.sign({ via: "keyboard" })');
+    await app.focus('#go');
+    const signOpened = s.context.waitForEvent('page');
+    await app.keyboard.press('Enter');
+    const sign = await signOpened;
+    await sign.getByRole('heading', { name: 'Sign this data?' }).waitFor();
+    for (let i = 0; i < 8; i++) {
+      const id = await sign.evaluate(() => document.activeElement?.id);
+      if (id === 'sign') break;
+      await sign.keyboard.press('Tab');
+    }
+    await sign.keyboard.press('Space');
+    const signed = await outcome(app);
+    assert.equal(signed.ok, true, JSON.stringify(signed));
+    assert.deepEqual(signed.value.payload.data, { via: 'keyboard' });
+  } finally {
+    await s.close();
+  }
+});
