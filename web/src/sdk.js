@@ -38,8 +38,10 @@ function randomId() {
 }
 
 function originProblem() {
-  const { origin, protocol, hostname } = window.location;
-  if (origin === 'null') return 'opaque origin';
+  // self.origin is "null" for an opaque origin (a sandboxed frame, a data:
+  // URL), where location.origin still shows the URL's.
+  const { protocol, hostname } = window.location;
+  if (self.origin === 'null') return 'opaque origin';
   if (protocol === 'https:') return null;
   if (protocol === 'http:' && isLoopbackHost(hostname)) return null;
   return `${protocol}//${hostname}`;
@@ -82,8 +84,8 @@ function argumentProblem(method, params) {
     } catch {
       return 'endpoint must be an absolute URL';
     }
-    if (url.origin !== window.location.origin) {
-      return `endpoint must be on this page's origin (${window.location.origin})`;
+    if (url.origin !== self.origin) {
+      return `endpoint must be on this page's origin (${self.origin})`;
     }
   }
   return null;

@@ -69,8 +69,10 @@ export async function revoke(origin) {
   const list = ((await get('grants')) ?? []).filter((g) => g.origin !== origin);
   await setGrants(list);
   const auto = (await get('autosign')) ?? {};
-  delete auto[origin];
-  await put('autosign', auto);
+  if (Object.hasOwn(auto, origin)) {
+    delete auto[origin];
+    await put('autosign', auto);
+  }
 }
 
 /** True when `origin` chose "Sign without asking" and it has not run out. */

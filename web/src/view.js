@@ -15,10 +15,10 @@ export function el(tag, attributes = {}, ...children) {
 /** Shows the screen `name` (a `<section data-screen>`), hides the others, moves focus. */
 export function show(name, { focus } = {}) {
   clearAlert();
-  for (const screen of document.querySelectorAll('[data-screen]')) {
+  for (const screen of document.querySelectorAll("section[data-screen]")) {
     screen.hidden = screen.dataset.screen !== name;
   }
-  document.body.dataset.screen = name;
+  document.body.dataset.view = name;
   const target = focus ? $(focus) : null;
   if (target) target.focus();
 }

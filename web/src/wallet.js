@@ -13,6 +13,7 @@ const ISSUER = config.issuer || window.location.origin;
 const SIGNED_BY = config.signedBy || new URL(ISSUER).host;
 const UNLOCK_MS = (config.unlockMinutes || 15) * 60_000;
 const AUTO_SIGN_MS = 10 * 60_000;
+const PERMISSION_SHORT = { bch_address: 'address', signature: 'signing', token: 'tokens' };
 const REMEMBER = { '1h': 3_600_000, '1d': 86_400_000, '30d': 30 * 86_400_000 };
 const PERMISSION_WORDS = {
   bch_address: 'See your address and public key',
@@ -436,7 +437,7 @@ async function renderSites() {
         'li',
         { class: 'site' },
         el('div', {}, el('span', { class: 'origin-inline' }, origin),
-          el('span', { class: 'muted' }, `${list.map((g) => g.permission).join(', ')} · until ${when(until)}`)),
+          el('span', { class: 'muted' }, `${list.map((g) => PERMISSION_SHORT[g.permission] ?? g.permission).join(', ')} · until ${when(until)}`)),
         revoke,
       );
     }),
