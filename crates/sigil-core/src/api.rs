@@ -73,8 +73,10 @@ pub enum Operation {
     Wallet,
     /// One of the wallet page's scripts or styles.
     WalletAsset,
-    /// The browser SDK, classic script or ES module.
+    /// The browser SDK as a classic script.
     Sdk,
+    /// The browser SDK as an ES module.
+    SdkModule,
 }
 
 /// One route of the token service's HTTP surface.
@@ -148,7 +150,7 @@ pub const ROUTES: &[Route] = &[
     Route::new(paths::WALLET, GET, Operation::Wallet),
     Route::new(paths::WALLET_ASSET, GET, Operation::WalletAsset),
     Route::new(paths::SDK_JS, GET, Operation::Sdk),
-    Route::new(paths::SDK_MJS, GET, Operation::Sdk),
+    Route::new(paths::SDK_MJS, GET, Operation::SdkModule),
 ];
 
 /// The closed list of error codes of docs/protocol.md §8.

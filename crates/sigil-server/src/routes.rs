@@ -49,6 +49,7 @@ fn method_router(route: &Route) -> MethodRouter<AppState> {
         Operation::Wallet => on(filter, wallet::page),
         Operation::WalletAsset => on(filter, wallet::asset),
         Operation::Sdk => on(filter, wallet::sdk),
+        Operation::SdkModule => on(filter, wallet::sdk_module),
     }
 }
 

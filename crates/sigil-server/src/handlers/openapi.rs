@@ -6,9 +6,7 @@ use std::sync::OnceLock;
 use axum::body::Bytes;
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
-use sigil_core::api::{
-    ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenResponse, UserInfo, paths,
-};
+use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenResponse, UserInfo};
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
@@ -33,6 +31,7 @@ use super::{discovery, health, payload, token, userinfo, wallet};
         wallet::page,
         wallet::asset,
         wallet::sdk,
+        wallet::sdk_module,
     ),
     components(schemas(ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo)),
     modifiers(&Aliases),
@@ -52,10 +51,6 @@ struct Aliases;
 
 impl Modify for Aliases {
     fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
-        // /sdk.mjs is the SDK as an ES module: the same operation as /sdk.js.
-        if let Some(item) = openapi.paths.paths.get(paths::SDK_JS).cloned() {
-            openapi.paths.paths.insert(paths::SDK_MJS.to_owned(), item);
-        }
         for route in ROUTES {
             if let Some(canonical) = route.alias_of
                 && let Some(item) = openapi.paths.paths.get(canonical).cloned()

@@ -217,14 +217,13 @@ pub(crate) async fn asset(
     Ok(asset.answer(&request, "public, max-age=31536000, immutable"))
 }
 
-/// The SDK: `/sdk.js` (classic script defining `sigil`) or `/sdk.mjs`
-/// (ES module exporting `wallet` and `SigilWalletError`).
+/// `/sdk.js`: the SDK as a classic script defining the global `sigil`.
 #[utoipa::path(
     get,
     path = "/sdk.js",
     tag = "wallet",
     responses(
-        (status = 200, description = "The SDK as a classic script (/sdk.mjs: as an ES module); Access-Control-Allow-Origin: *, Cross-Origin-Resource-Policy: cross-origin, strong ETag, Cache-Control: public, max-age=300; its sha384 integrity is sigil_sdk_integrity in discovery", content_type = "text/javascript"),
+        (status = 200, description = "The SDK as a classic script; Access-Control-Allow-Origin: *, Cross-Origin-Resource-Policy: cross-origin, strong ETag, Cache-Control: public, max-age=300; its sha384 integrity is sigil_sdk_integrity in discovery", content_type = "text/javascript"),
         (status = 304, description = "If-None-Match names the ETag"),
         (status = 404, description = "wallet = false", body = sigil_core::api::ErrorBody),
     )
@@ -235,12 +234,33 @@ pub(crate) async fn sdk(
     request: HeaderMap,
 ) -> Result<Response, ApiError> {
     let assets = assets(&state, &uri)?;
-    let asset = if uri.path().ends_with(".mjs") {
-        &assets.sdk_mjs
-    } else {
-        &assets.sdk_js
-    };
-    let mut response = asset.answer(&request, "public, max-age=300");
+    Ok(public_script(&assets.sdk_js, &request))
+}
+
+/// `/sdk.mjs`: the SDK as an ES module exporting `wallet` and
+/// `SigilWalletError`.
+#[utoipa::path(
+    get,
+    path = "/sdk.mjs",
+    tag = "wallet",
+    responses(
+        (status = 200, description = "The SDK as an ES module; headers as /sdk.js", content_type = "text/javascript"),
+        (status = 304, description = "If-None-Match names the ETag"),
+        (status = 404, description = "wallet = false", body = sigil_core::api::ErrorBody),
+    )
+)]
+pub(crate) async fn sdk_module(
+    State(state): State<AppState>,
+    uri: Uri,
+    request: HeaderMap,
+) -> Result<Response, ApiError> {
+    let assets = assets(&state, &uri)?;
+    Ok(public_script(&assets.sdk_mjs, &request))
+}
+
+/// An SDK file, loadable from any origin (CORS and CORP open).
+fn public_script(asset: &Asset, request: &HeaderMap) -> Response {
+    let mut response = asset.answer(request, "public, max-age=300");
     let headers = response.headers_mut();
     headers.insert(
         header::ACCESS_CONTROL_ALLOW_ORIGIN,
@@ -250,7 +270,7 @@ pub(crate) async fn sdk(
         "cross-origin-resource-policy",
         HeaderValue::from_static("cross-origin"),
     );
-    Ok(response)
+    response
 }
 
 #[cfg(test)]
