@@ -3,6 +3,7 @@
 mod account;
 mod backend;
 mod error;
+mod oauth;
 mod payload;
 mod replay;
 mod signing_key;
@@ -13,6 +14,10 @@ mod url;
 pub use account::{Account, AccountStore, AccountUpdate};
 pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
+pub use oauth::{
+    ClientRecord, CodeConsumption, CodeRecord, ConsentRecord, GrantRecord, NoOAuthStore,
+    OAuthStore, SessionRecord,
+};
 pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};
 pub use replay::{Insertion, ReplayNamespace, ReplayRecord, ReplayStore};
 pub use signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord, SigningKeyStore};

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::account::AccountStore;
 use crate::error::Result;
+use crate::oauth::{NoOAuthStore, OAuthStore};
 use crate::replay::ReplayStore;
 use crate::signing_key::SigningKeyStore;
 use crate::sqlite::{SqliteOptions, SqliteStore};
@@ -20,6 +21,9 @@ pub struct Store {
     replay: Arc<dyn ReplayStore>,
     keys: Arc<dyn SigningKeyStore>,
     accounts: Arc<dyn AccountStore>,
+    /// The OAuth provider's records (docs/protocol.md §17); [`NoOAuthStore`]
+    /// for a backend without them.
+    oauth: Arc<dyn OAuthStore>,
 }
 
 impl Store {
@@ -40,7 +44,8 @@ impl Store {
         match StoreUrl::parse(url)? {
             StoreUrl::Sqlite(location) => {
                 let store = SqliteStore::open_location(location, SqliteOptions::default()).await?;
-                Ok(Self::from_backend(store))
+                let oauth = Arc::new(store.clone());
+                Ok(Self::from_backend(store).with_oauth(oauth))
             }
         }
     }
@@ -56,6 +61,7 @@ impl Store {
             replay: backend.clone(),
             keys: backend.clone(),
             accounts: backend,
+            oauth: Arc::new(NoOAuthStore),
         }
     }
 
@@ -70,7 +76,20 @@ impl Store {
             replay,
             keys,
             accounts,
+            oauth: Arc::new(NoOAuthStore),
         }
+    }
+
+    /// This store with `oauth` keeping the OAuth provider's records.
+    #[must_use]
+    pub fn with_oauth(self, oauth: Arc<dyn OAuthStore>) -> Self {
+        Self { oauth, ..self }
+    }
+
+    /// The OAuth provider's records.
+    #[must_use]
+    pub fn oauth(&self) -> &Arc<dyn OAuthStore> {
+        &self.oauth
     }
 
     /// This store with `replay` in place of its replay store.
@@ -118,6 +137,7 @@ impl Store {
             self.replay.close().await,
             self.keys.close().await,
             self.accounts.close().await,
+            self.oauth.close().await,
         ];
         results.into_iter().collect()
     }

@@ -19,11 +19,13 @@ use tokio::sync::Barrier;
 mod accounts;
 mod keys;
 mod lifecycle;
+mod oauth;
 mod replay;
 
 pub(crate) use accounts::*;
 pub(crate) use keys::*;
 pub(crate) use lifecycle::*;
+pub(crate) use oauth::*;
 pub(crate) use replay::*;
 
 /// What a backend's runner provides.
