@@ -82,6 +82,32 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// The OAuth 2.0 / OpenID Connect provider's settings (docs/protocol.md §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// `POST /oauth2/register` (RFC 7591) is open to anyone; `false`
+    /// answers it 404 and leaves it out of discovery.
+    pub dynamic_registration: bool,
+    /// OAuth access tokens' lifetime, seconds.
+    pub access_token_lifetime_s: u64,
+    /// id_tokens' lifetime, seconds.
+    pub id_token_lifetime_s: u64,
+    /// Login sessions' lifetime, seconds.
+    pub session_lifetime_s: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            dynamic_registration: true,
+            access_token_lifetime_s: sigil_core::jwt::DEFAULT_LIFETIME_S,
+            id_token_lifetime_s: 600,
+            session_lifetime_s: 30 * 24 * 3600,
+        }
+    }
+}
+
 /// Everything `sigil serve` can be told. Unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -143,6 +169,8 @@ pub struct Config {
     pub reload_interval_ms: u64,
     /// How often expired replay records are purged, seconds.
     pub purge_interval_s: u64,
+    /// The OAuth provider (docs/protocol.md §17).
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
@@ -171,6 +199,7 @@ impl Default for Config {
             max_headers: ConnectionLimits::DEFAULT_MAX_HEADERS,
             reload_interval_ms: 5_000,
             purge_interval_s: 60,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -321,6 +350,12 @@ impl Config {
                     .into(),
             ));
         }
+        positive(
+            "oauth.access_token_lifetime_s",
+            self.oauth.access_token_lifetime_s,
+        )?;
+        positive("oauth.id_token_lifetime_s", self.oauth.id_token_lifetime_s)?;
+        positive("oauth.session_lifetime_s", self.oauth.session_lifetime_s)?;
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError("body_limit_bytes: at least 1024".into()));
         }
@@ -359,6 +394,7 @@ impl Config {
             },
             reload_interval: Duration::from_millis(self.reload_interval_ms),
             purge_interval: Duration::from_secs(self.purge_interval_s),
+            oauth: self.oauth,
         })
     }
 }
@@ -423,6 +459,8 @@ pub struct Settings {
     pub reload_interval: Duration,
     /// Replay purge interval.
     pub purge_interval: Duration,
+    /// The OAuth provider's settings.
+    pub oauth: OAuthConfig,
 }
 
 impl Settings {

@@ -15,7 +15,8 @@ mod state;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, Overrides, RateLimitConfig, Settings, Switch,
+    Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, OAuthConfig, Overrides, RateLimitConfig, Settings,
+    Switch,
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use keyring::{KeyError, Rotation, Sealing, rotate, seal};
