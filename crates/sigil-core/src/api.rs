@@ -46,6 +46,35 @@ pub mod paths {
     pub const SDK_JS: &str = "/sdk.js";
     /// `GET`: the browser SDK as an ES module.
     pub const SDK_MJS: &str = "/sdk.mjs";
+    /// `GET`: the OAuth authorization endpoint (docs/protocol.md §17).
+    pub const OAUTH_AUTHORIZE: &str = "/oauth2/authorize";
+    /// `GET`: alias of [`OAUTH_AUTHORIZE`] under Sigma's prefix.
+    pub const OAUTH_AUTHORIZE_ALIAS: &str = "/api/auth/oauth2/authorize";
+    /// `POST`: the OAuth token endpoint.
+    pub const OAUTH_TOKEN: &str = "/oauth2/token";
+    /// `POST`: alias of [`OAUTH_TOKEN`].
+    pub const OAUTH_TOKEN_ALIAS: &str = "/api/auth/oauth2/token";
+    /// `POST`: RFC 7009 revocation.
+    pub const OAUTH_REVOKE: &str = "/oauth2/revoke";
+    /// `POST`: alias of [`OAUTH_REVOKE`].
+    pub const OAUTH_REVOKE_ALIAS: &str = "/api/auth/oauth2/revoke";
+    /// `POST`: RFC 7591 dynamic registration.
+    pub const OAUTH_REGISTER: &str = "/oauth2/register";
+    /// `POST`: alias of [`OAUTH_REGISTER`].
+    pub const OAUTH_REGISTER_ALIAS: &str = "/api/auth/oauth2/register";
+    /// `GET`: the login page; `POST`: the signed login challenge in, a
+    /// session cookie out.
+    pub const OAUTH_LOGIN: &str = "/oauth2/login";
+    /// `POST`: the consent form's answer (Allow or Deny).
+    pub const OAUTH_CONSENT: &str = "/oauth2/consent";
+    /// `GET`: the signed-in person's page: apps with access, Sign out.
+    pub const ACCOUNT: &str = "/account";
+    /// `GET`: alias of [`ACCOUNT`].
+    pub const ACCOUNT_ALIAS: &str = "/api/auth/account";
+    /// `POST`: revoke an app's access (its consent and every token).
+    pub const ACCOUNT_REVOKE: &str = "/account/revoke";
+    /// `POST`: end the session.
+    pub const ACCOUNT_SIGN_OUT: &str = "/account/sign-out";
 }
 
 /// What a route does: the token service has one handler for each.
@@ -77,6 +106,24 @@ pub enum Operation {
     Sdk,
     /// The browser SDK as an ES module.
     SdkModule,
+    /// The OAuth authorization endpoint (docs/protocol.md §17).
+    OAuthAuthorize,
+    /// The OAuth token endpoint.
+    OAuthToken,
+    /// RFC 7009 revocation.
+    OAuthRevoke,
+    /// RFC 7591 dynamic registration.
+    OAuthRegister,
+    /// The login page and the signed challenge.
+    OAuthLogin,
+    /// The consent form's answer.
+    OAuthConsent,
+    /// The account page.
+    Account,
+    /// Revoking an app on the account page.
+    AccountRevoke,
+    /// Signing out.
+    AccountSignOut,
 }
 
 /// One route of the token service's HTTP surface.
@@ -129,7 +176,13 @@ const PAYLOADS_VERIFY: Route = Route::new(paths::PAYLOADS_VERIFY, POST, Operatio
 const JWKS: Route = Route::new(paths::JWKS, GET, Operation::Jwks);
 const OPENID_CONFIGURATION: Route =
     Route::new(paths::OPENID_CONFIGURATION, GET, Operation::Discovery);
-const USERINFO: Route = Route::new(paths::USERINFO, GET, Operation::UserInfo);
+const GET_POST: &[&str] = &["GET", "POST"];
+const USERINFO: Route = Route::new(paths::USERINFO, GET_POST, Operation::UserInfo);
+const OAUTH_AUTHORIZE: Route = Route::new(paths::OAUTH_AUTHORIZE, GET, Operation::OAuthAuthorize);
+const OAUTH_TOKEN: Route = Route::new(paths::OAUTH_TOKEN, POST, Operation::OAuthToken);
+const OAUTH_REVOKE: Route = Route::new(paths::OAUTH_REVOKE, POST, Operation::OAuthRevoke);
+const OAUTH_REGISTER: Route = Route::new(paths::OAUTH_REGISTER, POST, Operation::OAuthRegister);
+const ACCOUNT: Route = Route::new(paths::ACCOUNT, GET, Operation::Account);
 
 /// Every route of the token service, the one list its router, its
 /// `/metrics` labels and its `/openapi.json` are made from.
@@ -151,6 +204,20 @@ pub const ROUTES: &[Route] = &[
     Route::new(paths::WALLET_ASSET, GET, Operation::WalletAsset),
     Route::new(paths::SDK_JS, GET, Operation::Sdk),
     Route::new(paths::SDK_MJS, GET, Operation::SdkModule),
+    OAUTH_AUTHORIZE,
+    Route::alias(paths::OAUTH_AUTHORIZE_ALIAS, OAUTH_AUTHORIZE),
+    OAUTH_TOKEN,
+    Route::alias(paths::OAUTH_TOKEN_ALIAS, OAUTH_TOKEN),
+    OAUTH_REVOKE,
+    Route::alias(paths::OAUTH_REVOKE_ALIAS, OAUTH_REVOKE),
+    OAUTH_REGISTER,
+    Route::alias(paths::OAUTH_REGISTER_ALIAS, OAUTH_REGISTER),
+    Route::new(paths::OAUTH_LOGIN, GET_POST, Operation::OAuthLogin),
+    Route::new(paths::OAUTH_CONSENT, POST, Operation::OAuthConsent),
+    ACCOUNT,
+    Route::alias(paths::ACCOUNT_ALIAS, ACCOUNT),
+    Route::new(paths::ACCOUNT_REVOKE, POST, Operation::AccountRevoke),
+    Route::new(paths::ACCOUNT_SIGN_OUT, POST, Operation::AccountSignOut),
 ];
 
 /// The closed list of error codes of docs/protocol.md §8.

@@ -11,6 +11,10 @@
 //! - [`pkce`]: S256 challenges and verifiers (RFC 7636).
 //! - [`client`]: registered clients, secrets (hashed, compared in constant
 //!   time), dynamic registration (RFC 7591).
+//! - [`token`]: the token endpoint's form, its grant and the client
+//!   credentials it carries.
+//! - [`client_auth`]: client authentication by the registered method
+//!   (secrets, `private_key_jwt`, `bitcoin_auth_token`).
 //! - [`grant`]: the code and refresh-family state machines.
 //! - [`login`]: the `sigil-login:v1` challenge and its BSM signature.
 //! - [`claims`]: the id_token's claims and the access token's audience.
@@ -20,12 +24,14 @@
 pub mod authorize;
 pub mod claims;
 pub mod client;
+pub mod client_auth;
 pub mod error;
 pub mod grant;
 pub mod login;
 pub mod pkce;
 pub mod redirect;
 pub mod scope;
+pub mod token;
 
 pub use client::{AuthMethod, GrantType, RegisteredClient, SecretHash};
 pub use error::{OAuthError, OAuthErrorCode, Result};

@@ -82,6 +82,32 @@ impl Default for RateLimitConfig {
     }
 }
 
+/// The OAuth 2.0 / OpenID Connect provider's settings (docs/protocol.md §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OAuthConfig {
+    /// `POST /oauth2/register` (RFC 7591) is open to anyone; `false`
+    /// answers it 404 and leaves it out of discovery.
+    pub dynamic_registration: bool,
+    /// OAuth access tokens' lifetime, seconds.
+    pub access_token_lifetime_s: u64,
+    /// id_tokens' lifetime, seconds.
+    pub id_token_lifetime_s: u64,
+    /// Login sessions' lifetime, seconds.
+    pub session_lifetime_s: u64,
+}
+
+impl Default for OAuthConfig {
+    fn default() -> Self {
+        Self {
+            dynamic_registration: true,
+            access_token_lifetime_s: sigil_core::jwt::DEFAULT_LIFETIME_S,
+            id_token_lifetime_s: 600,
+            session_lifetime_s: 30 * 24 * 3600,
+        }
+    }
+}
+
 /// Everything `sigil serve` can be told. Unknown keys are errors.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
@@ -151,6 +177,8 @@ pub struct Config {
     pub wallet_name: String,
     /// How long an unlocked wallet stays unlocked, minutes.
     pub wallet_unlock_minutes: u64,
+    /// The OAuth provider (docs/protocol.md §17).
+    pub oauth: OAuthConfig,
 }
 
 impl Default for Config {
@@ -182,6 +210,7 @@ impl Default for Config {
             wallet: true,
             wallet_name: String::new(),
             wallet_unlock_minutes: 15,
+            oauth: OAuthConfig::default(),
         }
     }
 }
@@ -332,6 +361,12 @@ impl Config {
                     .into(),
             ));
         }
+        positive(
+            "oauth.access_token_lifetime_s",
+            self.oauth.access_token_lifetime_s,
+        )?;
+        positive("oauth.id_token_lifetime_s", self.oauth.id_token_lifetime_s)?;
+        positive("oauth.session_lifetime_s", self.oauth.session_lifetime_s)?;
         if self.body_limit_bytes < 1024 {
             return Err(ConfigError("body_limit_bytes: at least 1024".into()));
         }
@@ -372,6 +407,7 @@ impl Config {
             reload_interval: Duration::from_millis(self.reload_interval_ms),
             purge_interval: Duration::from_secs(self.purge_interval_s),
             wallet,
+            oauth: self.oauth,
         })
     }
 
@@ -474,6 +510,8 @@ pub struct Settings {
     pub purge_interval: Duration,
     /// The browser wallet, or `None` when it is switched off.
     pub wallet: Option<WalletSettings>,
+    /// The OAuth provider's settings.
+    pub oauth: OAuthConfig,
 }
 
 impl Settings {

@@ -15,8 +15,8 @@ mod state;
 
 pub use clock::{Clock, ManualClock, SystemClock};
 pub use config::{
-    Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, Overrides, RateLimitConfig, Settings, Switch,
-    WalletSettings,
+    Config, DEFAULT_CONFIG_FILE, EXAMPLE_CONFIG, OAuthConfig, Overrides, RateLimitConfig, Settings,
+    Switch, WalletSettings,
 };
 pub use error::{ApiError, ConfigError, ServeError};
 pub use keyring::{KeyError, Rotation, Sealing, rotate, seal};

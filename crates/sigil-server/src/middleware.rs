@@ -21,6 +21,11 @@ use crate::state::AppState;
 /// The request id header, set on every response.
 pub(crate) const REQUEST_ID: &str = "x-request-id";
 
+/// Marks a refusal whose body its handler wrote on purpose (an OAuth error
+/// body, an HTML error page): [`normalise`] leaves it as it is.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct OwnBody;
+
 /// [`REQUEST_ID`] as a header name (a standard name allocates nothing; a
 /// custom one parsed per request would).
 const REQUEST_ID_HEADER: HeaderName = HeaderName::from_static(REQUEST_ID);
@@ -143,6 +148,7 @@ async fn normalise(response: Response, path: &str, body_limit: usize) -> Respons
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<ErrorCode>().is_some()
+        || response.extensions().get::<OwnBody>().is_some()
     {
         return response;
     }

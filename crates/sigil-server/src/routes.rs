@@ -8,7 +8,8 @@ use tower::ServiceBuilder;
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 
-use crate::handlers::{discovery, health, openapi, payload, token, userinfo, wallet};
+use crate::handlers::oauth::{account, authorize, consent, login, register, revoke};
+use crate::handlers::{discovery, health, oauth, openapi, payload, token, userinfo, wallet};
 use crate::middleware;
 use crate::state::AppState;
 
@@ -50,6 +51,15 @@ fn method_router(route: &Route) -> MethodRouter<AppState> {
         Operation::WalletAsset => on(filter, wallet::asset),
         Operation::Sdk => on(filter, wallet::sdk),
         Operation::SdkModule => on(filter, wallet::sdk_module),
+        Operation::OAuthAuthorize => on(filter, authorize::authorize),
+        Operation::OAuthToken => on(filter, oauth::token::token),
+        Operation::OAuthRevoke => on(filter, revoke::revoke),
+        Operation::OAuthRegister => on(filter, register::register),
+        Operation::OAuthLogin => on(filter, login::login),
+        Operation::OAuthConsent => on(filter, consent::consent),
+        Operation::Account => on(filter, account::account),
+        Operation::AccountRevoke => on(filter, account::revoke),
+        Operation::AccountSignOut => on(filter, account::sign_out),
     }
 }
 

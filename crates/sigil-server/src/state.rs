@@ -106,6 +106,7 @@ impl AppState {
             .map(|wallet| WalletAssets::new(&settings.issuer, wallet));
         let discovery_json = Bytes::from(crate::handlers::discovery::document(
             &settings.issuer,
+            settings.oauth.dynamic_registration,
             wallet.as_ref().map(WalletAssets::integrity),
         ));
         let payload_policy = Policy::new(settings.payload_hosts.iter().cloned());
@@ -228,6 +229,11 @@ impl AppState {
             .purge_expired(self.now_ms())
             .await?;
         self.inner.metrics.replay_records_purged(purged);
+        // The OAuth provider's expired codes, challenges, sessions and
+        // assertions; a backend without OAuth records has nothing to purge.
+        if let Err(error) = self.inner.store.oauth().purge_oauth(self.now_ms()).await {
+            tracing::debug!(%error, "purging expired OAuth records");
+        }
         if let Some(limits) = &self.inner.limits {
             limits.per_key.retain_recent(limits.per_key.now());
             limits.per_address.retain_recent(limits.per_address.now());

@@ -4,6 +4,7 @@ mod account;
 mod backend;
 mod column;
 mod error;
+mod oauth;
 mod payload;
 mod postgres;
 mod replay;
@@ -15,6 +16,10 @@ mod url;
 pub use account::{Account, AccountStore, AccountUpdate};
 pub use backend::{Backend, BoxFuture};
 pub use error::{Error, Result};
+pub use oauth::{
+    ClientRecord, CodeConsumption, CodeRecord, ConsentRecord, GrantRecord, NoOAuthStore,
+    OAuthStore, SessionRecord,
+};
 pub use payload::{PAYLOAD_RECORD_TTL_MS, PayloadRefusal, record_payload, verify_payload_once};
 pub use postgres::{PostgresOptions, PostgresStore};
 pub use replay::{Insertion, ReplayNamespace, ReplayRecord, ReplayStore};

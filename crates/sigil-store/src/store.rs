@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use crate::account::AccountStore;
 use crate::error::Result;
+use crate::oauth::{NoOAuthStore, OAuthStore};
 use crate::postgres::{PostgresOptions, PostgresStore};
 use crate::replay::ReplayStore;
 use crate::signing_key::SigningKeyStore;
@@ -21,6 +22,9 @@ pub struct Store {
     replay: Arc<dyn ReplayStore>,
     keys: Arc<dyn SigningKeyStore>,
     accounts: Arc<dyn AccountStore>,
+    /// The OAuth provider's records (docs/protocol.md §17); [`NoOAuthStore`]
+    /// for a backend without them.
+    oauth: Arc<dyn OAuthStore>,
 }
 
 impl Store {
@@ -45,7 +49,8 @@ impl Store {
         match StoreUrl::parse(url)? {
             StoreUrl::Sqlite(location) => {
                 let store = SqliteStore::open_location(location, SqliteOptions::default()).await?;
-                Ok(Self::from_backend(store))
+                let oauth = Arc::new(store.clone());
+                Ok(Self::from_backend(store).with_oauth(oauth))
             }
             StoreUrl::Postgres(config) => {
                 let store = PostgresStore::open_config(*config, PostgresOptions::default()).await?;
@@ -65,6 +70,7 @@ impl Store {
             replay: backend.clone(),
             keys: backend.clone(),
             accounts: backend,
+            oauth: Arc::new(NoOAuthStore),
         }
     }
 
@@ -79,7 +85,20 @@ impl Store {
             replay,
             keys,
             accounts,
+            oauth: Arc::new(NoOAuthStore),
         }
+    }
+
+    /// This store with `oauth` keeping the OAuth provider's records.
+    #[must_use]
+    pub fn with_oauth(self, oauth: Arc<dyn OAuthStore>) -> Self {
+        Self { oauth, ..self }
+    }
+
+    /// The OAuth provider's records.
+    #[must_use]
+    pub fn oauth(&self) -> &Arc<dyn OAuthStore> {
+        &self.oauth
     }
 
     /// This store with `replay` in place of its replay store.
@@ -127,6 +146,7 @@ impl Store {
             self.replay.close().await,
             self.keys.close().await,
             self.accounts.close().await,
+            self.oauth.close().await,
         ];
         results.into_iter().collect()
     }

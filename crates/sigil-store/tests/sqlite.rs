@@ -13,7 +13,9 @@ use std::any::Any;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
-use conformance::{Fixture, NOW, SIGNED_AT, TTL, conformance_tests, record, replay_key};
+use conformance::{
+    Fixture, NOW, SIGNED_AT, TTL, conformance_tests, oauth_conformance_tests, record, replay_key,
+};
 use rusqlite::Connection;
 use sigil_store::{
     Error, Insertion, ReplayNamespace, ReplayRecord, SqliteOptions, SqliteStore, Store,
@@ -39,9 +41,10 @@ impl SqliteFixture {
     }
 
     async fn open_with(&self, options: SqliteOptions) -> Result<Store, Error> {
-        SqliteStore::open(&self.url(), options)
-            .await
-            .map(Store::from_backend)
+        SqliteStore::open(&self.url(), options).await.map(|store| {
+            let oauth = std::sync::Arc::new(store.clone());
+            Store::from_backend(store).with_oauth(oauth)
+        })
     }
 }
 
@@ -76,6 +79,7 @@ impl Fixture for SqliteFixture {
 }
 
 conformance_tests!(SqliteFixture::new());
+oauth_conformance_tests!(SqliteFixture::new());
 
 fn raw(path: &Path) -> Connection {
     Connection::open(path).expect("open a raw connection")
@@ -124,7 +128,7 @@ async fn database_is_wal_and_migrated_once() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3], "each migration recorded once");
+    assert_eq!(versions, [1, 2, 3, 4], "each migration recorded once");
     let without_rowid: String = conn
         .query_row(
             "SELECT sql FROM sqlite_schema WHERE name = 'replay_records'",
@@ -284,7 +288,7 @@ async fn schema_newer_than_this_build_is_refused() {
             answer,
             Err(Error::SchemaTooNew {
                 found: 99,
-                supported: 3
+                supported: 4
             })
         ),
         "{answer:?}"

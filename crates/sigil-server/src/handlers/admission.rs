@@ -44,6 +44,45 @@ pub(crate) async fn admit(
     body: Body,
     limit: &mut Limit,
 ) -> Result<Bytes, ApiError> {
+    check_address(state, peer, headers, limit)?;
+    require_json(headers)?;
+    read_body(headers, body, state.settings().body_limit_bytes).await
+}
+
+/// [`admit`] for the form routes of docs/protocol.md §17 (token, login,
+/// revocation): the per-address limit, then `Content-Type:
+/// application/x-www-form-urlencoded`, then the body.
+pub(crate) async fn admit_form(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    body: Body,
+    limit: &mut Limit,
+) -> Result<Bytes, ApiError> {
+    check_address(state, peer, headers, limit)?;
+    let is_form = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|mime| {
+            mime.trim()
+                .eq_ignore_ascii_case("application/x-www-form-urlencoded")
+        });
+    if !is_form {
+        return Err(ApiError::InvalidRequest(
+            "Content-Type must be application/x-www-form-urlencoded".into(),
+        ));
+    }
+    read_body(headers, body, state.settings().body_limit_bytes).await
+}
+
+/// The per-address limit (docs/protocol.md §10), before anything is read.
+fn check_address(
+    state: &AppState,
+    peer: SocketAddr,
+    headers: &HeaderMap,
+    limit: &mut Limit,
+) -> Result<(), ApiError> {
     let settings = state.settings();
     if let Some(limits) = state.limits() {
         let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
@@ -57,8 +96,7 @@ pub(crate) async fn admit(
             });
         }
     }
-    require_json(headers)?;
-    read_body(headers, body, settings.body_limit_bytes).await
+    Ok(())
 }
 
 /// The per-key limit, counted only for a key whose signature verified (so

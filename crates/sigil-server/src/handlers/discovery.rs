@@ -11,24 +11,46 @@ use crate::state::AppState;
 
 /// The discovery document for `issuer`, serialised once at start-up.
 ///
-/// Only what the server does (docs/protocol.md §5): no authorization
-/// endpoint, no ID token, so no `response_types_supported`,
-/// `id_token_signing_alg_values_supported` or `subject_types_supported`.
-/// Every URL member names a route of [`crate::routes`]. With the wallet on
-/// (`sdk_integrity` given), its page, its SDK and the SDK's `sha384`
-/// integrity too (docs/protocol.md §16).
-pub(crate) fn document(issuer: &str, sdk_integrity: Option<&str>) -> Vec<u8> {
+/// Only what the server does (docs/protocol.md §5, §17): the OAuth /
+/// OpenID Connect provider's endpoints and choices, then the sigil
+/// extensions. `registration_endpoint` only while `dynamic_registration`
+/// is on. With the wallet on (`sdk_integrity` given), its page, its SDK
+/// and the SDK's `sha384` integrity too (docs/protocol.md §16). Every URL
+/// member names a route of [`crate::routes`].
+pub(crate) fn document(
+    issuer: &str,
+    dynamic_registration: bool,
+    sdk_integrity: Option<&str>,
+) -> Vec<u8> {
     let url = |path: &str| format!("{issuer}{path}");
     let mut document = json!({
         "issuer": issuer,
-        "jwks_uri": url(paths::JWKS),
-        "token_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
+        "authorization_endpoint": url(paths::OAUTH_AUTHORIZE),
+        "token_endpoint": url(paths::OAUTH_TOKEN),
         "userinfo_endpoint": url(paths::USERINFO),
+        "jwks_uri": url(paths::JWKS),
+        "revocation_endpoint": url(paths::OAUTH_REVOKE),
+        "response_types_supported": ["code"],
+        "response_modes_supported": ["query"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
         "access_token_signing_alg_values_supported": ["ES256"],
-        "token_endpoint_auth_methods_supported": ["none"],
-        "claims_supported": [
-            "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "address", "bap_id", "name"
+        "code_challenge_methods_supported": ["S256"],
+        "token_endpoint_auth_methods_supported": [
+            "none", "client_secret_basic", "client_secret_post", "private_key_jwt", "bitcoin_auth_token"
         ],
+        "token_endpoint_auth_signing_alg_values_supported": ["ES256"],
+        "revocation_endpoint_auth_methods_supported": [
+            "none", "client_secret_basic", "client_secret_post", "private_key_jwt", "bitcoin_auth_token"
+        ],
+        "authorization_response_iss_parameter_supported": true,
+        "scopes_supported": ["openid", "profile", "offline_access"],
+        "claims_supported": [
+            "iss", "sub", "aud", "client_id", "iat", "nbf", "exp", "jti", "auth_time", "nonce",
+            "scope", "pubkey", "address", "bap_id", "name"
+        ],
+        "prompt_values_supported": ["none", "login", "consent"],
         "service_documentation": url(paths::OPENAPI),
         "sigil_token_for_endpoint_endpoint": url(paths::TOKEN_FOR_ENDPOINT),
         "sigil_payload_verify_endpoint": url(paths::PAYLOADS_VERIFY),
@@ -40,6 +62,12 @@ pub(crate) fn document(issuer: &str, sdk_integrity: Option<&str>) -> Vec<u8> {
         fields.insert("sigil_wallet_url".into(), url(paths::WALLET).into());
         fields.insert("sigil_sdk_url".into(), url(paths::SDK_JS).into());
         fields.insert("sigil_sdk_integrity".into(), integrity.into());
+    }
+    if dynamic_registration && let Some(members) = document.as_object_mut() {
+        members.insert(
+            "registration_endpoint".into(),
+            json!(url(paths::OAUTH_REGISTER)),
+        );
     }
     serde_json::to_vec(&document).expect("a json! value serialises")
 }

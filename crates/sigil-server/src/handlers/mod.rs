@@ -4,6 +4,7 @@ pub(crate) mod admission;
 
 pub(crate) mod discovery;
 pub(crate) mod health;
+pub(crate) mod oauth;
 pub(crate) mod openapi;
 pub(crate) mod payload;
 pub(crate) mod token;

@@ -10,7 +10,8 @@ use sigil_core::api::{ErrorBody, ErrorCode, PayloadVerification, ROUTES, TokenRe
 use utoipa::openapi::security::{Http, HttpAuthScheme, SecurityScheme};
 use utoipa::{Modify, OpenApi};
 
-use super::{discovery, health, payload, token, userinfo, wallet};
+use super::oauth::{account, authorize, consent, login, register, revoke};
+use super::{discovery, health, oauth, payload, token, userinfo, wallet};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -32,13 +33,23 @@ use super::{discovery, health, payload, token, userinfo, wallet};
         wallet::asset,
         wallet::sdk,
         wallet::sdk_module,
+        authorize::authorize,
+        oauth::token::token,
+        revoke::revoke,
+        register::register,
+        login::login,
+        consent::consent,
+        account::account,
+        account::revoke,
+        account::sign_out,
     ),
-    components(schemas(ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo)),
+    components(schemas(ErrorBody, ErrorCode, PayloadVerification, TokenResponse, UserInfo, oauth::token::OAuthTokenResponse)),
     modifiers(&Aliases),
     tags(
         (name = "tokens", description = "Token issuing and user info"),
         (name = "payloads", description = "Signup signed payloads, each verified once"),
         (name = "discovery", description = "JWKS and discovery documents"),
+        (name = "oauth", description = "The OAuth 2.0 / OpenID Connect provider (docs/protocol.md §17)"),
         (name = "operations", description = "Health, readiness, metrics, this document"),
         (name = "wallet", description = "The browser wallet and its SDK"),
     )

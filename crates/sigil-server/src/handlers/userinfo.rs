@@ -11,7 +11,7 @@ use crate::state::AppState;
 
 /// The claims of the bearer token, and the registry's name and `bap_id`.
 #[utoipa::path(
-    get,
+    method(get, post),
     path = "/userinfo",
     tag = "tokens",
     security(("bearer" = [])),
@@ -40,6 +40,21 @@ pub(crate) async fn userinfo(
     let keys = state.keys();
     let claims = jwt::validate(token, keys.verify_set(), &rules, state.now_ms() / 1000)
         .map_err(|e| ApiError::from_core(&e))?;
+    // An OAuth access token stops working once its grant is revoked
+    // (a reused code or refresh token, /account's Revoke, /oauth2/revoke).
+    if let Some(grant_id) = crate::handlers::oauth::signing::grant_of(token) {
+        let grant = state
+            .store()
+            .oauth()
+            .get_grant(grant_id)
+            .await
+            .map_err(|e| ApiError::from_store(&e))?;
+        if grant.is_none_or(|g| g.revoked) {
+            return Err(ApiError::InvalidToken(Some(
+                "token revoked: the sign-in it was issued for was revoked".into(),
+            )));
+        }
+    }
     let accounts = state.accounts();
     let account = accounts.get(&claims.sub);
     // A revoked account's tokens stop answering at once (within the

@@ -50,8 +50,9 @@ async fn discovery_documents_name_every_endpoint() {
         let issuer = "http://localhost:1911";
         assert_eq!(doc["issuer"], issuer);
         assert_eq!(doc["jwks_uri"], format!("{issuer}/.well-known/jwks.json"));
+        assert_eq!(doc["token_endpoint"], format!("{issuer}/oauth2/token"));
         assert_eq!(
-            doc["token_endpoint"],
+            doc["sigil_token_for_endpoint_endpoint"],
             format!("{issuer}/api/auth/token-for-endpoint")
         );
         assert_eq!(doc["userinfo_endpoint"], format!("{issuer}/userinfo"));
@@ -59,15 +60,60 @@ async fn discovery_documents_name_every_endpoint() {
             doc["sigil_payload_verify_endpoint"],
             format!("{issuer}/api/payloads/verify")
         );
-        // No authorization endpoint and no ID token: nothing may promise them.
-        for absent in [
-            "authorization_endpoint",
-            "response_types_supported",
-            "id_token_signing_alg_values_supported",
-            "subject_types_supported",
+        // docs/protocol.md §17: every field of the provider.
+        use serde_json::json;
+        for (member, value) in [
+            (
+                "authorization_endpoint",
+                json!(format!("{issuer}/oauth2/authorize")),
+            ),
+            (
+                "revocation_endpoint",
+                json!(format!("{issuer}/oauth2/revoke")),
+            ),
+            (
+                "registration_endpoint",
+                json!(format!("{issuer}/oauth2/register")),
+            ),
+            ("response_types_supported", json!(["code"])),
+            ("response_modes_supported", json!(["query"])),
+            (
+                "grant_types_supported",
+                json!(["authorization_code", "refresh_token"]),
+            ),
+            ("subject_types_supported", json!(["public"])),
+            ("id_token_signing_alg_values_supported", json!(["ES256"])),
+            ("code_challenge_methods_supported", json!(["S256"])),
+            (
+                "token_endpoint_auth_methods_supported",
+                json!([
+                    "none",
+                    "client_secret_basic",
+                    "client_secret_post",
+                    "private_key_jwt",
+                    "bitcoin_auth_token"
+                ]),
+            ),
+            (
+                "token_endpoint_auth_signing_alg_values_supported",
+                json!(["ES256"]),
+            ),
+            (
+                "authorization_response_iss_parameter_supported",
+                json!(true),
+            ),
+            (
+                "scopes_supported",
+                json!(["openid", "profile", "offline_access"]),
+            ),
+            (
+                "prompt_values_supported",
+                json!(["none", "login", "consent"]),
+            ),
         ] {
-            assert!(doc.get(absent).is_none(), "{path} promises {absent}");
+            assert_eq!(doc[member], value, "{path}: {member}");
         }
+        assert!(doc["claims_supported"].as_array().unwrap().len() > 5);
         assert_eq!(
             doc["access_token_signing_alg_values_supported"],
             serde_json::json!(["ES256"])
@@ -108,8 +154,8 @@ async fn every_discovery_url_answers() {
             );
         }
         assert_eq!(
-            urls, 9,
-            "jwks, token, userinfo, openapi x2, token-for-endpoint, payload verify, wallet, sdk"
+            urls, 12,
+            "authorize, token, userinfo, jwks, revoke, register, openapi x2, token-for-endpoint, payload verify, wallet, sdk"
         );
     }
 }

@@ -9,6 +9,7 @@ mod discovery;
 mod errors;
 mod input_limits;
 mod limits;
+mod oauth;
 mod payload;
 mod routes;
 mod support;

@@ -5,6 +5,7 @@ mod checkpoint;
 mod error;
 mod file_mode;
 mod keys;
+mod oauth;
 mod replay;
 mod schema;
 mod writer;
@@ -19,6 +20,10 @@ use tracing::{Instrument, debug, debug_span};
 use crate::account::{Account, AccountStore, AccountUpdate};
 use crate::backend::{Backend, BoxFuture};
 use crate::error::{Error, Result};
+use crate::oauth::{
+    ClientRecord, CodeConsumption, CodeRecord, ConsentRecord, GrantRecord, OAuthStore,
+    SessionRecord,
+};
 use crate::replay::{Insertion, ReplayRecord, ReplayStore};
 use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 use crate::url::{SqliteLocation, StoreUrl};
@@ -289,5 +294,179 @@ impl AccountStore for SqliteStore {
                 .call(move |conn| accounts::remove_account(conn, &pubkey))
                 .instrument(span),
         )
+    }
+}
+
+/// One OAuth store call: a span, then `$work` on the writer's connection.
+macro_rules! oauth_call {
+    ($self:ident, $name:literal, |$conn:ident| $work:expr) => {
+        Box::pin(
+            $self
+                .writer
+                .call(move |$conn| $work)
+                .instrument(debug_span!($name, backend = "sqlite")),
+        )
+    };
+}
+
+impl OAuthStore for SqliteStore {
+    fn add_client(&self, client: ClientRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.add_client", |conn| oauth::add_client(
+            conn, &client
+        ))
+    }
+
+    fn get_client(&self, client_id: String) -> BoxFuture<'_, Result<Option<ClientRecord>>> {
+        oauth_call!(self, "store.get_client", |conn| oauth::get_client(
+            conn, &client_id
+        ))
+    }
+
+    fn list_clients(&self) -> BoxFuture<'_, Result<Vec<ClientRecord>>> {
+        oauth_call!(self, "store.list_clients", |conn| oauth::list_clients(conn))
+    }
+
+    fn remove_client(&self, client_id: String) -> BoxFuture<'_, Result<ClientRecord>> {
+        oauth_call!(self, "store.remove_client", |conn| oauth::remove_client(
+            conn, &client_id
+        ))
+    }
+
+    fn insert_code(&self, code: CodeRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.insert_code", |conn| oauth::insert_code(
+            conn, &code
+        ))
+    }
+
+    fn consume_code(&self, code_hash: String) -> BoxFuture<'_, Result<CodeConsumption>> {
+        oauth_call!(self, "store.consume_code", |conn| oauth::consume_code(
+            conn, &code_hash
+        ))
+    }
+
+    fn insert_challenge(
+        &self,
+        nonce: String,
+        binding_hash: String,
+        expires_at_ms: u64,
+    ) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.insert_challenge", |conn| {
+            oauth::insert_challenge(conn, &nonce, &binding_hash, expires_at_ms)
+        })
+    }
+
+    fn consume_challenge(
+        &self,
+        nonce: String,
+        binding_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.consume_challenge", |conn| {
+            oauth::consume_challenge(conn, &nonce, &binding_hash, now_ms)
+        })
+    }
+
+    fn create_session(&self, session: SessionRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.create_session", |conn| oauth::create_session(
+            conn, &session
+        ))
+    }
+
+    fn get_session(
+        &self,
+        id_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Option<SessionRecord>>> {
+        oauth_call!(self, "store.get_session", |conn| oauth::get_session(
+            conn, &id_hash, now_ms
+        ))
+    }
+
+    fn delete_session(&self, id_hash: String) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.delete_session", |conn| oauth::delete_session(
+            conn, &id_hash
+        ))
+    }
+
+    fn put_consent(&self, consent: ConsentRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.put_consent", |conn| oauth::put_consent(
+            conn, &consent
+        ))
+    }
+
+    fn get_consent(
+        &self,
+        subject: String,
+        client_id: String,
+    ) -> BoxFuture<'_, Result<Option<ConsentRecord>>> {
+        oauth_call!(self, "store.get_consent", |conn| oauth::get_consent(
+            conn, &subject, &client_id
+        ))
+    }
+
+    fn list_consents(&self, subject: String) -> BoxFuture<'_, Result<Vec<ConsentRecord>>> {
+        oauth_call!(self, "store.list_consents", |conn| oauth::list_consents(
+            conn, &subject
+        ))
+    }
+
+    fn revoke_consent(&self, subject: String, client_id: String) -> BoxFuture<'_, Result<u64>> {
+        oauth_call!(self, "store.revoke_consent", |conn| oauth::revoke_consent(
+            conn, &subject, &client_id
+        ))
+    }
+
+    fn create_grant(&self, grant: GrantRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.create_grant", |conn| oauth::create_grant(
+            conn, &grant
+        ))
+    }
+
+    fn get_grant(&self, grant_id: String) -> BoxFuture<'_, Result<Option<GrantRecord>>> {
+        oauth_call!(self, "store.get_grant", |conn| oauth::get_grant(
+            conn, &grant_id
+        ))
+    }
+
+    fn grant_by_refresh(&self, token_hash: String) -> BoxFuture<'_, Result<Option<GrantRecord>>> {
+        oauth_call!(self, "store.grant_by_refresh", |conn| {
+            oauth::grant_by_refresh(conn, &token_hash)
+        })
+    }
+
+    fn rotate_refresh(
+        &self,
+        grant_id: String,
+        expected_current: String,
+        new_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.rotate_refresh", |conn| {
+            oauth::rotate_refresh(conn, &grant_id, &expected_current, &new_hash, now_ms)
+        })
+    }
+
+    fn revoke_grant(&self, grant_id: String) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.revoke_grant", |conn| oauth::revoke_grant(
+            conn, &grant_id
+        ))
+    }
+
+    fn use_assertion(
+        &self,
+        client_id: String,
+        jti: String,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Insertion>> {
+        oauth_call!(self, "store.use_assertion", |conn| {
+            oauth::use_assertion(conn, &client_id, &jti, expires_at_ms, now_ms)
+        })
+    }
+
+    fn purge_oauth(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>> {
+        oauth_call!(self, "store.purge_oauth", |conn| oauth::purge_oauth(
+            conn, now_ms
+        ))
     }
 }

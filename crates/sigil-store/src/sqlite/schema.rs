@@ -32,10 +32,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "erase_retired_keys",
         sql: include_str!("../../migrations/sqlite/0003_erase_retired_keys.sql"),
     },
+    Migration {
+        version: 4,
+        name: "oauth",
+        sql: include_str!("../../migrations/sqlite/0004_oauth.sql"),
+    },
 ];
 
 /// The schema version this build brings a database to.
-const SCHEMA_VERSION: u32 = 3;
+const SCHEMA_VERSION: u32 = 4;
 
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER NOT NULL PRIMARY KEY,
