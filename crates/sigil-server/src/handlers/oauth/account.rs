@@ -79,10 +79,7 @@ async fn form(
     let session = session::current(state, headers)
         .await?
         .ok_or_else(session::csrf_refused)?;
-    let token = params
-        .iter()
-        .find(|(n, _)| n == "csrf_token")
-        .map(|(_, v)| v.as_str());
+    let token = super::param(&params, "csrf_token");
     if !session::csrf_matches(token, &session.csrf_token) {
         return Err(session::csrf_refused());
     }
@@ -107,10 +104,8 @@ pub(crate) async fn revoke(
 ) -> Response {
     let result = async {
         let (session, params) = form(&state, &headers, body).await?;
-        let client_id = params
-            .iter()
-            .find(|(n, _)| n == "client_id")
-            .map(|(_, v)| v.clone())
+        let client_id = super::param(&params, "client_id")
+            .map(str::to_owned)
             .ok_or_else(|| ApiError::InvalidRequest("client_id is missing".into()))?;
         state
             .store()

@@ -51,11 +51,9 @@ pub(crate) async fn parse(
     query: &str,
 ) -> Result<(AuthorizeRequest, RegisteredClient), Response> {
     let params = query_params(Some(query));
-    let client_id = params
-        .iter()
-        .find(|(n, _)| n == "client_id")
-        .map(|(_, v)| v.clone())
-        .unwrap_or_default();
+    let client_id = super::param(&params, "client_id")
+        .unwrap_or_default()
+        .to_owned();
     let client = if client_id.is_empty() {
         None
     } else {

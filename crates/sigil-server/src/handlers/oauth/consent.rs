@@ -49,12 +49,7 @@ async fn run(state: &AppState, headers: &HeaderMap, body: Body) -> Result<Respon
         })?;
     let params =
         parse_form(&bytes).map_err(|e| api(ApiError::InvalidRequest(e.error_description)))?;
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(&params, name);
     let session = session::current(state, headers).await.map_err(api)?;
     let Some(session) = session else {
         // A cross-site post carries no session cookie (SameSite=Lax):

@@ -68,12 +68,7 @@ fn safe_return(return_to: Option<&str>) -> String {
 
 async fn page(state: &AppState, query: Option<&str>) -> Result<Response, Refusal> {
     let params = super::query_params(query);
-    let return_to = safe_return(
-        params
-            .iter()
-            .find(|(n, _)| n == "return_to")
-            .map(|(_, v)| v.as_str()),
-    );
+    let return_to = safe_return(super::param(&params, "return_to"));
     let now_ms = state.now_ms();
     let mut nonce = [0u8; 16];
     nonce.copy_from_slice(&random32()?[..16]);
@@ -110,12 +105,7 @@ async fn sign_in(
 ) -> Result<Response, ApiError> {
     let bytes = admit_form(state, peer, headers, body, limit).await?;
     let params = parse_form(&bytes).map_err(|e| ApiError::InvalidRequest(e.error_description))?;
-    let get = |name: &str| {
-        params
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-    };
+    let get = |name: &str| super::param(&params, name);
     // CSRF first: a cross-site post carries neither the cookie nor the
     // token derived from it.
     let cookie = session::cookie(headers, &session::name(state, session::LOGIN));

@@ -14,7 +14,7 @@ pub(crate) mod signing;
 pub(crate) mod token;
 
 use axum::Json;
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sigil_oauth::{OAuthError, RegisteredClient};
@@ -80,6 +80,35 @@ impl IntoResponse for Refusal {
             }
         }
     }
+}
+
+impl Refusal {
+    /// What [`Limit::answer`](crate::handlers::admission::Limit::answer)
+    /// takes: an OAuth refusal is an answer of its own (its RFC 6749 body),
+    /// a §8 refusal goes through the shared error path.
+    pub(crate) fn settle(result: Result<Response, Self>) -> Result<Response, ApiError> {
+        match result {
+            Ok(response) => Ok(response),
+            Err(Self::Api(error)) => Err(error),
+            Err(refusal @ Self::OAuth(_)) => Ok(refusal.into_response()),
+        }
+    }
+}
+
+/// The path and query of a request: what a client's `X-Auth-Token` signs
+/// (docs/protocol.md §7).
+pub(crate) fn signed_target(uri: &Uri) -> String {
+    uri.path_and_query()
+        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned())
+}
+
+/// The value of the parameter `name` in decoded query or form `params`
+/// (the first, where a rule has not already refused repeats).
+pub(crate) fn param<'a>(params: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    params
+        .iter()
+        .find(|(n, _)| n == name)
+        .map(|(_, v)| v.as_str())
 }
 
 /// `Cache-Control: no-store` and `Pragma: no-cache` (RFC 6749 §5.1).

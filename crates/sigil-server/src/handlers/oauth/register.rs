@@ -46,12 +46,8 @@ pub(crate) async fn register(
         .into_response();
     }
     let mut limit = Limit::default();
-    let result = match run(&state, peer, &headers, body, &mut limit).await {
-        Ok(response) => Ok(response),
-        Err(Refusal::Api(error)) => Err(error),
-        Err(refusal @ Refusal::OAuth(_)) => Ok(refusal.into_response()),
-    };
-    limit.answer(result)
+    let result = run(&state, peer, &headers, body, &mut limit).await;
+    limit.answer(Refusal::settle(result))
 }
 
 async fn run(

@@ -14,7 +14,7 @@ use sigil_oauth::OAuthError;
 use sigil_oauth::token::parse_form;
 
 use super::signing::{grant_of, hash};
-use super::{Refusal, no_store};
+use super::{Refusal, no_store, signed_target};
 use crate::handlers::admission::{Limit, admit_form};
 use crate::state::AppState;
 
@@ -38,19 +38,15 @@ pub(crate) async fn revoke(
     body: Body,
 ) -> Response {
     let mut limit = Limit::default();
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    let result = match run(&state, peer, &path, &headers, body, &mut limit).await {
-        Ok(()) => {
+    let path = signed_target(&uri);
+    let result = run(&state, peer, &path, &headers, body, &mut limit)
+        .await
+        .map(|()| {
             let mut response = StatusCode::OK.into_response();
             no_store(response.headers_mut());
-            Ok(response)
-        }
-        Err(Refusal::Api(error)) => Err(error),
-        Err(refusal @ Refusal::OAuth(_)) => Ok(refusal.into_response()),
-    };
-    limit.answer(result)
+            response
+        });
+    limit.answer(Refusal::settle(result))
 }
 
 async fn run(
@@ -65,11 +61,9 @@ async fn run(
     let params = parse_form(&bytes)?;
     let client =
         super::token::authenticate_client(state, path, headers, &bytes, &params, limit).await?;
-    let token = params
-        .iter()
-        .find(|(n, _)| n == "token")
-        .map(|(_, v)| v.clone())
+    let token = super::param(&params, "token")
         .filter(|t| !t.is_empty())
+        .map(str::to_owned)
         .ok_or_else(|| OAuthError::invalid_request("token is missing"))?;
     let oauth = state.store().oauth();
     let grant = match oauth.grant_by_refresh(hash(&token)).await? {

@@ -23,7 +23,7 @@ use sigil_store::{CodeConsumption, GrantRecord, Insertion, ReplayNamespace, Repl
 use tracing::instrument;
 
 use super::signing::{self, Issue, hash};
-use super::{Refusal, find_client, new_handle, no_store};
+use super::{Refusal, find_client, new_handle, no_store, signed_target};
 use crate::handlers::admission::{Limit, admit_form, charge_key};
 use crate::state::AppState;
 
@@ -63,19 +63,15 @@ pub(crate) async fn token(
     body: Body,
 ) -> Response {
     let mut limit = Limit::default();
-    let path = uri
-        .path_and_query()
-        .map_or_else(|| uri.path().to_owned(), |p| p.as_str().to_owned());
-    let result = match exchange(&state, peer, &path, &headers, body, &mut limit).await {
-        Ok(answer) => {
+    let path = signed_target(&uri);
+    let result = exchange(&state, peer, &path, &headers, body, &mut limit)
+        .await
+        .map(|answer| {
             let mut response = Json(answer).into_response();
             no_store(response.headers_mut());
-            Ok(response)
-        }
-        Err(Refusal::Api(error)) => Err(error),
-        Err(refusal @ Refusal::OAuth(_)) => Ok(refusal.into_response()),
-    };
-    limit.answer(result)
+            response
+        });
+    limit.answer(Refusal::settle(result))
 }
 
 /// The client of the request, authenticated, after anything that proves
