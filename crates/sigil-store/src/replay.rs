@@ -4,7 +4,7 @@
 use sigil_core::ReplayKey;
 
 use crate::backend::{Backend, BoxFuture};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 /// Which kind of signed statement a replay record belongs to.
 ///
@@ -88,6 +88,20 @@ pub struct ReplayRecord {
     pub signed_at_ms: u64,
     /// When the record stops counting: the statement has left its window.
     pub expires_at_ms: u64,
+}
+
+impl ReplayRecord {
+    /// Refuses a record that would be born expired (every backend checks
+    /// this before it writes).
+    pub(crate) fn check_alive_at(&self, now_ms: u64) -> Result<()> {
+        if self.expires_at_ms <= now_ms {
+            return Err(Error::InvalidArgument {
+                field: "expires_at_ms",
+                reason: "not after now_ms: the record would be born expired".into(),
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Stores replay records; the insert itself is the check.

@@ -14,6 +14,7 @@ use std::str::FromStr;
 use zeroize::Zeroizing;
 
 use crate::backend::{Backend, BoxFuture};
+use crate::column::{ms_from_db, opt_ms_from_db};
 use crate::error::{Error, Result};
 
 /// Where a signing key is in its life.
@@ -167,6 +168,41 @@ impl SigningKeyRecord {
             retires_at_ms,
             pkcs8: pkcs8.map(Zeroizing::new),
         }
+    }
+
+    /// A record from its stored columns, as every backend stores them
+    /// (state as text, times as signed milliseconds).
+    ///
+    /// # Errors
+    /// [`Error::Corrupt`] for an unknown state, a retired key that still has
+    /// its private key or any other key without one, or a time out of range.
+    pub(crate) fn from_columns(
+        kid: String,
+        pkcs8: Option<Vec<u8>>,
+        state: &str,
+        created_at_ms: i64,
+        retires_at_ms: Option<i64>,
+    ) -> Result<Self> {
+        let state: KeyState = state
+            .parse()
+            .map_err(|_| Error::corrupt(format!("signing key {kid} has state {state:?}")))?;
+        if (state == KeyState::Retired) != pkcs8.is_none() {
+            return Err(Error::corrupt(format!(
+                "signing key {kid} is {state} but its private key is {}",
+                if pkcs8.is_none() {
+                    "missing"
+                } else {
+                    "still stored"
+                }
+            )));
+        }
+        Ok(Self::new(
+            kid,
+            pkcs8,
+            state,
+            ms_from_db(created_at_ms, "signing_keys.created_at_ms")?,
+            opt_ms_from_db(retires_at_ms, "signing_keys.retires_at_ms")?,
+        ))
     }
 
     /// The stored bytes, exactly as given to

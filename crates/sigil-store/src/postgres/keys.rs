@@ -11,9 +11,9 @@ use deadpool_postgres::{Client, Transaction};
 use tokio_postgres::Row;
 
 use super::error::sql;
-use crate::column::{ms_from_db, ms_to_db, opt_ms_from_db};
+use crate::column::ms_to_db;
 use crate::error::{Error, Result};
-use crate::signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord};
+use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord};
 
 const LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '') || '/sigil-keys'))";
@@ -157,24 +157,5 @@ fn to_record(row: &Row) -> Result<SigningKeyRecord> {
     let state: String = row.try_get(2).map_err(sql)?;
     let created: i64 = row.try_get(3).map_err(sql)?;
     let retires: Option<i64> = row.try_get(4).map_err(sql)?;
-    let state: KeyState = state
-        .parse()
-        .map_err(|_| Error::corrupt(format!("signing key {kid} has state {state:?}")))?;
-    if (state == KeyState::Retired) != pkcs8.is_none() {
-        return Err(Error::corrupt(format!(
-            "signing key {kid} is {state} but its private key is {}",
-            if pkcs8.is_none() {
-                "missing"
-            } else {
-                "still stored"
-            }
-        )));
-    }
-    Ok(SigningKeyRecord::new(
-        kid,
-        pkcs8,
-        state,
-        ms_from_db(created, "signing_keys.created_at_ms")?,
-        opt_ms_from_db(retires, "signing_keys.retires_at_ms")?,
-    ))
+    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires)
 }

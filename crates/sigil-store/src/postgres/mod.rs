@@ -234,12 +234,7 @@ impl ReplayStore for PostgresStore {
         );
         Box::pin(
             async move {
-                if record.expires_at_ms <= now_ms {
-                    return Err(Error::InvalidArgument {
-                        field: "expires_at_ms",
-                        reason: "not after now_ms: the record would be born expired".into(),
-                    });
-                }
+                record.check_alive_at(now_ms)?;
                 self.check_open()?;
                 self.inner.batcher.insert(record, now_ms).await
             }

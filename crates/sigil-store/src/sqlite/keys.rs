@@ -3,9 +3,9 @@
 use rusqlite::{Connection, OptionalExtension, Row, params};
 
 use super::error::sql;
-use crate::column::{ms_from_db, ms_to_db, opt_ms_from_db};
+use crate::column::ms_to_db;
 use crate::error::{Error, Result};
-use crate::signing_key::{KeyBytesUpdate, KeyState, NewSigningKey, SigningKeyRecord};
+use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord};
 
 const COLUMNS: &str = "kid, pkcs8, state, created_at_ms, retires_at_ms";
 
@@ -173,24 +173,5 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
 }
 
 fn to_record((kid, pkcs8, state, created, retires): RawRow) -> Result<SigningKeyRecord> {
-    let state: KeyState = state
-        .parse()
-        .map_err(|_| Error::corrupt(format!("signing key {kid} has state {state:?}")))?;
-    if (state == KeyState::Retired) != pkcs8.is_none() {
-        return Err(Error::corrupt(format!(
-            "signing key {kid} is {state} but its private key is {}",
-            if pkcs8.is_none() {
-                "missing"
-            } else {
-                "still stored"
-            }
-        )));
-    }
-    Ok(SigningKeyRecord::new(
-        kid,
-        pkcs8,
-        state,
-        ms_from_db(created, "signing_keys.created_at_ms")?,
-        opt_ms_from_db(retires, "signing_keys.retires_at_ms")?,
-    ))
+    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires)
 }

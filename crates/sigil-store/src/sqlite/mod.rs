@@ -134,12 +134,7 @@ impl ReplayStore for SqliteStore {
         );
         Box::pin(
             async move {
-                if record.expires_at_ms <= now_ms {
-                    return Err(Error::InvalidArgument {
-                        field: "expires_at_ms",
-                        reason: "not after now_ms: the record would be born expired".into(),
-                    });
-                }
+                record.check_alive_at(now_ms)?;
                 let untimed = self.untimed_replay_rows.load(Ordering::Acquire);
                 self.writer
                     .call(move |conn| replay::insert_if_absent(conn, &record, now_ms, untimed))
