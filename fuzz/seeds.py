@@ -50,15 +50,12 @@ for case in cases("bsm_verify.json"):
     sig = i.get("signature_base64", "").encode()
     seeds["signature"].add(bytes([min(len(sig), 255)]) + sig + i.get("message_utf8", "").encode())
 
-for text in all_strings("brc77.json", "token_for_endpoint.json", "signed_requests.json"):
-    raw = hex_bytes(text)
-    if raw and raw[:4] == b"\x42\x42\x33\x01":
-        seeds["brc77"].add(raw)
-for case in cases("brc77.json"):
-    for text in strings(case):
-        raw = hex_bytes(text)
-        if raw and raw[:4] == b"\x42\x42\x33\x01":
-            seeds["brc77"].add(raw)
+for name in ("brc77.json", "token_for_endpoint.json", "signed_requests.json"):
+    for case in cases(name):
+        for text in strings(case):
+            raw = hex_bytes(text)
+            if raw and raw[:4] == b"\x42\x42\x33\x01":
+                seeds["brc77"].add(raw)
 
 for text in all_strings("bitcoin_auth_tokens.json"):
     seeds["x_auth_token"].add(text.encode())
@@ -87,9 +84,12 @@ for case in cases("es256_jwt.json"):
         seeds["jwks"].add(json.dumps(jwks).encode())
 wp = json.loads((VECTORS / "wycheproof" / "json_web_key_test.json").read_text())
 for group in wp["testGroups"]:
-    for test in group["tests"][:40]:
-        if "jwks" in test:
-            seeds["jwks"].add(json.dumps(test["jwks"]).encode())
+    # Each group's key, as the public half a JWKS would publish.
+    key = {k: v for k, v in group.get("private", {}).items() if k not in ("d", "p", "q", "dp", "dq", "qi", "k")}
+    if key:
+        seeds["jwks"].add(json.dumps({"keys": [key]}).encode())
+    for test in group["tests"][:20]:
+        seeds["jwt"].add(test["jws"].encode())
 for case in cases("signed_requests.json"):
     i, e = case["input"], case.get("expected", {})
     headers = e.get("headers_on_the_wire") or {}
