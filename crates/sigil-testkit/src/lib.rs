@@ -12,8 +12,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use serde_json::Value;
 
 mod proxy;
+mod redis_prefix;
 
 pub use proxy::TcpProxy;
+pub use redis_prefix::{DEFAULT_TEST_REDIS_URL, RedisPrefix};
 
 /// The repository's root directory.
 #[must_use]
