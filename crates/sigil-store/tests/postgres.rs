@@ -13,7 +13,9 @@ use std::str::FromStr as _;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
-use conformance::{Fixture, NOW, TTL, conformance_tests, record, replay_key, together};
+use conformance::{
+    Fixture, NOW, TTL, conformance_tests, oauth_conformance_tests, record, replay_key, together,
+};
 use sigil_store::{Insertion, PostgresOptions, PostgresStore, ReplayNamespace, Store};
 use sigil_testkit::TcpProxy;
 use tokio::sync::OnceCell;
@@ -100,10 +102,11 @@ impl PostgresFixture {
 
     async fn open_with(&self, url: &str, options: PostgresOptions) -> Store {
         self.create().await;
-        PostgresStore::open(url, options)
+        let store = PostgresStore::open(url, options)
             .await
-            .map(Store::from_backend)
-            .expect("open the postgres store")
+            .expect("open the postgres store");
+        let oauth = Arc::new(store.clone());
+        Store::from_backend(store).with_oauth(oauth)
     }
 }
 
@@ -172,6 +175,7 @@ impl Drop for Restore {
 }
 
 conformance_tests!(PostgresFixture::new());
+oauth_conformance_tests!(PostgresFixture::new());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_opens_of_an_empty_schema_migrate_once() {
@@ -209,7 +213,7 @@ async fn concurrent_opens_of_an_empty_schema_migrate_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1], "each migration recorded once");
+    assert_eq!(versions, [1, 2], "each migration recorded once");
     let current: i64 = client
         .query_one(
             "SELECT count(*) FROM signing_keys WHERE state = 'current'",
