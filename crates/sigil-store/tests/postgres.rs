@@ -9,35 +9,18 @@
 mod conformance;
 
 use std::any::Any;
-use std::str::FromStr as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
 
 use conformance::{
     Fixture, NOW, TTL, conformance_tests, oauth_conformance_tests, record, replay_key, together,
 };
 use sigil_store::{Insertion, PostgresOptions, PostgresStore, ReplayNamespace, Store};
-use sigil_testkit::TcpProxy;
-use tokio::sync::OnceCell;
+use sigil_testkit::{PostgresSchema, TcpProxy};
 use tokio_postgres::NoTls;
 
-const DEFAULT_URL: &str = "postgres://root@127.0.0.1:5432/test";
-
-fn base_url() -> String {
-    sigil_testkit::require_service("PostgreSQL", "SIGIL_TEST_POSTGRES_URL", DEFAULT_URL)
-}
-
-/// `url` with its search path set to `schema` (libpq's `options`).
-fn with_schema(url: &str, schema: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
-}
-
-/// A schema of its own, created on first use and dropped on drop.
+/// A schema of its own (`sigil_testkit::PostgresSchema`, dropped on drop).
 struct PostgresFixture {
-    base: String,
-    schema: String,
-    created: OnceCell<()>,
+    schema: PostgresSchema,
     /// Proxies the fixture's stores reach the database through; they live
     /// as long as the fixture.
     proxies: std::sync::Mutex<Vec<Arc<TcpProxy>>>,
@@ -45,95 +28,22 @@ struct PostgresFixture {
 
 impl PostgresFixture {
     fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let schema = format!(
-            "sigil_test_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            sigil_testkit::now_ms() % 1_000_000
-        );
         Self {
-            base: base_url(),
-            schema,
-            created: OnceCell::new(),
+            schema: PostgresSchema::create("store"),
             proxies: std::sync::Mutex::default(),
         }
     }
 
     fn url(&self) -> String {
-        with_schema(&self.base, &self.schema)
-    }
-
-    /// The URL through `proxy` instead of the server's own address.
-    fn url_via(&self, proxy: &TcpProxy) -> String {
-        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
-        let user = config.get_user().unwrap_or("postgres");
-        let dbname = config.get_dbname().unwrap_or(user);
-        with_schema(
-            &format!("postgres://{user}@{}/{dbname}", proxy.addr()),
-            &self.schema,
-        )
-    }
-
-    fn server_addr(&self) -> std::net::SocketAddr {
-        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
-        let host = match &config.get_hosts()[0] {
-            tokio_postgres::config::Host::Tcp(host) => host.clone(),
-            other => panic!("the proxy tests need a TCP host, not {other:?}"),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .unwrap()
-            .next()
-            .unwrap()
-    }
-
-    async fn create(&self) {
-        self.created
-            .get_or_init(|| async {
-                let client = connect(&self.base).await;
-                client
-                    .batch_execute(&format!("CREATE SCHEMA {}", self.schema))
-                    .await
-                    .expect("create the test schema");
-            })
-            .await;
+        self.schema.url()
     }
 
     async fn open_with(&self, url: &str, options: PostgresOptions) -> Store {
-        self.create().await;
         let store = PostgresStore::open(url, options)
             .await
             .expect("open the postgres store");
         let oauth = Arc::new(store.clone());
         Store::from_backend(store).with_oauth(oauth)
-    }
-}
-
-impl Drop for PostgresFixture {
-    fn drop(&mut self) {
-        if self.created.get().is_none() {
-            return;
-        }
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        // Drop runs inside the test's runtime: drop the schema from a thread
-        // with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    connect(&base)
-                        .await
-                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .await
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test schema {}: {dropped:?}", self.schema);
-        }
     }
 }
 
@@ -154,12 +64,14 @@ impl Fixture for PostgresFixture {
     /// The store reaches the database through a proxy that is cut while
     /// the guard lives.
     async fn open_unanswerable(&self) -> (Store, Box<dyn Any + Send>) {
-        let proxy = Arc::new(TcpProxy::start(self.server_addr()));
+        let proxy = Arc::new(TcpProxy::start(self.schema.server_addr()));
         self.proxies.lock().unwrap().push(proxy.clone());
         let mut options = PostgresOptions::default();
         options.connect_timeout = std::time::Duration::from_millis(500);
         options.call_timeout = std::time::Duration::from_secs(2);
-        let store = self.open_with(&self.url_via(&proxy), options).await;
+        let store = self
+            .open_with(&self.schema.url_via(proxy.addr()), options)
+            .await;
         proxy.cut();
         (store, Box::new(Restore(proxy)))
     }
@@ -180,7 +92,6 @@ oauth_conformance_tests!(PostgresFixture::new());
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_opens_of_an_empty_schema_migrate_once() {
     let fixture = PostgresFixture::new();
-    fixture.create().await;
     let url = fixture.url();
     let stores = together(3, |_| {
         let url = url.clone();

@@ -11,8 +11,10 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use serde_json::Value;
 
+mod postgres;
 mod proxy;
 
+pub use postgres::{DEFAULT_POSTGRES_URL, PostgresSchema, with_search_path};
 pub use proxy::TcpProxy;
 
 /// The repository's root directory.
