@@ -6,9 +6,10 @@
 //! rotation made by `sigil keys rotate --database postgres://…`, and
 //! validate each other's tokens. Then the faults: an instance whose
 //! database goes away (a cut connection, then a network that drops
-//! packets) answers 503 `temporarily_unavailable` within its request
-//! timeout, never a token, keeps running, and issues tokens again once the
-//! database is back.
+//! packets) answers 503 `temporarily_unavailable` on the token, payload
+//! and OAuth token routes and `/ready` within its request timeout, never a
+//! token, keeps running, and issues tokens again once the database is
+//! back, without a restart.
 
 use std::sync::Barrier;
 
@@ -345,11 +346,17 @@ fn an_instance_without_its_database_answers_503_and_recovers_without_restart() {
     // The connection is cut (reset, refused): token and payload routes and
     // /ready answer 503 at once; the process lives on.
     proxy.cut();
-    for what in ["token", "payload", "ready"] {
+    for what in ["token", "payload", "oauth token", "ready"] {
         let started = Instant::now();
         let answer = match what {
             "token" => server.token_response(&token_request(&key, ENDPOINT)),
             "payload" => server.post_json("/api/payloads/verify", &payload("cut")),
+            "oauth token" => server.request(
+                "POST",
+                "/oauth2/token",
+                &[("Content-Type", "application/x-www-form-urlencoded")],
+                Some(b"grant_type=refresh_token&refresh_token=abc&client_id=app"),
+            ),
             _ => server.get("/ready"),
         };
         assert_unavailable(&answer, started.elapsed(), REQUEST_TIMEOUT, what);
