@@ -10,6 +10,7 @@ mod conformance;
 
 use std::any::Any;
 use std::sync::Arc;
+use std::time::{Duration, Instant};
 
 use conformance::{
     Fixture, NOW, TTL, conformance_tests, oauth_conformance_tests, record, replay_key, together,
@@ -236,6 +237,92 @@ async fn purge_from_several_instances_removes_each_expired_record_once() {
             .await;
         assert_eq!(answer, Ok(Insertion::AlreadyUsed), "live record {n} kept");
     }
+}
+
+/// A database behind a network that drops packets (nothing answers,
+/// nothing resets): every call fails closed within the call timeout,
+/// however many queue for the pool or for the replay writer's commit slots
+/// behind stalled statements; once the network is back the store answers
+/// again with the same pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_fails_every_call_within_the_call_timeout() {
+    const CALL: Duration = Duration::from_millis(800);
+    let fixture = PostgresFixture::new();
+    let proxy = TcpProxy::start(fixture.schema.server_addr());
+    let mut options = PostgresOptions::default();
+    options.connect_timeout = Duration::from_millis(300);
+    options.call_timeout = CALL;
+    options.max_commits_in_flight = 2;
+    let store = fixture
+        .open_with(&fixture.schema.url_via(proxy.addr()), options)
+        .await;
+    // Several pooled connections, as on a busy instance.
+    let warm = together(8, |_| {
+        let store = store.clone();
+        async move { store.health().await }
+    })
+    .await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+
+    proxy.stall();
+    let results = together(16, |i| {
+        let store = store.clone();
+        async move {
+            // Staggered, so that the replay inserts become batches of
+            // their own and queue for the two commit slots.
+            tokio::time::sleep(Duration::from_millis(15 * i as u64)).await;
+            let started = Instant::now();
+            let error = match i % 4 {
+                0 | 1 => store
+                    .replay()
+                    .insert_if_absent(
+                        record(
+                            ReplayNamespace::TokenRequest,
+                            replay_key("stall", i as u64),
+                            NOW + TTL,
+                        ),
+                        NOW,
+                    )
+                    .await
+                    .err(),
+                2 => store.oauth().consume_code(format!("{i:064x}")).await.err(),
+                _ => store.health().await.err(),
+            };
+            (i, error, started.elapsed())
+        }
+    })
+    .await;
+    for (i, error, elapsed) in &results {
+        assert!(
+            error
+                .as_ref()
+                .is_some_and(sigil_store::Error::is_unavailable),
+            "call {i}: {error:?}"
+        );
+        assert!(
+            *elapsed < CALL + Duration::from_millis(400),
+            "call {i} took {elapsed:?}, past the {CALL:?} call timeout"
+        );
+    }
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.health().await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answer = store
+        .replay()
+        .insert_if_absent(
+            record(
+                ReplayNamespace::TokenRequest,
+                replay_key("after-stall", 0),
+                NOW + TTL,
+            ),
+            NOW,
+        )
+        .await;
+    assert_eq!(answer, Ok(Insertion::Inserted));
 }
 
 #[tokio::test]
