@@ -42,6 +42,7 @@ pub async fn add_client_with(
         secret_hash: method.uses_secret().then(|| SecretHash::of(SECRET)),
         jwks: None,
         bitcoin_pubkey: None,
+        scope: None,
     };
     edit(&mut client);
     server
