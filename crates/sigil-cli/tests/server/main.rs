@@ -11,6 +11,7 @@
 
 #[cfg(unix)]
 mod at_rest;
+mod clients;
 mod resource;
 mod support;
 
