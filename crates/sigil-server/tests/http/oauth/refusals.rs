@@ -473,3 +473,48 @@ async fn oauth_an_old_or_foreign_login_challenge_sets_no_session() {
     old.assert_error(400, "invalid_request", "expired");
     assert!(!browser.has_cookie("sigil_session"));
 }
+
+#[tokio::test]
+async fn oauth_concurrent_uses_of_one_code_issue_at_most_once_and_revoke_it() {
+    let server = TestServer::start("oauth-code-race", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    let browser = Browser::new(&server);
+    for round in 0..5 {
+        let code = browser_code(&browser, "app", &[]).await["code"].clone();
+        let body = encode(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", VERIFIER),
+            ("client_id", "app"),
+        ]);
+        let mut tasks = tokio::task::JoinSet::new();
+        for _ in 0..8 {
+            let request = server
+                .client
+                .post(server.url("/oauth2/token"))
+                .header("content-type", "application/x-www-form-urlencoded")
+                .body(body.clone());
+            tasks.spawn(async move { Answer::read(request.send().await.unwrap()).await });
+        }
+        let answers = tasks.join_all().await;
+        let issued: Vec<&Answer> = answers.iter().filter(|a| a.status == 200).collect();
+        assert!(issued.len() <= 1, "round {round}: {} winners", issued.len());
+        for answer in answers.iter().filter(|a| a.status != 200) {
+            assert_oauth_error(answer, 400, "invalid_grant");
+        }
+        // A reuse happened, so whatever the first use got is revoked.
+        for answer in issued {
+            assert_eq!(
+                userinfo_status(&server, &field(answer, "access_token")).await,
+                401,
+                "round {round}: the winner's token outlived the reuse"
+            );
+            assert_oauth_error(
+                &refresh(&server, "app", &field(answer, "refresh_token")).await,
+                400,
+                "invalid_grant",
+            );
+        }
+    }
+}
