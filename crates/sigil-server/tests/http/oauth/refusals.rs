@@ -313,6 +313,61 @@ async fn oauth_registration_is_404_when_dynamic_registration_is_off() {
     assert!(stored.is_empty(), "nothing registered: {stored:?}");
 }
 
+#[tokio::test]
+async fn oauth_registration_refuses_secret_methods_and_a_registered_scope_limits_the_client() {
+    let server = TestServer::start("oauth-register", NOW).await;
+    for (metadata, status, code) in [
+        (
+            r#"{"redirect_uris": ["https://app.example/cb"], "token_endpoint_auth_method": "client_secret_post"}"#,
+            400,
+            "invalid_client_metadata",
+        ),
+        (
+            r#"{"redirect_uris": ["http://app.example/cb"]}"#,
+            400,
+            "invalid_redirect_uri",
+        ),
+        (
+            r#"{"redirect_uris": ["https://app.example/cb"], "scope": "openid email"}"#,
+            400,
+            "invalid_client_metadata",
+        ),
+    ] {
+        let answer = server.post_json("/oauth2/register", metadata).await;
+        assert_oauth_error(&answer, status, code);
+    }
+    assert!(
+        server
+            .state
+            .store()
+            .oauth()
+            .list_clients()
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let answer = server
+        .post_json(
+            "/oauth2/register",
+            r#"{"redirect_uris": ["https://app.example/cb"], "client_name": "Limited", "scope": "openid"}"#,
+        )
+        .await;
+    assert_eq!(answer.status, 201, "{}", answer.text);
+    let client_id = field(&answer, "client_id");
+    assert_eq!(answer.json()["scope"], "openid");
+    assert_eq!(answer.json()["token_endpoint_auth_method"], "none");
+    let browser = Browser::new(&server);
+    // Asking for more than it registered: redirected invalid_scope, no code.
+    let wide = browser_code(&browser, &client_id, &[]).await;
+    assert_eq!(wide["error"], "invalid_scope", "{wide:?}");
+    assert!(!wide.contains_key("code"));
+    let narrow = browser_code(&browser, &client_id, &[("scope", "openid")]).await;
+    let tokens = exchange(&server, &client_id, &narrow["code"]).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    assert_eq!(field(&tokens, "scope"), "openid");
+}
+
 /// The account page's CSRF token for a signed-in browser.
 async fn account_csrf(browser: &Browser<'_>) -> String {
     let page = browser.get("/account").await;
