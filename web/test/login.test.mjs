@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 
 import { startRelyingParty } from '../examples/sign-in-with-sigil.mjs';
 import * as crypto from '../src/crypto.js';
-import { createWallet, importWif, launch, startSigil, startSite } from './support.mjs';
+import { createKeyOnLoginPage, importWif, launch, startSigil, startSite } from './support.mjs';
 
 const PASS = 'correct horse battery';
 // tests/vectors/bsm_sign.json "bsv-sdk-hello-world".
@@ -54,12 +54,7 @@ async function startSignIn(page, rp) {
 }
 
 /** Creates a key on the login page (no key in this browser yet). */
-async function createOnLoginPage(page) {
-  await page.getByRole('heading', { name: 'Your key, in this browser' }).waitFor();
-  await createWallet(page, PASS);
-  await page.getByRole('button', { name: 'Show private key' }).click();
-  await page.getByRole('button', { name: 'Continue' }).click();
-}
+const createOnLoginPage = (page) => createKeyOnLoginPage(page, PASS);
 
 /** The app's session once the browser is back on its /me page. */
 async function signedIn(page, rp) {
@@ -197,6 +192,7 @@ test('a key kept by the wallet unlocks on the login page: locked, a wrong passph
     await wallet.getByRole('heading', { name: 'Your wallet' }).waitFor();
     const address = await wallet.locator('#home-address').innerText();
     await wallet.getByRole('button', { name: 'Lock' }).click();
+    await wallet.getByRole('heading', { name: 'Unlock your wallet' }).waitFor();
     await wallet.close();
 
     const page = await s.context.newPage();
