@@ -146,6 +146,10 @@ pub(crate) struct ServerArgs {
     /// fresh temporary directory].
     #[arg(long, value_name = "URL", conflicts_with = "target")]
     pub(crate) store: Option<String>,
+    /// The server's Redis (`--redis`) for replay records and rate limits
+    /// beside the store [default: none].
+    #[arg(long, value_name = "URL", conflicts_with = "target")]
+    pub(crate) redis: Option<String>,
     /// `RUST_LOG` for the server [default: inherited; the server logs
     /// `info`, one access line per request].
     #[arg(long, value_name = "FILTER", conflicts_with = "target")]
@@ -170,6 +174,11 @@ pub(crate) struct TokenArgs {
     /// Distinct signing keys the requests rotate through.
     #[arg(long, value_name = "K", default_value_t = 1000)]
     pub(crate) keys: usize,
+    /// `sigil serve` processes sharing the store (--store must then be a
+    /// PostgreSQL URL), acting as one service under one issuer; the
+    /// connections are spread over them in turn.
+    #[arg(long, value_name = "N", default_value_t = 1, conflicts_with = "target")]
+    pub(crate) instances: usize,
     /// The load.
     #[command(flatten)]
     pub(crate) load: LoadArgs,

@@ -44,13 +44,20 @@ pub(crate) enum Carry {
     Authorization,
 }
 
-/// What to send, where, and how.
+/// One server instance to send to.
 #[derive(Debug, Clone)]
-pub(crate) struct LoadPlan {
-    /// The server's socket.
+pub(crate) struct Target {
+    /// Its socket.
     pub(crate) addr: SocketAddr,
     /// The `Host` header.
     pub(crate) host: String,
+}
+
+/// What to send, where, and how.
+#[derive(Debug, Clone)]
+pub(crate) struct LoadPlan {
+    /// The server instances; connection `i` goes to `targets[i mod len]`.
+    pub(crate) targets: Vec<Target>,
     /// The method of every request.
     pub(crate) method: Method,
     /// The request target of every request.
@@ -65,8 +72,11 @@ pub(crate) struct LoadPlan {
     pub(crate) warmup: Duration,
     /// The measured window.
     pub(crate) duration: Duration,
-    /// The server's process id, for its CPU time and memory.
-    pub(crate) server_pid: Option<u32>,
+    /// The server instances' process ids, for their CPU time and memory.
+    pub(crate) server_pids: Vec<u32>,
+    /// The command names of the store's processes (`postgres`,
+    /// `redis-server`), listed at the window's start, for their CPU time.
+    pub(crate) store_processes: Vec<&'static str>,
     /// `taskset -c` list for the load generator's threads; `None`: not pinned.
     pub(crate) cpus: Option<String>,
 }
@@ -90,13 +100,17 @@ pub(crate) struct LoadOutcome {
     /// Requests taken from the set (warm-up included; with `cycle`, every
     /// request sent).
     pub(crate) used: usize,
-    /// Server CPU time (user + system) in the window.
+    /// Server CPU time (user + system, every instance) in the window.
     pub(crate) server_cpu: Option<Duration>,
+    /// The store processes' CPU time in the window.
+    pub(crate) store_cpu: Option<Duration>,
     /// This process's CPU time in the window.
     pub(crate) load_cpu: Option<Duration>,
-    /// Largest server `VmRSS` sampled in the window, KiB.
+    /// Largest server `VmRSS` sampled in the window (summed over the
+    /// instances), KiB.
     pub(crate) server_rss_kib: Option<u64>,
-    /// Server `VmHWM` (peak resident since it started) at the end, KiB.
+    /// Server `VmHWM` (peak resident since it started, summed over the
+    /// instances) at the end, KiB.
     pub(crate) server_hwm_kib: Option<u64>,
 }
 
@@ -158,7 +172,8 @@ struct Shared {
     next: AtomicUsize,
     exhausted: AtomicBool,
     uri: Uri,
-    host: HeaderValue,
+    /// The `Host` header of each target.
+    hosts: Vec<HeaderValue>,
 }
 
 impl Shared {
@@ -173,11 +188,11 @@ impl Shared {
         self.bodies.get(index)
     }
 
-    /// The request carrying `item`.
+    /// The request carrying `item` to target `target`.
     ///
     /// # Errors
     /// When an `Authorization` item is not a valid header value.
-    fn request(&self, item: Bytes) -> anyhow::Result<Request<Full<Bytes>>> {
+    fn request(&self, item: Bytes, target: usize) -> anyhow::Result<Request<Full<Bytes>>> {
         let (body, header) = match self.plan.carry {
             Carry::Body(content_type) => {
                 (item, (CONTENT_TYPE, HeaderValue::from_static(content_type)))
@@ -194,16 +209,24 @@ impl Shared {
         *request.method_mut() = self.plan.method.clone();
         *request.uri_mut() = self.uri.clone();
         let headers = request.headers_mut();
-        headers.insert(HOST, self.host.clone());
+        headers.insert(HOST, self.hosts[target % self.hosts.len()].clone());
         headers.insert(header.0, header.1);
         Ok(request)
     }
 }
 
 async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadOutcome> {
+    if plan.targets.is_empty() {
+        bail!("no server to send to");
+    }
+    let hosts = plan
+        .targets
+        .iter()
+        .map(|t| HeaderValue::from_str(&t.host).context("Host header"))
+        .collect::<anyhow::Result<_>>()?;
     let shared = Arc::new(Shared {
         uri: plan.path.parse().context("request target")?,
-        host: HeaderValue::from_str(&plan.host).context("Host header")?,
+        hosts,
         plan: plan.clone(),
         bodies,
         next: AtomicUsize::new(0),
@@ -223,13 +246,21 @@ async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadO
     let (ready_tx, mut ready_rx) = mpsc::channel(plan.concurrency.max(1));
     let (start_tx, start_rx) = watch::channel(None::<Timeline>);
     let tasks: Vec<_> = (0..plan.concurrency)
-        .map(|_| tokio::spawn(task(shared.clone(), ready_tx.clone(), start_rx.clone())))
+        .map(|i| {
+            let target = i % plan.targets.len();
+            tokio::spawn(task(
+                shared.clone(),
+                target,
+                ready_tx.clone(),
+                start_rx.clone(),
+            ))
+        })
         .collect();
     drop(ready_tx);
     for _ in 0..plan.concurrency {
         match ready_rx.recv().await {
             Some(Ok(())) => {}
-            Some(Err(e)) => return Err(e.context(format!("connecting to {}", plan.addr))),
+            Some(Err(e)) => return Err(e.context("connecting to the server")),
             None => bail!("a load task ended before connecting"),
         }
     }
@@ -239,7 +270,7 @@ async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadO
         until: started + plan.warmup + plan.duration,
     };
     start_tx.send_replace(Some(timeline));
-    let monitor = monitor(&shared, timeline, plan.server_pid).await;
+    let monitor = monitor(&shared, timeline).await;
     let mut outcome = LoadOutcome {
         used: if plan.cycle {
             shared.next.load(Ordering::Relaxed)
@@ -267,16 +298,60 @@ async fn drive(plan: Arc<LoadPlan>, bodies: Arc<Bodies>) -> anyhow::Result<LoadO
     Ok(outcome)
 }
 
+/// CPU time so far of each of `pids` (`None` for one that cannot be read).
+fn cpu_of(pids: &[u32]) -> Vec<Option<CpuTicks>> {
+    pids.iter().map(|&pid| procfs::process_cpu(pid)).collect()
+}
+
+/// The CPU time `after − before` summed over the processes: `None` when
+/// there are none, or (`strict`) when one could not be read at an edge;
+/// otherwise the processes that ended in the window are left out.
+fn cpu_between(
+    after: &[Option<CpuTicks>],
+    before: &[Option<CpuTicks>],
+    ticks: u64,
+    strict: bool,
+) -> Option<Duration> {
+    let pairs: Vec<_> = after.iter().zip(before).collect();
+    if pairs.is_empty() || (strict && pairs.iter().any(|(a, b)| a.is_none() || b.is_none())) {
+        return None;
+    }
+    Some(
+        pairs
+            .into_iter()
+            .filter_map(|(a, b)| Some(a.as_ref()?.since(*b.as_ref()?, ticks)))
+            .sum(),
+    )
+}
+
+/// `VmRSS` and `VmHWM` summed over `pids`, KiB (`None` when one cannot be read).
+fn memory_of(pids: &[u32]) -> Option<(u64, u64)> {
+    if pids.is_empty() {
+        return None;
+    }
+    pids.iter().try_fold((0, 0), |(rss, hwm), &pid| {
+        let (r, h) = procfs::process_memory_kib(pid)?;
+        Some((rss + r, hwm + h))
+    })
+}
+
 /// Reads CPU time at the window's edges and memory in between.
-async fn monitor(shared: &Shared, timeline: Timeline, pid: Option<u32>) -> LoadOutcome {
+async fn monitor(shared: &Shared, timeline: Timeline) -> LoadOutcome {
+    let plan = &shared.plan;
     let ticks = procfs::ticks_per_second();
     tokio::time::sleep_until(timeline.from).await;
-    let server_before = pid.and_then(procfs::process_cpu);
-    let own_before = procfs::own_cpu();
+    let store_pids = if plan.store_processes.is_empty() {
+        Vec::new()
+    } else {
+        procfs::processes_named(&plan.store_processes)
+    };
+    let server_before = cpu_of(&plan.server_pids);
+    let store_before = cpu_of(&store_pids);
+    let own_before = [procfs::own_cpu()];
     let from = Instant::now();
     let mut rss_max: Option<u64> = None;
     let end = loop {
-        if let Some((rss, _)) = pid.and_then(procfs::process_memory_kib) {
+        if let Some((rss, _)) = memory_of(&plan.server_pids) {
             rss_max = Some(rss_max.map_or(rss, |m| m.max(rss)));
         }
         let now = Instant::now();
@@ -286,18 +361,16 @@ async fn monitor(shared: &Shared, timeline: Timeline, pid: Option<u32>) -> LoadO
         let next = (now + Duration::from_millis(100)).min(timeline.until);
         tokio::time::sleep_until(next).await;
     };
-    let server_after = pid.and_then(procfs::process_cpu);
-    let own_after = procfs::own_cpu();
-    let since = |after: Option<CpuTicks>, before: Option<CpuTicks>| match (after, before) {
-        (Some(a), Some(b)) => Some(a.since(b, ticks)),
-        _ => None,
-    };
+    let server_after = cpu_of(&plan.server_pids);
+    let store_after = cpu_of(&store_pids);
+    let own_after = [procfs::own_cpu()];
     LoadOutcome {
         window: end.saturating_duration_since(from),
-        server_cpu: since(server_after, server_before),
-        load_cpu: since(own_after, own_before),
+        server_cpu: cpu_between(&server_after, &server_before, ticks, true),
+        store_cpu: cpu_between(&store_after, &store_before, ticks, false),
+        load_cpu: cpu_between(&own_after, &own_before, ticks, true),
         server_rss_kib: rss_max,
-        server_hwm_kib: pid.and_then(procfs::process_memory_kib).map(|(_, hwm)| hwm),
+        server_hwm_kib: memory_of(&plan.server_pids).map(|(_, hwm)| hwm),
         ..LoadOutcome::default()
     }
 }
@@ -341,12 +414,14 @@ pub(crate) fn error_code(status: u16, body: &[u8]) -> String {
 
 async fn task(
     shared: Arc<Shared>,
+    target: usize,
     ready: mpsc::Sender<anyhow::Result<()>>,
     mut start: watch::Receiver<Option<Timeline>>,
 ) -> TaskOutcome {
     let plan = &shared.plan;
     let mut outcome = TaskOutcome::default();
-    let mut sender = match connect(plan.addr).await {
+    let addr = plan.targets[target].addr;
+    let mut sender = match connect(addr).await {
         Ok(sender) => sender,
         Err(e) => {
             let _ = ready.send(Err(e)).await;
@@ -367,7 +442,7 @@ async fn task(
             break;
         };
         // Checked before the start for header items; a body always fits.
-        let Ok(request) = shared.request(item) else {
+        let Ok(request) = shared.request(item, target) else {
             *outcome.errors.entry("bad_item".into()).or_default() += 1;
             break;
         };
@@ -395,7 +470,7 @@ async fn task(
         if sender.is_closed() {
             // Reconnect; count a failure and back off if that fails too.
             loop {
-                match connect(plan.addr).await {
+                match connect(addr).await {
                     Ok(fresh) => {
                         sender = fresh;
                         break;
@@ -420,8 +495,16 @@ mod tests {
 
     fn shared(carry: Carry, cycle: bool, items: &[&str]) -> Shared {
         let plan = LoadPlan {
-            addr: SocketAddr::from(([127, 0, 0, 1], 1)),
-            host: "127.0.0.1:1".into(),
+            targets: vec![
+                Target {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 1)),
+                    host: "127.0.0.1:1".into(),
+                },
+                Target {
+                    addr: SocketAddr::from(([127, 0, 0, 1], 2)),
+                    host: "127.0.0.1:2".into(),
+                },
+            ],
             method: Method::GET,
             path: "/api/protected".into(),
             carry,
@@ -429,12 +512,17 @@ mod tests {
             concurrency: 1,
             warmup: Duration::ZERO,
             duration: Duration::from_secs(1),
-            server_pid: None,
+            server_pids: Vec::new(),
+            store_processes: Vec::new(),
             cpus: None,
         };
         Shared {
             uri: plan.path.parse().unwrap(),
-            host: HeaderValue::from_str(&plan.host).unwrap(),
+            hosts: plan
+                .targets
+                .iter()
+                .map(|t| HeaderValue::from_str(&t.host).unwrap())
+                .collect(),
             plan: Arc::new(plan),
             bodies: Arc::new(Bodies::from_items(items)),
             next: AtomicUsize::new(0),
@@ -456,7 +544,7 @@ mod tests {
     #[test]
     fn items_go_in_the_body_or_the_authorization_header() {
         let body = shared(Carry::Body("application/json"), false, &["{}"]);
-        let request = body.request(body.item(0).unwrap()).unwrap();
+        let request = body.request(body.item(0).unwrap(), 0).unwrap();
         assert_eq!(request.method(), Method::GET);
         assert_eq!(request.uri().path(), "/api/protected");
         assert_eq!(request.headers()[CONTENT_TYPE], "application/json");
@@ -465,11 +553,16 @@ mod tests {
         assert_eq!(request.body().size_hint().exact(), Some(2));
 
         let bearer = shared(Carry::Authorization, true, &["Bearer a.b.c", "Bearer \n"]);
-        let request = bearer.request(bearer.item(0).unwrap()).unwrap();
+        let request = bearer.request(bearer.item(0).unwrap(), 1).unwrap();
         assert_eq!(request.headers()[AUTHORIZATION], "Bearer a.b.c");
+        assert_eq!(
+            request.headers()[HOST],
+            "127.0.0.1:2",
+            "the second target's host"
+        );
         assert!(!request.headers().contains_key(CONTENT_TYPE));
         assert_eq!(request.body().size_hint().exact(), Some(0));
-        assert!(bearer.request(bearer.item(1).unwrap()).is_err());
+        assert!(bearer.request(bearer.item(1).unwrap(), 0).is_err());
     }
 
     #[test]

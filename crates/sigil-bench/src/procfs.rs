@@ -120,6 +120,24 @@ pub(crate) fn own_cpu() -> Option<CpuTicks> {
     parse_stat_cpu(&fs::read_to_string("/proc/self/stat").ok()?)
 }
 
+/// The processes whose command name (`/proc/<pid>/comm`) is one of
+/// `names`, e.g. `postgres` (the server and every backend) or
+/// `redis-server`: the store's CPU time is theirs.
+pub(crate) fn processes_named(names: &[&str]) -> Vec<u32> {
+    let Ok(entries) = fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    let mut pids: Vec<u32> = entries
+        .filter_map(|entry| entry.ok()?.file_name().to_str()?.parse().ok())
+        .filter(|pid: &u32| {
+            fs::read_to_string(format!("/proc/{pid}/comm"))
+                .is_ok_and(|comm| names.contains(&comm.trim_end()))
+        })
+        .collect();
+    pids.sort_unstable();
+    pids
+}
+
 /// `VmRSS` (resident now) and `VmHWM` (peak resident) of `pid`, in KiB.
 pub(crate) fn process_memory_kib(pid: u32) -> Option<(u64, u64)> {
     let text = fs::read_to_string(format!("/proc/{pid}/status")).ok()?;

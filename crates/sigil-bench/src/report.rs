@@ -81,6 +81,8 @@ pub(crate) struct Phase {
     pub(crate) form: FormArg,
     /// Connections.
     pub(crate) concurrency: usize,
+    /// Server instances the connections were spread over.
+    pub(crate) instances: usize,
     /// Load averages just before the phase.
     pub(crate) loadavg_before: Option<[f64; 3]>,
     /// Requests prepared.
@@ -114,6 +116,9 @@ pub(crate) struct Phase {
     pub(crate) cpu_efficiency: Option<f64>,
     /// This program's CPU time per token, µs.
     pub(crate) load_cpu_us_per_request: Option<f64>,
+    /// The store processes' CPU time per token (PostgreSQL, Redis), µs;
+    /// `None` for an embedded store (SQLite's work is the server's).
+    pub(crate) store_cpu_us_per_request: Option<f64>,
     /// Largest server resident set sampled in the window, MiB.
     pub(crate) server_rss_mib: Option<f64>,
     /// Server peak resident set since start, MiB.
@@ -167,7 +172,7 @@ pub(crate) fn opt(value: Option<f64>, decimals: usize) -> String {
 /// The header of the phases table.
 pub(crate) fn phases_header() -> String {
     format!(
-        "{:<6} {:<7} {:>4} {:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7}  {}",
+        "{:<6} {:<7} {:>4} {:>9} {:>6} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7}  {}",
         "scheme",
         "form",
         "conc",
@@ -181,6 +186,7 @@ pub(crate) fn phases_header() -> String {
         "srv eff",
         "cores",
         "load µs",
+        "store µs",
         "RSS MiB",
         "errors"
     )
@@ -203,7 +209,7 @@ pub(crate) fn phase_row(p: &Phase) -> String {
     let ms = |f: fn(&Latency) -> f64| opt(p.latency.as_ref().map(|l| f(l) / 1000.0), 2);
     let errors = errors_text(&p.errors);
     let mut row = format!(
-        "{:<6} {:<7} {:>4} {:>9.0} {:>6.3} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>7}  {}",
+        "{:<6} {:<7} {:>4} {:>9.0} {:>6.3} {:>7} {:>7} {:>7} {:>7} {:>8} {:>8} {:>6} {:>8} {:>8} {:>7}  {}",
         p.scheme.as_str(),
         p.form.as_str(),
         p.concurrency,
@@ -217,6 +223,7 @@ pub(crate) fn phase_row(p: &Phase) -> String {
         opt(p.cpu_efficiency, 3),
         opt(p.server_cores_busy, 2),
         opt(p.load_cpu_us_per_request, 1),
+        opt(p.store_cpu_us_per_request, 1),
         opt(p.server_rss_mib, 1),
         errors,
     );
@@ -233,4 +240,6 @@ pub(crate) fn phase_row(p: &Phase) -> String {
 pub(crate) const LEGEND: &str = "\
 tokens/s: 200 answers per second in the window. ratio: tokens/s ÷ (ceiling per core × server cores).
 srv µs/r: server CPU (user+sys, all threads) per token. srv eff: ceiling µs ÷ srv µs/r.
-cores: server CPU time ÷ window. load µs: this program's CPU per token. RSS: largest sampled VmRSS.";
+cores: server CPU time ÷ window. load µs: this program's CPU per token.
+store µs: CPU per token of the store's processes (postgres, redis-server; - for SQLite, whose work is the server's).
+RSS: largest sampled VmRSS. With --instances N every server figure sums the N processes.";

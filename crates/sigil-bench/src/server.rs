@@ -23,6 +23,11 @@ pub(crate) struct SpawnOptions {
     pub(crate) bin: PathBuf,
     /// `--database URL`; `None`: an SQLite file in a fresh temporary directory.
     pub(crate) store: Option<String>,
+    /// `--redis URL` beside the database; `None`: none.
+    pub(crate) redis: Option<String>,
+    /// `--issuer URL`; `None`: `http://` and the address it listens on.
+    /// Instances acting as one service share one issuer.
+    pub(crate) issuer: Option<String>,
     /// `taskset -c LIST` for the server; `None`: not pinned.
     pub(crate) cpus: Option<String>,
     /// `RUST_LOG` for the server; `None`: inherited (the server's default is `info`).
@@ -112,16 +117,26 @@ impl Server {
         let dir = temp_dir()?;
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()?));
         let host = addr.to_string();
-        let issuer = format!("http://{host}");
+        let issuer = options
+            .issuer
+            .clone()
+            .unwrap_or_else(|| format!("http://{host}"));
         let store = options
             .store
             .clone()
             .unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display()));
-        let args = ["serve", "--listen", &host, "--issuer", &issuer]
+        let mut args: Vec<String> = ["serve", "--listen", &host, "--issuer", &issuer]
             .into_iter()
             .chain(["--database", &store, "--rate-limits", "off"])
             .map(str::to_owned)
             .collect();
+        if let Some(redis) = &options.redis {
+            args.extend(["--redis".to_owned(), redis.clone()]);
+        }
+        let store = match &options.redis {
+            Some(redis) => format!("{store} + {redis}"),
+            None => store,
+        };
         Self::launch(Launch {
             bin: &options.bin,
             args,

@@ -639,6 +639,8 @@ fn start(
             let server = Server::spawn(&SpawnOptions {
                 bin,
                 store: None,
+                redis: None,
+                issuer: None,
                 cpus: server_cpus,
                 log_level: None,
                 log: None,
@@ -675,6 +677,8 @@ fn start(
             let issuer = Server::spawn(&SpawnOptions {
                 bin,
                 store: None,
+                redis: None,
+                issuer: None,
                 cpus: load_cpus,
                 log_level: None,
                 log: None,

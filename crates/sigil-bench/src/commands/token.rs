@@ -13,7 +13,7 @@ use sigil_core::api::paths;
 use crate::ceiling::{Ceiling, ENDPOINT_HOST, now_ms};
 use crate::cli::TokenArgs;
 use crate::commands::ceiling::measure_all;
-use crate::load::{self, Carry, LoadOutcome, LoadPlan};
+use crate::load::{self, Carry, LoadOutcome, LoadPlan, Target};
 use crate::pin;
 use crate::procfs;
 use crate::report::{self, Machine, Phase};
@@ -27,9 +27,15 @@ const FRESH_FOR: Duration = Duration::from_secs(285);
 
 #[derive(Serialize)]
 struct ServerInfo {
+    /// The first instance's URL.
     target: String,
+    /// Every instance's URL.
+    targets: Vec<String>,
     pid: Option<u32>,
+    pids: Vec<u32>,
     store: String,
+    /// The store's process names whose CPU time is reported.
+    store_processes: Vec<&'static str>,
     server_cpus: Option<String>,
     load_cpus: Option<String>,
     log_level: Option<String>,
@@ -68,6 +74,17 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
         "--concurrency must be positive"
     );
     ensure!(args.keys > 0, "--keys must be positive");
+    ensure!(args.instances > 0, "--instances must be positive");
+    let shared_store = args
+        .server
+        .store
+        .as_deref()
+        .is_some_and(|url| url.starts_with("postgres://") || url.starts_with("postgresql://"));
+    ensure!(
+        args.instances == 1 || shared_store,
+        "--instances {} needs a store they can share: --store postgres://…",
+        args.instances
+    );
     // With --target, --server-cpus says where that server runs: the
     // ceiling is measured there before the load starts.
     let server_cpus = args.pin.pin.then(|| args.pin.server_cpus.clone());
@@ -92,25 +109,34 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
         print!("{}", report::ceilings_table(&ceilings));
     }
 
-    let mut server = match &args.server.target {
-        Some(url) => Server::target(url, args.server.server_pid, args.server.issuer.as_deref())?,
-        None => Server::spawn(&SpawnOptions {
-            bin: args
-                .server
-                .server_bin
-                .clone()
-                .unwrap_or_else(server::default_server_bin),
-            store: args.server.store.clone(),
-            cpus: server_cpus.clone(),
-            log_level: args.server.server_log_level.clone(),
-            log: args.server.server_log.clone(),
-            env: Vec::new(),
-        })?,
+    let mut servers = match &args.server.target {
+        Some(url) => vec![Server::target(
+            url,
+            args.server.server_pid,
+            args.server.issuer.as_deref(),
+        )?],
+        None => spawn_instances(args, server_cpus.as_ref())?,
     };
+    // The store's own processes, when it runs on this machine: their CPU
+    // time per token is reported beside the server's.
+    let mut store_processes = Vec::new();
+    if shared_store {
+        store_processes.push("postgres");
+    }
+    if args.server.redis.is_some() {
+        store_processes.push("redis-server");
+    }
+    let server = &servers[0];
     let info = ServerInfo {
         target: format!("http://{}", server.host()),
+        targets: servers
+            .iter()
+            .map(|s| format!("http://{}", s.host()))
+            .collect(),
         pid: server.pid(),
+        pids: servers.iter().filter_map(Server::pid).collect(),
         store: server.store().to_owned(),
+        store_processes: store_processes.clone(),
         server_cpus: server_cpus.clone(),
         load_cpus: load_cpus.clone(),
         log_level: args.server.server_log_level.clone(),
@@ -126,8 +152,16 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
     if !args.json {
         println!(
             "server: {} pid {} store {} | server CPUs {} | load CPUs {} | ratio divides by {server_cores} core(s)",
-            info.target,
-            info.pid.map_or_else(|| "?".into(), |p| p.to_string()),
+            info.targets.join(" "),
+            if info.pids.is_empty() {
+                "?".into()
+            } else {
+                info.pids
+                    .iter()
+                    .map(u32::to_string)
+                    .collect::<Vec<_>>()
+                    .join(",")
+            },
             info.store,
             server
                 .pid()
@@ -157,15 +191,18 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
                 load_cpus: load_cpus.clone(),
                 endpoint_prefix: format!("{ENDPOINT_HOST}/{tag}-{}", phases.len()),
                 keys: &keys,
+                store_processes: &store_processes,
             };
-            let phase = run.execute(&mut server)?;
+            let phase = run.execute(&mut servers)?;
             if !args.json {
                 println!("{}", report::phase_row(&phase));
             }
             phases.push(phase);
         }
     }
-    server.stop();
+    for server in &mut servers {
+        server.stop();
+    }
     // The same ceilings again, now that the machine has worked for a while:
     // how far they moved says how much to trust the ratios.
     let ceilings_after = measure_all(&pairs, args.batch.plan(), false, server_cpus.as_deref())?;
@@ -199,6 +236,29 @@ pub(crate) fn run(args: &TokenArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// Starts `--instances` servers on the store (and Redis), one after the
+/// other, all under the first one's issuer: one service.
+fn spawn_instances(args: &TokenArgs, server_cpus: Option<&String>) -> anyhow::Result<Vec<Server>> {
+    let mut servers: Vec<Server> = Vec::with_capacity(args.instances);
+    for _ in 0..args.instances {
+        servers.push(Server::spawn(&SpawnOptions {
+            bin: args
+                .server
+                .server_bin
+                .clone()
+                .unwrap_or_else(server::default_server_bin),
+            store: args.server.store.clone(),
+            redis: args.server.redis.clone(),
+            issuer: servers.first().map(|first| first.issuer().to_owned()),
+            cpus: server_cpus.cloned(),
+            log_level: args.server.server_log_level.clone(),
+            log: args.server.server_log.clone(),
+            env: Vec::new(),
+        })?);
+    }
+    Ok(servers)
+}
+
 /// The longest span of signed timestamps in one phase, seconds.
 const MAX_TIMESTAMP_SPAN_S: f64 = 50.0;
 
@@ -224,10 +284,12 @@ struct PhaseRun<'a> {
     load_cpus: Option<String>,
     endpoint_prefix: String,
     keys: &'a [PrivateKey],
+    store_processes: &'a [&'static str],
 }
 
 impl PhaseRun<'_> {
-    fn execute(&self, server: &mut Server) -> anyhow::Result<Phase> {
+    fn execute(&self, servers: &mut [Server]) -> anyhow::Result<Phase> {
+        let server = &servers[0];
         let load = &self.args.load;
         let loadavg_before = procfs::loadavg();
         let seconds = load.warmup + load.duration;
@@ -274,8 +336,13 @@ impl PhaseRun<'_> {
             load.duration
         );
         let plan = LoadPlan {
-            addr: server.addr(),
-            host: server.host().to_owned(),
+            targets: servers
+                .iter()
+                .map(|s| Target {
+                    addr: s.addr(),
+                    host: s.host().to_owned(),
+                })
+                .collect(),
             method: Method::POST,
             path: paths::TOKEN_FOR_ENDPOINT.to_owned(),
             carry: Carry::Body("application/json"),
@@ -283,20 +350,29 @@ impl PhaseRun<'_> {
             concurrency: self.concurrency,
             warmup: Duration::from_secs_f64(load.warmup),
             duration: Duration::from_secs_f64(load.duration),
-            server_pid: server.pid(),
+            server_pids: servers.iter().filter_map(Server::pid).collect(),
+            store_processes: self.store_processes.to_vec(),
             cpus: self.load_cpus.clone(),
         };
         let outcome = load::run(&plan, Arc::new(bodies))?;
-        if !server.is_running() {
-            bail!(
-                "the server stopped during the run; its log:\n{}",
-                server.log_tail()
-            );
+        for server in servers.iter_mut() {
+            if !server.is_running() {
+                bail!(
+                    "a server stopped during the run; its log:\n{}",
+                    server.log_tail()
+                );
+            }
         }
-        Ok(self.phase(outcome, count, loadavg_before))
+        Ok(self.phase(outcome, count, servers.len(), loadavg_before))
     }
 
-    fn phase(&self, mut outcome: LoadOutcome, prepared: usize, loadavg: Option<[f64; 3]>) -> Phase {
+    fn phase(
+        &self,
+        mut outcome: LoadOutcome,
+        prepared: usize,
+        instances: usize,
+        loadavg: Option<[f64; 3]>,
+    ) -> Phase {
         let window_s = outcome.window.as_secs_f64();
         let answered = outcome.ok + outcome.errors.values().sum::<u64>();
         let per_request = |cpu: Option<Duration>| {
@@ -314,6 +390,7 @@ impl PhaseRun<'_> {
             scheme: self.scheme,
             form: self.form,
             concurrency: self.concurrency,
+            instances,
             loadavg_before: loadavg,
             prepared,
             used: outcome.used,
@@ -333,6 +410,7 @@ impl PhaseRun<'_> {
                 .map(|c| c.as_secs_f64() / window_s),
             cpu_efficiency: server_cpu_us.map(|us| self.ceiling.us_per_request() / us),
             load_cpu_us_per_request: per_request(outcome.load_cpu),
+            store_cpu_us_per_request: per_request(outcome.store_cpu),
             server_rss_mib: outcome.server_rss_kib.map(|k| k as f64 / 1024.0),
             server_hwm_mib: outcome.server_hwm_kib.map(|k| k as f64 / 1024.0),
             exhausted: outcome.exhausted,

@@ -15,7 +15,7 @@ use serde::Serialize;
 use crate::cli::ValidateArgs;
 use crate::commands::ceiling::CEILING_ISSUER;
 use crate::issuer;
-use crate::load::{self, Carry, LoadOutcome, LoadPlan};
+use crate::load::{self, Carry, LoadOutcome, LoadPlan, Target};
 use crate::measure::Timing;
 use crate::pin;
 use crate::procfs;
@@ -300,6 +300,8 @@ fn run_http(
             .clone()
             .unwrap_or_else(server::default_server_bin),
         store: None,
+        redis: None,
+        issuer: None,
         cpus: load_cpus.clone(),
         log_level: None,
         log: None,
@@ -377,8 +379,10 @@ fn run_http(
             loadavg_before.map_or_else(|| "?".into(), |l| format!("{:.2}", l[0]))
         );
         let plan = LoadPlan {
-            addr: server.addr(),
-            host: server.host().to_owned(),
+            targets: vec![Target {
+                addr: server.addr(),
+                host: server.host().to_owned(),
+            }],
             method: Method::GET,
             path: PROTECTED_PATH.to_owned(),
             carry: Carry::Authorization,
@@ -386,7 +390,8 @@ fn run_http(
             concurrency,
             warmup: Duration::from_secs_f64(load.warmup),
             duration: Duration::from_secs_f64(load.duration),
-            server_pid: server.pid(),
+            server_pids: server.pid().into_iter().collect(),
+            store_processes: Vec::new(),
             cpus: load_cpus.clone(),
         };
         let outcome = load::run(&plan, Arc::clone(&items))?;
