@@ -182,7 +182,7 @@ test('the app refuses a callback whose iss or state was changed on the way', asy
   }
 });
 
-test('a key kept by the wallet unlocks on the login page: locked, a wrong passphrase is announced, the right one signs in', async () => {
+test('a key kept by the wallet unlocks on the login page: locked, a wrong passphrase is announced, the right one signs in by keyboard', async () => {
   const s = await scene();
   try {
     // The person set up the wallet earlier, at /wallet, and locked it.
@@ -207,9 +207,16 @@ test('a key kept by the wallet unlocks on the login page: locked, a wrong passph
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong passphrase' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/oauth2/login', 'still here, nothing posted');
+    assert.equal(await page.getByRole('button', { name: 'Lock' }).isVisible(), false, 'no Lock while locked');
+    // By keyboard: Enter in the passphrase signs in; Tab reaches Deny, then Allow.
     await pass.fill(PASS);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
+    await pass.press('Enter');
+    await page.getByRole('heading', { name: 'Tea Shop wants to sign you in' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Deny');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Allow');
+    await page.keyboard.press('Enter');
     const session = await signedIn(page, s.rp);
     assert.equal(session.claims.sub, PUBKEY);
 
