@@ -165,7 +165,7 @@ async fn sign_in(
     if !fresh {
         return Err(ApiError::ReplayDetected);
     }
-    charge_key(state, &signer.serialize(), limit)?;
+    charge_key(state, &signer.serialize(), limit).await?;
     let id = new_handle()?;
     let lifetime_s = state.settings().oauth.session_lifetime_s;
     state
