@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 
 import { startRelyingParty } from '../examples/sign-in-with-sigil.mjs';
 import * as crypto from '../src/crypto.js';
-import { createKeyOnLoginPage, importWif, launch, startSigil, startSite } from './support.mjs';
+import { createKeyOnLoginPage, freePort, importWif, launch, sigilCli, startSigil, startSite } from './support.mjs';
 
 const PASS = 'correct horse battery';
 // tests/vectors/bsm_sign.json "bsv-sdk-hello-world".
@@ -25,10 +25,27 @@ const pattern = (text) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** The login form's passphrase field (the create and import forms have one too). */
 const passphrase = (page) => page.locator('#signin-form').getByLabel('Passphrase', { exact: true });
 
-/** sigil, the app (registered through RFC 7591 by openid-client) and a browser. */
-async function scene() {
+/**
+ * `sigil clients add … --json` against the running `sigil`'s database, as
+ * the README has it: `{client_id, client_secret?, …}`.
+ */
+function clientsAdd(sigil, args) {
+  return JSON.parse(sigilCli(['clients', 'add', '--database', `sqlite://${sigil.dir}/sigil.db`, '--json', ...args]));
+}
+
+/**
+ * sigil, the app and a browser. The app registers itself through RFC 7591
+ * (openid-client), or with `auth` uses a client of `sigil clients add`.
+ */
+async function scene({ auth } = {}) {
   const sigil = await startSigil();
-  const rp = await startRelyingParty({ issuer: sigil.url, port: 0, clientName: 'Tea Shop' });
+  let options = { issuer: sigil.url, port: 0, clientName: 'Tea Shop' };
+  if (auth) {
+    const port = await freePort();
+    const added = clientsAdd(sigil, ['--name', 'Tea Shop', '--redirect-uri', `http://127.0.0.1:${port}/callback`, '--auth', auth, '--grant-type', 'refresh_token']);
+    options = { ...options, port, clientId: added.client_id, clientSecret: added.client_secret };
+  }
+  const rp = await startRelyingParty(options);
   const browser = await launch();
   const context = await browser.newContext();
   context.setDefaultTimeout(15_000);
@@ -137,6 +154,38 @@ test('openid-client signs a new key in: discovery, code with PKCE, state, nonce 
       return true;
     });
     await assert.rejects(oidc.fetchUserInfo(s.rp.config, rotated.access_token, claims.sub));
+  } finally {
+    await s.close();
+  }
+});
+
+test('the example app with a client_secret_basic client from sigil clients add: signed in, refreshed; a wrong secret is invalid_client', async () => {
+  const s = await scene({ auth: 'client_secret_basic' });
+  try {
+    assert.equal(s.rp.config.clientMetadata().client_id, s.clientId);
+    const page = await s.context.newPage();
+    await startSignIn(page, s.rp);
+    await createOnLoginPage(page);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    const { tokens, claims } = await signedIn(page, s.rp);
+    assert.equal(claims.aud, s.clientId);
+    const rotated = await oidc.refreshTokenGrant(s.rp.config, tokens.refresh_token);
+    assert.ok(rotated.access_token);
+    const wrong = await oidc.discovery(new URL(s.sigil.url), s.clientId, undefined, oidc.ClientSecretBasic('not the secret'), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    // RFC 6749 §5.2: 401 with a WWW-Authenticate challenge, which
+    // openid-client raises before the body; the body is the §8 error.
+    const refused = await oidc.refreshTokenGrant(wrong, rotated.refresh_token).then(
+      () => assert.fail('a wrong secret refreshed'),
+      (error) => error,
+    );
+    assert.equal(refused.status, 401);
+    assert.equal(refused.cause[0].scheme, 'basic');
+    assert.equal((await refused.response.json()).error, 'invalid_client');
+    // Nothing was consumed by the refused request.
+    assert.ok((await oidc.refreshTokenGrant(s.rp.config, rotated.refresh_token)).access_token);
   } finally {
     await s.close();
   }
