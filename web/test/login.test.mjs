@@ -484,3 +484,28 @@ test('a challenge left too long is replaced before signing, so a slow person sti
     await s.close();
   }
 });
+
+test('two login tabs: the older one is refused with the error announced, and its next try signs a fresh challenge', async () => {
+  const s = await scene();
+  try {
+    const first = await s.context.newPage();
+    await startSignIn(first, s.rp);
+    await createOnLoginPage(first);
+    // A second tab's login page replaces the cookie the first challenge is bound to.
+    const second = await s.context.newPage();
+    await second.goto(first.url());
+    await second.getByRole('button', { name: 'Sign in' }).waitFor();
+    await first.bringToFront();
+    await first.getByRole('button', { name: 'Sign in' }).click();
+    // Bound to the first cookie, its CSRF token no longer matches (403).
+    const alert = first.getByRole('alert');
+    await alert.filter({ hasText: 'CSRF token' }).waitFor();
+    assert.match(await alert.innerText(), /^The form's CSRF token is missing or wrong/);
+    assert.equal(new URL(first.url()).pathname, '/oauth2/login', 'the page stays, with the refusal in words');
+    assert.ok(!(await s.context.cookies(s.sigil.url)).some((c) => c.name === 'sigil_session'), 'no session');
+    await first.getByRole('button', { name: 'Sign in' }).click();
+    await first.getByRole('heading', { name: 'Tea Shop wants to sign you in' }).waitFor();
+  } finally {
+    await s.close();
+  }
+});
