@@ -404,7 +404,7 @@ pub(crate) struct ClientAddArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) name: String,
     /// A redirect URI, exactly as the app will send it (https, or http on
-    /// 127.0.0.1, [::1] or localhost); repeatable.
+    /// 127.0.0.1, `[::1]` or localhost); repeatable.
     #[arg(long = "redirect-uri", value_name = "URI", required = true, num_args = 1..)]
     pub(crate) redirect_uris: Vec<String>,
     /// How the app authenticates at the token endpoint.
