@@ -113,3 +113,77 @@ impl Shared {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use sigil_store::{Backend, BoxFuture, BucketState, Error};
+
+    use super::*;
+
+    /// A shared store that answers `answer`, or fails when it is `None`.
+    #[derive(Debug)]
+    struct Buckets(Option<BucketState>);
+
+    impl Backend for Buckets {
+        fn health(&self) -> BoxFuture<'_, sigil_store::Result<()>> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+        fn close(&self) -> BoxFuture<'_, sigil_store::Result<()>> {
+            Box::pin(std::future::ready(Ok(())))
+        }
+    }
+
+    impl RateLimitStore for Buckets {
+        fn take_token<'a>(
+            &'a self,
+            _: &'static str,
+            _: &'a [u8],
+            _: BucketRate,
+        ) -> BoxFuture<'a, sigil_store::Result<BucketState>> {
+            let answer = self.0.ok_or(Error::Unavailable {
+                reason: "redis: connection refused".into(),
+            });
+            Box::pin(std::future::ready(answer))
+        }
+    }
+
+    fn limits(buckets: Buckets) -> Limits {
+        Limits::new(RateLimitConfig::default(), Some(Arc::new(buckets)))
+    }
+
+    /// The shared bucket's state becomes the in-process limiter's decision
+    /// for the same state: 60 a minute, 3 tokens ahead of now is 17 left.
+    #[tokio::test]
+    async fn a_shared_answer_is_the_same_decision() {
+        let shared = limits(Buckets(Some(BucketState {
+            allowed: true,
+            ahead_us: 3_000_000,
+        })));
+        let decision = shared.check_key(&[2; 33]).await;
+        let local = KeyedLimiter::new(RateLimitConfig::default().per_key, 10);
+        for _ in 0..2 {
+            local.check(&1, 0);
+        }
+        assert_eq!(decision, local.check(&1, 0));
+        assert_eq!((decision.remaining, decision.reset_s), (17, 3));
+    }
+
+    /// A store that cannot answer: each check falls back to this process's
+    /// limiter, which still refuses past the burst (the limits stay in
+    /// force during an outage).
+    #[tokio::test]
+    async fn a_failing_store_falls_back_to_the_process_limits() {
+        let shared = limits(Buckets(None));
+        let client = ClientKey::of([192, 0, 2, 1].into());
+        for i in 0..60 {
+            assert!(shared.check_address(client).await.allowed, "request {i}");
+        }
+        let refused = shared.check_address(client).await;
+        assert!(!refused.allowed);
+        assert_eq!(refused.limit, 300);
+        for i in 0..20 {
+            assert!(shared.check_key(&[3; 33]).await.allowed, "request {i}");
+        }
+        assert!(!shared.check_key(&[3; 33]).await.allowed);
+    }
+}
