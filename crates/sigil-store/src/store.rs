@@ -93,7 +93,8 @@ impl Store {
             }
             StoreUrl::Postgres(config) => {
                 let store = PostgresStore::open_config(*config, PostgresOptions::default()).await?;
-                Ok(Self::from_backend(store))
+                let oauth = Arc::new(store.clone());
+                Ok(Self::from_backend(store).with_oauth(oauth))
             }
         }
     }

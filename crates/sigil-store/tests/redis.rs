@@ -7,8 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-// Only the replay cases run on Redis: the key and account cases are unused.
-#[allow(dead_code, unused_imports)]
+// Only the replay cases run on Redis: the key, account and OAuth cases are unused.
+#[allow(dead_code, unused_imports, unused_macros)]
 mod conformance;
 
 use std::any::Any;

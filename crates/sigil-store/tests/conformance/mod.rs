@@ -19,16 +19,12 @@ use tokio::sync::Barrier;
 mod accounts;
 mod keys;
 mod lifecycle;
-// The OAuth cases run on SQLite only until the PostgreSQL backend has an
-// OAuthStore (the Postgres test binary includes this module but not them).
-#[allow(dead_code, unused_macros, unused_imports)]
 mod oauth;
 mod replay;
 
 pub(crate) use accounts::*;
 pub(crate) use keys::*;
 pub(crate) use lifecycle::*;
-#[allow(unused_imports)]
 pub(crate) use oauth::*;
 pub(crate) use replay::*;
 
