@@ -442,3 +442,25 @@ async fn a_stalled_redis_fails_every_call_within_the_call_timeout() {
         Ok(Insertion::Inserted)
     );
 }
+
+/// A password Redis refuses (this test Redis has none, so any `AUTH` is
+/// refused) fails the open, as unavailable, without echoing the password;
+/// so does a database index Redis does not have.
+#[tokio::test]
+async fn a_refused_password_or_database_fails_to_open_without_echoing_it() {
+    let space = RedisPrefix::new("store-auth");
+    let addr = space.server_addr();
+    for url in [
+        format!("redis://:hunter2@{addr}/0"),
+        format!("redis://{addr}/12345"),
+    ] {
+        let error = RedisReplayStore::open(&url, RedisOptions::default())
+            .await
+            .unwrap_err();
+        assert!(error.is_unavailable(), "{url}: {error:?}");
+        assert!(
+            !error.to_string().contains("hunter2"),
+            "{url} leaks: {error}"
+        );
+    }
+}
