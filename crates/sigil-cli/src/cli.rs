@@ -186,7 +186,10 @@ pub(crate) struct ServeArgs {
     /// Store URL [default: sqlite://sigil.db] [env: SIGIL_DATABASE].
     #[arg(long, value_name = "URL")]
     pub(crate) database: Option<String>,
-    /// Redis URL for replay records and rate limits [env: SIGIL_REDIS].
+    /// Redis beside the database (redis://host:port/DB; no rediss://) for
+    /// the replay records and rate limits every instance shares; keys
+    /// under `redis_prefix` (SIGIL_REDIS_PREFIX, default sigil:)
+    /// [env: SIGIL_REDIS].
     #[arg(long, value_name = "URL")]
     pub(crate) redis: Option<String>,
     /// Allowed `requestedBy` hosts of signed payloads, comma-separated
