@@ -530,6 +530,47 @@ async fn oauth_an_old_or_foreign_login_challenge_sets_no_session() {
 }
 
 #[tokio::test]
+async fn oauth_a_reuse_while_the_first_use_is_issuing_leaves_that_use_nothing() {
+    let server = TestServer::start("oauth-code-interleaved", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    let browser = Browser::new(&server);
+    let code = browser_code(&browser, "app", &[]).await["code"].clone();
+    let oauth = server.state.store().oauth();
+    // The first use, stopped between consuming the code and storing the
+    // grant it is about to issue under.
+    let consumed = oauth
+        .consume_code(sigil_oauth::grant::handle_hash(&code))
+        .await
+        .unwrap();
+    let sigil_store::CodeConsumption::Fresh { grant_id, .. } = consumed else {
+        panic!("a fresh code: {consumed:?}");
+    };
+    // The second use, over HTTP.
+    assert_oauth_error(&exchange(&server, "app", &code).await, 400, "invalid_grant");
+    // The first use resumes: its grant id is taken by a revoked grant, so
+    // it cannot store a live one (the handler then issues nothing).
+    let resumed = oauth
+        .create_grant(sigil_store::GrantRecord {
+            grant_id: grant_id.clone(),
+            client_id: "app".into(),
+            subject: key(1).public_key().to_hex(),
+            scopes: "openid".into(),
+            resource: None,
+            auth_time_s: NOW / 1000,
+            current_hash: None,
+            previous_hash: None,
+            rotated_at_ms: NOW,
+            revoked: false,
+        })
+        .await;
+    assert!(
+        matches!(resumed, Err(sigil_store::Error::Conflict { .. })),
+        "{resumed:?}"
+    );
+    assert!(oauth.get_grant(grant_id).await.unwrap().unwrap().revoked);
+}
+
+#[tokio::test]
 async fn oauth_concurrent_uses_of_one_code_issue_at_most_once_and_revoke_it() {
     let server = TestServer::start("oauth-code-race", NOW).await;
     add_client(&server, "app", AuthMethod::None).await;
