@@ -614,3 +614,81 @@ async fn oauth_concurrent_uses_of_one_code_issue_at_most_once_and_revoke_it() {
         }
     }
 }
+
+#[tokio::test]
+async fn oauth_revocation_ends_a_grant_of_the_calling_client_only() {
+    let server = TestServer::start("oauth-revoke", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    add_client(&server, "other", AuthMethod::None).await;
+    add_client(&server, "secret", AuthMethod::ClientSecretPost).await;
+    let browser = Browser::new(&server);
+    let by_refresh = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    let by_access = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    let revoke = |client_id: &'static str, token: String| {
+        let server = &server;
+        async move {
+            post_form(
+                server,
+                "/oauth2/revoke",
+                &[],
+                &[("token", token.as_str()), ("client_id", client_id)],
+            )
+            .await
+        }
+    };
+    // Another client's revocation answers 200 and revokes nothing.
+    let foreign = revoke("other", field(&by_refresh, "refresh_token")).await;
+    assert_eq!(foreign.status, 200, "{}", foreign.text);
+    assert_eq!(
+        userinfo_status(&server, &field(&by_refresh, "access_token")).await,
+        200
+    );
+    // A failed client authentication, or no token: refused, nothing revoked.
+    let unauthenticated = post_form(
+        &server,
+        "/oauth2/revoke",
+        &[],
+        &[
+            ("token", &field(&by_refresh, "refresh_token")),
+            ("client_id", "secret"),
+            ("client_secret", "guess"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&unauthenticated, 401, "invalid_client");
+    let missing = post_form(&server, "/oauth2/revoke", &[], &[("client_id", "app")]).await;
+    assert_oauth_error(&missing, 400, "invalid_request");
+    assert_eq!(
+        userinfo_status(&server, &field(&by_refresh, "access_token")).await,
+        200
+    );
+
+    // Its own client: by the refresh token, and by an access token; an
+    // unknown token answers 200 all the same.
+    for (tokens, which) in [(&by_refresh, "refresh_token"), (&by_access, "access_token")] {
+        let answer = revoke("app", field(tokens, which)).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            userinfo_status(&server, &field(tokens, "access_token")).await,
+            401,
+            "{which}"
+        );
+        assert_oauth_error(
+            &refresh(&server, "app", &field(tokens, "refresh_token")).await,
+            400,
+            "invalid_grant",
+        );
+    }
+    assert_eq!(revoke("app", "no-such-token".into()).await.status, 200);
+}
