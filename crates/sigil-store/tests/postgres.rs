@@ -9,33 +9,19 @@
 mod conformance;
 
 use std::any::Any;
-use std::str::FromStr as _;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
-use conformance::{Fixture, NOW, TTL, conformance_tests, record, replay_key, together};
+use conformance::{
+    Fixture, NOW, TTL, conformance_tests, oauth_conformance_tests, record, replay_key, together,
+};
 use sigil_store::{Insertion, PostgresOptions, PostgresStore, ReplayNamespace, Store};
-use sigil_testkit::TcpProxy;
-use tokio::sync::OnceCell;
+use sigil_testkit::{PostgresSchema, TcpProxy};
 use tokio_postgres::NoTls;
 
-const DEFAULT_URL: &str = "postgres://root@127.0.0.1:5432/test";
-
-fn base_url() -> String {
-    sigil_testkit::require_service("PostgreSQL", "SIGIL_TEST_POSTGRES_URL", DEFAULT_URL)
-}
-
-/// `url` with its search path set to `schema` (libpq's `options`).
-fn with_schema(url: &str, schema: &str) -> String {
-    let separator = if url.contains('?') { '&' } else { '?' };
-    format!("{url}{separator}options=-c%20search_path%3D{schema}")
-}
-
-/// A schema of its own, created on first use and dropped on drop.
+/// A schema of its own (`sigil_testkit::PostgresSchema`, dropped on drop).
 struct PostgresFixture {
-    base: String,
-    schema: String,
-    created: OnceCell<()>,
+    schema: PostgresSchema,
     /// Proxies the fixture's stores reach the database through; they live
     /// as long as the fixture.
     proxies: std::sync::Mutex<Vec<Arc<TcpProxy>>>,
@@ -43,94 +29,22 @@ struct PostgresFixture {
 
 impl PostgresFixture {
     fn new() -> Self {
-        static NEXT: AtomicU64 = AtomicU64::new(0);
-        let schema = format!(
-            "sigil_test_{}_{}_{}",
-            std::process::id(),
-            NEXT.fetch_add(1, Ordering::Relaxed),
-            sigil_testkit::now_ms() % 1_000_000
-        );
         Self {
-            base: base_url(),
-            schema,
-            created: OnceCell::new(),
+            schema: PostgresSchema::create("store"),
             proxies: std::sync::Mutex::default(),
         }
     }
 
     fn url(&self) -> String {
-        with_schema(&self.base, &self.schema)
-    }
-
-    /// The URL through `proxy` instead of the server's own address.
-    fn url_via(&self, proxy: &TcpProxy) -> String {
-        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
-        let user = config.get_user().unwrap_or("postgres");
-        let dbname = config.get_dbname().unwrap_or(user);
-        with_schema(
-            &format!("postgres://{user}@{}/{dbname}", proxy.addr()),
-            &self.schema,
-        )
-    }
-
-    fn server_addr(&self) -> std::net::SocketAddr {
-        let config = tokio_postgres::Config::from_str(&self.base).unwrap();
-        let host = match &config.get_hosts()[0] {
-            tokio_postgres::config::Host::Tcp(host) => host.clone(),
-            other => panic!("the proxy tests need a TCP host, not {other:?}"),
-        };
-        let port = config.get_ports().first().copied().unwrap_or(5432);
-        std::net::ToSocketAddrs::to_socket_addrs(&(host.as_str(), port))
-            .unwrap()
-            .next()
-            .unwrap()
-    }
-
-    async fn create(&self) {
-        self.created
-            .get_or_init(|| async {
-                let client = connect(&self.base).await;
-                client
-                    .batch_execute(&format!("CREATE SCHEMA {}", self.schema))
-                    .await
-                    .expect("create the test schema");
-            })
-            .await;
+        self.schema.url()
     }
 
     async fn open_with(&self, url: &str, options: PostgresOptions) -> Store {
-        self.create().await;
-        PostgresStore::open(url, options)
+        let store = PostgresStore::open(url, options)
             .await
-            .map(Store::from_backend)
-            .expect("open the postgres store")
-    }
-}
-
-impl Drop for PostgresFixture {
-    fn drop(&mut self) {
-        if self.created.get().is_none() {
-            return;
-        }
-        let (base, schema) = (self.base.clone(), self.schema.clone());
-        // Drop runs inside the test's runtime: drop the schema from a thread
-        // with a runtime of its own.
-        let dropped = std::thread::spawn(move || {
-            tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-                .unwrap()
-                .block_on(async {
-                    connect(&base)
-                        .await
-                        .batch_execute(&format!("DROP SCHEMA {schema} CASCADE"))
-                        .await
-                })
-        })
-        .join();
-        if !matches!(dropped, Ok(Ok(()))) {
-            eprintln!("could not drop test schema {}: {dropped:?}", self.schema);
-        }
+            .expect("open the postgres store");
+        let oauth = Arc::new(store.clone());
+        Store::from_backend(store).with_oauth(oauth)
     }
 }
 
@@ -151,12 +65,14 @@ impl Fixture for PostgresFixture {
     /// The store reaches the database through a proxy that is cut while
     /// the guard lives.
     async fn open_unanswerable(&self) -> (Store, Box<dyn Any + Send>) {
-        let proxy = Arc::new(TcpProxy::start(self.server_addr()));
+        let proxy = Arc::new(TcpProxy::start(self.schema.server_addr()));
         self.proxies.lock().unwrap().push(proxy.clone());
         let mut options = PostgresOptions::default();
         options.connect_timeout = std::time::Duration::from_millis(500);
         options.call_timeout = std::time::Duration::from_secs(2);
-        let store = self.open_with(&self.url_via(&proxy), options).await;
+        let store = self
+            .open_with(&self.schema.url_via(proxy.addr()), options)
+            .await;
         proxy.cut();
         (store, Box::new(Restore(proxy)))
     }
@@ -172,11 +88,11 @@ impl Drop for Restore {
 }
 
 conformance_tests!(PostgresFixture::new());
+oauth_conformance_tests!(PostgresFixture::new());
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrent_opens_of_an_empty_schema_migrate_once() {
     let fixture = PostgresFixture::new();
-    fixture.create().await;
     let url = fixture.url();
     let stores = together(3, |_| {
         let url = url.clone();
@@ -209,7 +125,7 @@ async fn concurrent_opens_of_an_empty_schema_migrate_once() {
         .iter()
         .map(|row| row.get(0))
         .collect();
-    assert_eq!(versions, [1], "each migration recorded once");
+    assert_eq!(versions, [1, 2], "each migration recorded once");
     let current: i64 = client
         .query_one(
             "SELECT count(*) FROM signing_keys WHERE state = 'current'",
@@ -321,6 +237,92 @@ async fn purge_from_several_instances_removes_each_expired_record_once() {
             .await;
         assert_eq!(answer, Ok(Insertion::AlreadyUsed), "live record {n} kept");
     }
+}
+
+/// A database behind a network that drops packets (nothing answers,
+/// nothing resets): every call fails closed within the call timeout,
+/// however many queue for the pool or for the replay writer's commit slots
+/// behind stalled statements; once the network is back the store answers
+/// again with the same pool.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_database_fails_every_call_within_the_call_timeout() {
+    const CALL: Duration = Duration::from_millis(800);
+    let fixture = PostgresFixture::new();
+    let proxy = TcpProxy::start(fixture.schema.server_addr());
+    let mut options = PostgresOptions::default();
+    options.connect_timeout = Duration::from_millis(300);
+    options.call_timeout = CALL;
+    options.max_commits_in_flight = 2;
+    let store = fixture
+        .open_with(&fixture.schema.url_via(proxy.addr()), options)
+        .await;
+    // Several pooled connections, as on a busy instance.
+    let warm = together(8, |_| {
+        let store = store.clone();
+        async move { store.health().await }
+    })
+    .await;
+    assert!(warm.iter().all(Result::is_ok), "{warm:?}");
+
+    proxy.stall();
+    let results = together(16, |i| {
+        let store = store.clone();
+        async move {
+            // Staggered, so that the replay inserts become batches of
+            // their own and queue for the two commit slots.
+            tokio::time::sleep(Duration::from_millis(15 * i as u64)).await;
+            let started = Instant::now();
+            let error = match i % 4 {
+                0 | 1 => store
+                    .replay()
+                    .insert_if_absent(
+                        record(
+                            ReplayNamespace::TokenRequest,
+                            replay_key("stall", i as u64),
+                            NOW + TTL,
+                        ),
+                        NOW,
+                    )
+                    .await
+                    .err(),
+                2 => store.oauth().consume_code(format!("{i:064x}")).await.err(),
+                _ => store.health().await.err(),
+            };
+            (i, error, started.elapsed())
+        }
+    })
+    .await;
+    for (i, error, elapsed) in &results {
+        assert!(
+            error
+                .as_ref()
+                .is_some_and(sigil_store::Error::is_unavailable),
+            "call {i}: {error:?}"
+        );
+        assert!(
+            *elapsed < CALL + Duration::from_millis(400),
+            "call {i} took {elapsed:?}, past the {CALL:?} call timeout"
+        );
+    }
+
+    proxy.restore();
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while store.health().await.is_err() {
+        assert!(Instant::now() < deadline, "no recovery within 5 s");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let answer = store
+        .replay()
+        .insert_if_absent(
+            record(
+                ReplayNamespace::TokenRequest,
+                replay_key("after-stall", 0),
+                NOW + TTL,
+            ),
+            NOW,
+        )
+        .await;
+    assert_eq!(answer, Ok(Insertion::Inserted));
 }
 
 #[tokio::test]

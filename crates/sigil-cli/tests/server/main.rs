@@ -12,6 +12,7 @@
 #[cfg(unix)]
 mod at_rest;
 mod clients;
+mod instances;
 mod resource;
 mod support;
 

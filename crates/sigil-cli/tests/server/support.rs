@@ -240,6 +240,17 @@ impl Response {
             )
         })
     }
+
+    /// Asserts a docs/protocol.md §8 refusal: `status`, exactly the members
+    /// `error` (= `code`) and `error_description` (containing `phrase`).
+    pub(crate) fn assert_error(&self, status: u16, code: &str, phrase: &str) {
+        let body = self.json();
+        assert_eq!(self.status, status, "{body}");
+        assert_eq!(body["error"], code, "{body}");
+        let description = body["error_description"].as_str().unwrap_or_default();
+        assert!(description.contains(phrase), "{phrase:?} not in {body}");
+        assert_eq!(body.as_object().map(|o| o.len()), Some(2), "{body}");
+    }
 }
 
 /// One HTTP/1.1 request on a new connection (`Connection: close`).
@@ -327,6 +338,8 @@ pub(crate) struct Server {
     pub(crate) child: Option<Child>,
     pub(crate) port: u16,
     pub(crate) base: String,
+    /// Its store URL.
+    pub(crate) database: String,
     pub(crate) stderr_path: PathBuf,
 }
 
@@ -339,6 +352,13 @@ pub(crate) struct Options<'a> {
     pub(crate) env: &'a [(&'a str, &'a str)],
     /// Run the server by `taskset -c` on these CPUs.
     pub(crate) cpus: Option<&'a str>,
+    /// This store URL instead of the scratch SQLite file.
+    pub(crate) database: Option<&'a str>,
+    /// This issuer instead of `http://127.0.0.1:PORT` (several instances
+    /// behind one name).
+    pub(crate) issuer: Option<&'a str>,
+    /// More `sigil serve` arguments.
+    pub(crate) args: &'a [&'a str],
 }
 
 /// A port nobody listens on right now (`sigil_testkit::free_port`); the
@@ -371,11 +391,16 @@ impl Server {
         port: u16,
     ) -> Result<Self, String> {
         let base = format!("http://127.0.0.1:{port}");
+        let database = options
+            .database
+            .map_or_else(|| scratch.database(), str::to_owned);
         let stderr_path = scratch.fresh_path("server");
         let mut command = sigil_command_on(&scratch.dir, options.cpus);
         command
             .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-            .args(["--issuer", &base, "--database", &scratch.database()]);
+            .args(["--issuer", options.issuer.unwrap_or(&base)])
+            .args(["--database", &database])
+            .args(options.args);
         if options.rate_limits_off {
             command.args(["--rate-limits", "off"]);
         }
@@ -392,6 +417,7 @@ impl Server {
             child: Some(child),
             port,
             base,
+            database,
             stderr_path,
         };
         let deadline = Instant::now() + READY_TIMEOUT;
@@ -419,7 +445,7 @@ impl Server {
 
     /// Whether the server answering on the port is this child (and not
     /// another process that holds the port, while this child fails to bind
-    /// it): the JWKS lists only keys of this test's database.
+    /// it): the JWKS lists only keys of its database.
     pub(crate) fn is_ours(&self, scratch: &Scratch) -> bool {
         let Ok(response) = http(self.port, "GET", "/.well-known/jwks.json", &[], None) else {
             return false;
@@ -431,10 +457,9 @@ impl Server {
             .as_array()
             .map(|keys| keys.iter().filter_map(|k| k["kid"].as_str()).collect())
             .unwrap_or_default();
-        let database = scratch.database();
         let ours = sigil(
             scratch,
-            &["keys", "list", "--database", &database, "--json"],
+            &["keys", "list", "--database", &self.database, "--json"],
         );
         let ours = if ours.code == Some(0) {
             ours.json()

@@ -3,6 +3,7 @@
 mod accounts;
 mod error;
 mod keys;
+mod oauth;
 mod replay;
 mod schema;
 
@@ -19,6 +20,10 @@ use tracing::{Instrument, debug_span, info};
 use crate::account::{Account, AccountStore, AccountUpdate};
 use crate::backend::{Backend, BoxFuture};
 use crate::error::{Error, Result};
+use crate::oauth::{
+    ClientRecord, CodeConsumption, CodeRecord, ConsentRecord, GrantRecord, OAuthStore,
+    SessionRecord,
+};
 use crate::replay::{Insertion, ReplayRecord, ReplayStore};
 use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord, SigningKeyStore};
 use crate::url::StoreUrl;
@@ -67,7 +72,8 @@ impl Default for PostgresOptions {
     }
 }
 
-/// Replay records, signing keys and accounts in one PostgreSQL database,
+/// Replay records, signing keys, accounts and the OAuth provider's records
+/// in one PostgreSQL database,
 /// shared by every instance that opens it (docs/protocol.md §12).
 ///
 /// A pool of tokio-postgres connections, each preparing its statements once;
@@ -403,5 +409,190 @@ impl AccountStore for PostgresStore {
             })
             .instrument(span),
         )
+    }
+}
+
+/// One OAuth store call: a span, then `$work` on a pooled connection,
+/// bounded by the call timeout.
+macro_rules! oauth_call {
+    ($self:ident, $name:literal, $what:literal, |$client:ident| $work:expr) => {
+        Box::pin(
+            $self
+                .with_client($what, async move |$client| $work.await)
+                .instrument(debug_span!($name, backend = "postgres")),
+        )
+    };
+}
+
+impl OAuthStore for PostgresStore {
+    fn add_client(&self, client: ClientRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.add_client", "adding a client", |c| {
+            oauth::add_client(c, &client)
+        })
+    }
+
+    fn get_client(&self, client_id: String) -> BoxFuture<'_, Result<Option<ClientRecord>>> {
+        oauth_call!(self, "store.get_client", "reading a client", |c| {
+            oauth::get_client(c, &client_id)
+        })
+    }
+
+    fn list_clients(&self) -> BoxFuture<'_, Result<Vec<ClientRecord>>> {
+        oauth_call!(self, "store.list_clients", "listing clients", |c| {
+            oauth::list_clients(c)
+        })
+    }
+
+    fn remove_client(&self, client_id: String) -> BoxFuture<'_, Result<ClientRecord>> {
+        oauth_call!(self, "store.remove_client", "removing a client", |c| {
+            oauth::remove_client(c, &client_id)
+        })
+    }
+
+    fn insert_code(&self, code: CodeRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.insert_code", "storing a code", |c| {
+            oauth::insert_code(c, &code)
+        })
+    }
+
+    fn consume_code(&self, code_hash: String) -> BoxFuture<'_, Result<CodeConsumption>> {
+        oauth_call!(self, "store.consume_code", "consuming a code", |c| {
+            oauth::consume_code(c, &code_hash)
+        })
+    }
+
+    fn insert_challenge(
+        &self,
+        nonce: String,
+        binding_hash: String,
+        expires_at_ms: u64,
+    ) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.insert_challenge", "storing a challenge", |c| {
+            oauth::insert_challenge(c, &nonce, &binding_hash, expires_at_ms)
+        })
+    }
+
+    fn consume_challenge(
+        &self,
+        nonce: String,
+        binding_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(
+            self,
+            "store.consume_challenge",
+            "consuming a challenge",
+            |c| oauth::consume_challenge(c, &nonce, &binding_hash, now_ms)
+        )
+    }
+
+    fn create_session(&self, session: SessionRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.create_session", "storing a session", |c| {
+            oauth::create_session(c, &session)
+        })
+    }
+
+    fn get_session(
+        &self,
+        id_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Option<SessionRecord>>> {
+        oauth_call!(self, "store.get_session", "reading a session", |c| {
+            oauth::get_session(c, &id_hash, now_ms)
+        })
+    }
+
+    fn delete_session(&self, id_hash: String) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.delete_session", "ending a session", |c| {
+            oauth::delete_session(c, &id_hash)
+        })
+    }
+
+    fn put_consent(&self, consent: ConsentRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.put_consent", "storing a consent", |c| {
+            oauth::put_consent(c, &consent)
+        })
+    }
+
+    fn get_consent(
+        &self,
+        subject: String,
+        client_id: String,
+    ) -> BoxFuture<'_, Result<Option<ConsentRecord>>> {
+        oauth_call!(self, "store.get_consent", "reading a consent", |c| {
+            oauth::get_consent(c, &subject, &client_id)
+        })
+    }
+
+    fn list_consents(&self, subject: String) -> BoxFuture<'_, Result<Vec<ConsentRecord>>> {
+        oauth_call!(self, "store.list_consents", "listing consents", |c| {
+            oauth::list_consents(c, &subject)
+        })
+    }
+
+    fn revoke_consent(&self, subject: String, client_id: String) -> BoxFuture<'_, Result<u64>> {
+        oauth_call!(self, "store.revoke_consent", "revoking a consent", |c| {
+            oauth::revoke_consent(c, &subject, &client_id)
+        })
+    }
+
+    fn create_grant(&self, grant: GrantRecord) -> BoxFuture<'_, Result<()>> {
+        oauth_call!(self, "store.create_grant", "storing a grant", |c| {
+            oauth::create_grant(c, &grant)
+        })
+    }
+
+    fn get_grant(&self, grant_id: String) -> BoxFuture<'_, Result<Option<GrantRecord>>> {
+        oauth_call!(self, "store.get_grant", "reading a grant", |c| {
+            oauth::get_grant(c, &grant_id)
+        })
+    }
+
+    fn grant_by_refresh(&self, token_hash: String) -> BoxFuture<'_, Result<Option<GrantRecord>>> {
+        oauth_call!(
+            self,
+            "store.grant_by_refresh",
+            "finding a refresh token",
+            |c| { oauth::grant_by_refresh(c, &token_hash) }
+        )
+    }
+
+    fn rotate_refresh(
+        &self,
+        grant_id: String,
+        expected_current: String,
+        new_hash: String,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(
+            self,
+            "store.rotate_refresh",
+            "rotating a refresh token",
+            |c| { oauth::rotate_refresh(c, &grant_id, &expected_current, &new_hash, now_ms) }
+        )
+    }
+
+    fn revoke_grant(&self, grant_id: String) -> BoxFuture<'_, Result<bool>> {
+        oauth_call!(self, "store.revoke_grant", "revoking a grant", |c| {
+            oauth::revoke_grant(c, &grant_id)
+        })
+    }
+
+    fn use_assertion(
+        &self,
+        client_id: String,
+        jti: String,
+        expires_at_ms: u64,
+        now_ms: u64,
+    ) -> BoxFuture<'_, Result<Insertion>> {
+        oauth_call!(self, "store.use_assertion", "recording an assertion", |c| {
+            oauth::use_assertion(c, &client_id, &jti, expires_at_ms, now_ms)
+        })
+    }
+
+    fn purge_oauth(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>> {
+        oauth_call!(self, "store.purge_oauth", "purging OAuth records", |c| {
+            oauth::purge_oauth(c, now_ms)
+        })
     }
 }

@@ -11,6 +11,15 @@
 //! `synchronous_commit = on`) serves many requests; an idle store commits
 //! each call at once. Nobody is answered before the statement committed.
 //!
+//! A caller waits at most the call timeout in all, queueing included: when
+//! the database stops answering, the commit slots stay taken until their
+//! statements time out, and a caller queued behind them would otherwise
+//! wait for a slot and then for its own statement, past the server's
+//! request timeout. A caller that gave up gets
+//! [`Error::Unavailable`](crate::Error::Unavailable) (so no token); its
+//! record may still be committed later by its batch, which only burns the
+//! statement (a retry is `AlreadyUsed`), never lets it be used twice.
+//!
 //! The batch is sorted by key, so two instances' batches that share keys
 //! lock them in one order and never deadlock; a key twice in one batch is
 //! sent once and its other calls are answered `AlreadyUsed` (one use wins).
@@ -54,6 +63,8 @@ struct Pending {
 #[derive(Debug, Clone)]
 pub(super) struct Batcher {
     sender: mpsc::Sender<Pending>,
+    /// The longest a caller waits, queueing included.
+    timeout: Duration,
 }
 
 /// What the collector needs.
@@ -68,11 +79,13 @@ impl Batcher {
     /// Starts the collector on the current tokio runtime.
     pub(super) fn start(pool: Pool, settings: BatchSettings) -> Self {
         let (sender, receiver) = mpsc::channel(settings.queue.max(1));
+        let timeout = settings.timeout;
         tokio::spawn(collect(pool, receiver, settings));
-        Self { sender }
+        Self { sender, timeout }
     }
 
-    /// Queues `record` and waits for its committed answer.
+    /// Queues `record` and waits for its committed answer, at most the
+    /// call timeout in all.
     pub(super) async fn insert(&self, record: ReplayRecord, now_ms: u64) -> Result<Insertion> {
         let (answer, answered) = oneshot::channel();
         let pending = Pending {
@@ -80,13 +93,16 @@ impl Batcher {
             now_ms,
             answer,
         };
-        self.sender
-            .send(pending)
-            .await
-            .map_err(|_| Error::unavailable("postgres: replay writer stopped"))?;
-        answered
-            .await
-            .map_err(|_| Error::unavailable("postgres: replay writer stopped"))?
+        bounded(self.timeout, "a replay insert, queueing included", async {
+            self.sender
+                .send(pending)
+                .await
+                .map_err(|_| Error::unavailable("postgres: replay writer stopped"))?;
+            answered
+                .await
+                .map_err(|_| Error::unavailable("postgres: replay writer stopped"))?
+        })
+        .await
     }
 }
 

@@ -21,14 +21,21 @@ struct Migration {
 }
 
 /// Every migration, in order; versions are 1, 2, 3… without gaps.
-const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "initial",
-    sql: include_str!("../../migrations/postgres/0001_initial.sql"),
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "initial",
+        sql: include_str!("../../migrations/postgres/0001_initial.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "oauth",
+        sql: include_str!("../../migrations/postgres/0002_oauth.sql"),
+    },
+];
 
 /// The schema version this build brings a database to.
-pub(super) const SCHEMA_VERSION: i32 = 1;
+pub(super) const SCHEMA_VERSION: i32 = 2;
 
 /// The advisory lock of one schema's migrations.
 const LOCK: &str =

@@ -125,4 +125,26 @@ async fn every_call_fails_closed(store: &Store) {
         "revoke_account",
         store.accounts().revoke_account(pubkey(1), NOW).await,
     );
+    let oauth = store.oauth();
+    assert_unavailable("get_client", oauth.get_client("app".into()).await);
+    assert_unavailable("consume_code", oauth.consume_code("0".repeat(64)).await);
+    assert_unavailable(
+        "consume_challenge",
+        oauth
+            .consume_challenge("n".into(), "0".repeat(64), NOW)
+            .await,
+    );
+    assert_unavailable(
+        "rotate_refresh",
+        oauth
+            .rotate_refresh("g".into(), "0".repeat(64), "1".repeat(64), NOW)
+            .await,
+    );
+    assert_unavailable(
+        "use_assertion",
+        oauth
+            .use_assertion("app".into(), "jti".into(), NOW + TTL, NOW)
+            .await,
+    );
+    assert_unavailable("get_session", oauth.get_session("0".repeat(64), NOW).await);
 }

@@ -1,9 +1,10 @@
 //! The OAuth provider's records (docs/protocol.md §17): every single-use
-//! thing has exactly one winner among concurrent consumers.
+//! thing has exactly one winner among concurrent consumers, also when they
+//! go through two stores of one database (two instances).
 
 use sigil_store::{
     ClientRecord, CodeConsumption, CodeRecord, ConsentRecord, Error, GrantRecord, Insertion,
-    SessionRecord,
+    SessionRecord, Store,
 };
 
 use super::{Fixture, NOW, tally, together};
@@ -29,6 +30,15 @@ macro_rules! oauth_conformance_tests {
     };
 }
 pub(crate) use oauth_conformance_tests;
+
+/// How many consumers race for one single-use thing, spread over two
+/// stores of one database (two instances).
+const RACERS: usize = 20;
+
+/// Two stores on the fixture's storage, as two instances would open it.
+async fn two_instances(fixture: &impl Fixture) -> [Store; 2] {
+    [fixture.open().await, fixture.open().await]
+}
 
 fn hash(n: u64) -> String {
     format!("{n:064x}")
@@ -138,11 +148,11 @@ pub(crate) async fn oauth_code_is_consumed_once(fixture: &impl Fixture) {
 }
 
 pub(crate) async fn oauth_concurrent_code_consumers_have_one_winner(fixture: &impl Fixture) {
-    let store = fixture.open().await;
-    store.oauth().insert_code(code(7)).await.unwrap();
-    let results = together(16, |_| {
-        let store = store.clone();
-        async move { store.oauth().consume_code(hash(7)).await }
+    let stores = two_instances(fixture).await;
+    stores[0].oauth().insert_code(code(7)).await.unwrap();
+    let results = together(RACERS, |i| {
+        let oauth = stores[i % 2].oauth().clone();
+        async move { oauth.consume_code(hash(7)).await }
     })
     .await;
     let fresh = results
@@ -153,7 +163,7 @@ pub(crate) async fn oauth_concurrent_code_consumers_have_one_winner(fixture: &im
         .iter()
         .filter(|r| matches!(r, Ok(CodeConsumption::Used { .. })))
         .count();
-    assert_eq!((fresh, used), (1, 15), "{results:?}");
+    assert_eq!((fresh, used), (1, RACERS - 1), "{results:?}");
 }
 
 pub(crate) async fn oauth_challenge_is_bound_single_use_and_expires(fixture: &impl Fixture) {
@@ -191,20 +201,15 @@ pub(crate) async fn oauth_challenge_is_bound_single_use_and_expires(fixture: &im
 }
 
 pub(crate) async fn oauth_concurrent_challenge_consumers_have_one_winner(fixture: &impl Fixture) {
-    let store = fixture.open().await;
-    store
+    let stores = two_instances(fixture).await;
+    stores[0]
         .oauth()
         .insert_challenge("n".into(), hash(1), NOW + 300_000)
         .await
         .unwrap();
-    let results = together(16, |_| {
-        let store = store.clone();
-        async move {
-            store
-                .oauth()
-                .consume_challenge("n".into(), hash(1), NOW)
-                .await
-        }
+    let results = together(RACERS, |i| {
+        let oauth = stores[i % 2].oauth().clone();
+        async move { oauth.consume_challenge("n".into(), hash(1), NOW).await }
     })
     .await;
     let wins = results.iter().filter(|r| matches!(r, Ok(true))).count();
@@ -336,17 +341,16 @@ pub(crate) async fn oauth_refresh_rotation_is_a_compare_and_swap(fixture: &impl 
 }
 
 pub(crate) async fn oauth_concurrent_refresh_rotations_have_one_winner(fixture: &impl Fixture) {
-    let store = fixture.open().await;
-    store
+    let stores = two_instances(fixture).await;
+    stores[0]
         .oauth()
         .create_grant(grant("g", Some(1)))
         .await
         .unwrap();
-    let results = together(16, |i| {
-        let store = store.clone();
+    let results = together(RACERS, |i| {
+        let oauth = stores[i % 2].oauth().clone();
         async move {
-            store
-                .oauth()
+            oauth
                 .rotate_refresh("g".into(), hash(1), hash(100 + i as u64), NOW + 1)
                 .await
         }
@@ -359,24 +363,40 @@ pub(crate) async fn oauth_concurrent_refresh_rotations_have_one_winner(fixture: 
         .map(|(i, _)| i)
         .collect();
     assert_eq!(wins.len(), 1, "{results:?}");
-    let grant = store.oauth().get_grant("g".into()).await.unwrap().unwrap();
-    assert_eq!(grant.current_hash, Some(hash(100 + wins[0] as u64)));
+    assert!(results.iter().all(Result::is_ok), "{results:?}");
+    let grant = stores[1]
+        .oauth()
+        .get_grant("g".into())
+        .await
+        .unwrap()
+        .unwrap();
+    let winner = hash(100 + wins[0] as u64);
+    assert_eq!(grant.current_hash.as_ref(), Some(&winner));
+    assert_eq!(grant.previous_hash, Some(hash(1)));
+    // Only the winner's token joined the family.
+    for i in 0..RACERS {
+        let found = stores[i % 2]
+            .oauth()
+            .grant_by_refresh(hash(100 + i as u64))
+            .await
+            .unwrap();
+        assert_eq!(found.is_some(), i == wins[0], "racer {i}");
+    }
 }
 
 pub(crate) async fn oauth_assertion_jti_is_used_once(fixture: &impl Fixture) {
-    let store = fixture.open().await;
-    let results = together(16, |_| {
-        let store = store.clone();
+    let stores = two_instances(fixture).await;
+    let results = together(RACERS, |i| {
+        let oauth = stores[i % 2].oauth().clone();
         async move {
-            store
-                .oauth()
+            oauth
                 .use_assertion("app".into(), "jti-1".into(), NOW + 60_000, NOW)
                 .await
         }
     })
     .await;
-    assert_eq!(tally(&results), (1, 15));
-    let oauth = store.oauth();
+    assert_eq!(tally(&results), (1, RACERS - 1));
+    let oauth = stores[0].oauth();
     assert_eq!(
         oauth
             .use_assertion("other".into(), "jti-1".into(), NOW + 60_000, NOW)
