@@ -531,7 +531,19 @@ async fn oauth_an_old_or_foreign_login_challenge_sets_no_session() {
 
 #[tokio::test]
 async fn oauth_a_reuse_while_the_first_use_is_issuing_leaves_that_use_nothing() {
-    let server = TestServer::start("oauth-code-interleaved", NOW).await;
+    reuse_while_the_first_use_is_issuing(TestServer::start("oauth-code-interleaved", NOW).await)
+        .await;
+    // The same on PostgreSQL, in a schema of its own.
+    let schema = sigil_testkit::PostgresSchema::create("oauth_interleaved");
+    let dir = super::super::support::fresh_dir("oauth-code-interleaved-pg");
+    let config = sigil_server::Config {
+        database: schema.url(),
+        ..config_in(&dir)
+    };
+    reuse_while_the_first_use_is_issuing(TestServer::start_with(config, dir, NOW).await).await;
+}
+
+async fn reuse_while_the_first_use_is_issuing(server: TestServer) {
     add_client(&server, "app", AuthMethod::None).await;
     let browser = Browser::new(&server);
     let code = browser_code(&browser, "app", &[]).await["code"].clone();
