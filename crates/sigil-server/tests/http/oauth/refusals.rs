@@ -704,3 +704,27 @@ async fn oauth_revocation_ends_a_grant_of_the_calling_client_only() {
     }
     assert_eq!(revoke("app", "no-such-token".into()).await.status, 200);
 }
+
+#[tokio::test]
+async fn oauth_a_store_that_cannot_answer_issues_nothing() {
+    let server = TestServer::start("oauth-store-down", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    let browser = Browser::new(&server);
+    let code = browser_code(&browser, "app", &[]).await["code"].clone();
+    let tokens = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    server.state.store().close().await.unwrap();
+    for answer in [
+        exchange(&server, "app", &code).await,
+        refresh(&server, "app", &field(&tokens, "refresh_token")).await,
+        browser.get(&authorize_query("app", &[])).await,
+    ] {
+        answer.assert_error(503, "temporarily_unavailable", "retry");
+        assert!(!answer.text.contains("token"), "{}", answer.text);
+        assert!(answer.header("location").is_none(), "no code sent anywhere");
+    }
+}
