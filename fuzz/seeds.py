@@ -43,7 +43,8 @@ def hex_bytes(text):
 
 seeds = {t: set() for t in [
     "signature", "brc77", "x_auth_token", "token_request", "payload", "address",
-    "jwt", "jwks", "validator_headers", "oauth_authorize", "oauth_register", "oauth_login"]}
+    "jwt", "jwks", "validator_headers", "oauth_authorize", "oauth_register", "oauth_login",
+    "oauth_token"]}
 
 for case in cases("bsm_verify.json"):
     i = case["input"]
@@ -128,6 +129,32 @@ seeds["oauth_login"] |= {s.encode() for s in [
     "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk",
     "openid profile bsv:address offline_access",
 ]}
+
+# oauth_token: the Authorization line, the X-Auth-Token line, the body.
+VERIFIER = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk"
+CODE = ("grant_type=authorization_code&code=c0de&redirect_uri=https%3A%2F%2Fapp.example%2Fcb"
+        f"&code_verifier={VERIFIER}")
+basic = base64.b64encode(b"client_secret_basic:s3cret").decode()
+seeds["oauth_token"] |= {s.encode() for s in [
+    f"\n\n{CODE}&client_id=none",
+    f"Basic {basic}\n\n{CODE}",
+    f"Basic {basic}\n\ngrant_type=refresh_token&refresh_token=r3fresh&scope=openid",
+    f"\n\n{CODE}&client_id=client_secret_post&client_secret=s3cret",
+    f"Basic {basic}\n\n{CODE}&client_id=other",
+    "\n\ngrant_type=password&username=a&password=b",
+    "\n\ngrant_type=authorization_code&code=a&code=b",
+    f"\n\n{CODE}&client_assertion=x.y.z",
+]}
+ASSERTION = "urn%3Aietf%3Aparams%3Aoauth%3Aclient-assertion-type%3Ajwt-bearer"
+for case in cases("es256_jwt.json")[:20]:
+    token = case["input"].get("token") if isinstance(case.get("input"), dict) else None
+    if isinstance(token, str):
+        seeds["oauth_token"].add(
+            f"\n\n{CODE}&client_assertion_type={ASSERTION}&client_assertion={token}".encode())
+for case in cases("bitcoin_auth_tokens.json"):
+    i = case["input"]
+    body = i.get("verify", {}).get("body") or CODE
+    seeds["oauth_token"].add(f"\n{i['token']}\n{body}&client_id=bitcoin_auth_token".encode())
 
 corpus = ROOT / "corpus"
 shutil.rmtree(corpus, ignore_errors=True)

@@ -248,6 +248,54 @@ fn clients_add_list_show_remove_and_their_refusals() {
     assert_eq!(left.as_array().map(Vec::len), Some(1), "{left}");
 }
 
+/// The same commands on PostgreSQL: they go through the store's traits,
+/// so whatever `--database` names keeps the clients.
+#[test]
+fn clients_are_kept_on_postgresql_too() {
+    let scratch = Scratch::new("clients-postgres");
+    let schema = sigil_testkit::PostgresSchema::create("cli_clients");
+    let database = schema.url();
+    let on_pg = |args: &[&str]| {
+        let mut all = vec!["clients"];
+        all.extend_from_slice(args);
+        all.extend_from_slice(&["--database", &database, "--json"]);
+        sigil(&scratch, &all)
+    };
+    let added = on_pg(&[
+        "add",
+        "--name",
+        "On PG",
+        "--redirect-uri",
+        REDIRECT,
+        "--auth",
+        "client_secret_post",
+        "--client-id",
+        "pg-app",
+    ])
+    .assert_code(0, "add on PostgreSQL")
+    .json();
+    let secret = added["client_secret"]
+        .as_str()
+        .expect("a secret")
+        .to_owned();
+    let shown = on_pg(&["show", "pg-app"]).assert_code(0, "show").json();
+    assert_eq!(shown["client_name"], "On PG");
+    assert!(!shown.to_string().contains(&secret), "{shown}");
+    on_pg(&[
+        "add",
+        "--name",
+        "x",
+        "--redirect-uri",
+        REDIRECT,
+        "--client-id",
+        "pg-app",
+    ])
+    .assert_code(2, "a second pg-app");
+    on_pg(&["remove", "pg-app"]).assert_code(0, "remove");
+    let left = on_pg(&["list"]).assert_code(0, "list").json();
+    assert_eq!(left, json!([]), "{left}");
+}
+
 // ------------------------------------------------------------ the browser --
 
 /// A browser over [`http`]: keeps cookies, follows no redirect.

@@ -219,7 +219,7 @@ async fn redeem(
         CodeOutcome::Issue(grant) => grant,
         CodeOutcome::Refuse { error, revoke } => {
             if let Some(family) = revoke {
-                oauth.revoke_grant(family).await?;
+                revoke_first_use(state, client, family).await?;
             }
             return Err(error.into());
         }
@@ -231,7 +231,7 @@ async fn redeem(
         None
     };
     let now_ms = state.now_ms();
-    oauth
+    let created = oauth
         .create_grant(GrantRecord {
             grant_id: grant_id.clone(),
             client_id: client.client_id.clone(),
@@ -244,7 +244,19 @@ async fn redeem(
             rotated_at_ms: now_ms,
             revoked: false,
         })
-        .await?;
+        .await;
+    match created {
+        Ok(()) => {}
+        // A second use of the code came first and left the grant revoked
+        // (see `revoke_first_use`): nothing is issued.
+        Err(sigil_store::Error::Conflict { .. }) => {
+            return Err(OAuthError::invalid_grant(
+                "the authorization code was used twice; nothing is issued for it",
+            )
+            .into());
+        }
+        Err(e) => return Err(e.into()),
+    }
     let (access_token, id_token) = signing::tokens(
         state,
         &Issue {
@@ -266,6 +278,43 @@ async fn redeem(
         id_token,
         refresh_token,
     })
+}
+
+/// Revokes the grant the first use of a reused code created. When that
+/// first use is still issuing (its grant not stored yet), a revoked grant
+/// of that id is stored in its place, so the first use finds the id taken
+/// and issues nothing.
+async fn revoke_first_use(
+    state: &AppState,
+    client: &RegisteredClient,
+    grant_id: String,
+) -> Result<(), Refusal> {
+    let oauth = state.store().oauth();
+    if oauth.revoke_grant(grant_id.clone()).await? {
+        return Ok(());
+    }
+    let placeholder = GrantRecord {
+        grant_id: grant_id.clone(),
+        client_id: client.client_id.clone(),
+        subject: String::new(),
+        scopes: String::new(),
+        resource: None,
+        auth_time_s: 0,
+        current_hash: None,
+        previous_hash: None,
+        rotated_at_ms: state.now_ms(),
+        revoked: true,
+    };
+    match oauth.create_grant(placeholder).await {
+        Ok(()) => Ok(()),
+        // Revoked already, or created by the first use between the two
+        // calls: revoke it (again).
+        Err(sigil_store::Error::Conflict { .. }) => {
+            oauth.revoke_grant(grant_id).await?;
+            Ok(())
+        }
+        Err(e) => Err(e.into()),
+    }
 }
 
 async fn refresh(

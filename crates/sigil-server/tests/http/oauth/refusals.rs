@@ -530,6 +530,59 @@ async fn oauth_an_old_or_foreign_login_challenge_sets_no_session() {
 }
 
 #[tokio::test]
+async fn oauth_a_reuse_while_the_first_use_is_issuing_leaves_that_use_nothing() {
+    reuse_while_the_first_use_is_issuing(TestServer::start("oauth-code-interleaved", NOW).await)
+        .await;
+    // The same on PostgreSQL, in a schema of its own.
+    let schema = sigil_testkit::PostgresSchema::create("oauth_interleaved");
+    let dir = super::super::support::fresh_dir("oauth-code-interleaved-pg");
+    let config = sigil_server::Config {
+        database: schema.url(),
+        ..config_in(&dir)
+    };
+    reuse_while_the_first_use_is_issuing(TestServer::start_with(config, dir, NOW).await).await;
+}
+
+async fn reuse_while_the_first_use_is_issuing(server: TestServer) {
+    add_client(&server, "app", AuthMethod::None).await;
+    let browser = Browser::new(&server);
+    let code = browser_code(&browser, "app", &[]).await["code"].clone();
+    let oauth = server.state.store().oauth();
+    // The first use, stopped between consuming the code and storing the
+    // grant it is about to issue under.
+    let consumed = oauth
+        .consume_code(sigil_oauth::grant::handle_hash(&code))
+        .await
+        .unwrap();
+    let sigil_store::CodeConsumption::Fresh { grant_id, .. } = consumed else {
+        panic!("a fresh code: {consumed:?}");
+    };
+    // The second use, over HTTP.
+    assert_oauth_error(&exchange(&server, "app", &code).await, 400, "invalid_grant");
+    // The first use resumes: its grant id is taken by a revoked grant, so
+    // it cannot store a live one (the handler then issues nothing).
+    let resumed = oauth
+        .create_grant(sigil_store::GrantRecord {
+            grant_id: grant_id.clone(),
+            client_id: "app".into(),
+            subject: key(1).public_key().to_hex(),
+            scopes: "openid".into(),
+            resource: None,
+            auth_time_s: NOW / 1000,
+            current_hash: None,
+            previous_hash: None,
+            rotated_at_ms: NOW,
+            revoked: false,
+        })
+        .await;
+    assert!(
+        matches!(resumed, Err(sigil_store::Error::Conflict { .. })),
+        "{resumed:?}"
+    );
+    assert!(oauth.get_grant(grant_id).await.unwrap().unwrap().revoked);
+}
+
+#[tokio::test]
 async fn oauth_concurrent_uses_of_one_code_issue_at_most_once_and_revoke_it() {
     let server = TestServer::start("oauth-code-race", NOW).await;
     add_client(&server, "app", AuthMethod::None).await;
@@ -571,5 +624,107 @@ async fn oauth_concurrent_uses_of_one_code_issue_at_most_once_and_revoke_it() {
                 "invalid_grant",
             );
         }
+    }
+}
+
+#[tokio::test]
+async fn oauth_revocation_ends_a_grant_of_the_calling_client_only() {
+    let server = TestServer::start("oauth-revoke", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    add_client(&server, "other", AuthMethod::None).await;
+    add_client(&server, "secret", AuthMethod::ClientSecretPost).await;
+    let browser = Browser::new(&server);
+    let by_refresh = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    let by_access = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    let revoke = |client_id: &'static str, token: String| {
+        let server = &server;
+        async move {
+            post_form(
+                server,
+                "/oauth2/revoke",
+                &[],
+                &[("token", token.as_str()), ("client_id", client_id)],
+            )
+            .await
+        }
+    };
+    // Another client's revocation answers 200 and revokes nothing.
+    let foreign = revoke("other", field(&by_refresh, "refresh_token")).await;
+    assert_eq!(foreign.status, 200, "{}", foreign.text);
+    assert_eq!(
+        userinfo_status(&server, &field(&by_refresh, "access_token")).await,
+        200
+    );
+    // A failed client authentication, or no token: refused, nothing revoked.
+    let unauthenticated = post_form(
+        &server,
+        "/oauth2/revoke",
+        &[],
+        &[
+            ("token", &field(&by_refresh, "refresh_token")),
+            ("client_id", "secret"),
+            ("client_secret", "guess"),
+        ],
+    )
+    .await;
+    assert_oauth_error(&unauthenticated, 401, "invalid_client");
+    let missing = post_form(&server, "/oauth2/revoke", &[], &[("client_id", "app")]).await;
+    assert_oauth_error(&missing, 400, "invalid_request");
+    assert_eq!(
+        userinfo_status(&server, &field(&by_refresh, "access_token")).await,
+        200
+    );
+
+    // Its own client: by the refresh token, and by an access token; an
+    // unknown token answers 200 all the same.
+    for (tokens, which) in [(&by_refresh, "refresh_token"), (&by_access, "access_token")] {
+        let answer = revoke("app", field(tokens, which)).await;
+        assert_eq!(answer.status, 200, "{}", answer.text);
+        assert_eq!(answer.header("cache-control"), Some("no-store"));
+        assert_eq!(
+            userinfo_status(&server, &field(tokens, "access_token")).await,
+            401,
+            "{which}"
+        );
+        assert_oauth_error(
+            &refresh(&server, "app", &field(tokens, "refresh_token")).await,
+            400,
+            "invalid_grant",
+        );
+    }
+    assert_eq!(revoke("app", "no-such-token".into()).await.status, 200);
+}
+
+#[tokio::test]
+async fn oauth_a_store_that_cannot_answer_issues_nothing() {
+    let server = TestServer::start("oauth-store-down", NOW).await;
+    add_client(&server, "app", AuthMethod::None).await;
+    let browser = Browser::new(&server);
+    let code = browser_code(&browser, "app", &[]).await["code"].clone();
+    let tokens = exchange(
+        &server,
+        "app",
+        &browser_code(&browser, "app", &[]).await["code"],
+    )
+    .await;
+    server.state.store().close().await.unwrap();
+    for answer in [
+        exchange(&server, "app", &code).await,
+        refresh(&server, "app", &field(&tokens, "refresh_token")).await,
+        browser.get(&authorize_query("app", &[])).await,
+    ] {
+        answer.assert_error(503, "temporarily_unavailable", "retry");
+        assert!(!answer.text.contains("token"), "{}", answer.text);
+        assert!(answer.header("location").is_none(), "no code sent anywhere");
     }
 }
