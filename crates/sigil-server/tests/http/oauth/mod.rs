@@ -4,6 +4,7 @@
 //! with a key signed in Rust, consents, and a client exchanges the code.
 
 mod flow;
+mod instances;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
