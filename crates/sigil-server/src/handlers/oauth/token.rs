@@ -231,7 +231,11 @@ async fn redeem(
         None
     };
     let now_ms = state.now_ms();
-    oauth
+    // A grant of this id exists only when a reuse of the code, racing
+    // this first use (at this or another instance), revoked it first: the
+    // store keeps that revocation as a revoked placeholder, and this use
+    // issues nothing.
+    let created = oauth
         .create_grant(GrantRecord {
             grant_id: grant_id.clone(),
             client_id: client.client_id.clone(),
@@ -244,7 +248,18 @@ async fn redeem(
             rotated_at_ms: now_ms,
             revoked: false,
         })
-        .await?;
+        .await;
+    match created {
+        Ok(()) => {}
+        Err(sigil_store::Error::Conflict { .. }) => {
+            return Err(OAuthError::new(
+                OAuthErrorCode::InvalidGrant,
+                "the authorization code was used more than once; request a new one",
+            )
+            .into());
+        }
+        Err(error) => return Err(error.into()),
+    }
     let (access_token, id_token) = signing::tokens(
         state,
         &Issue {
