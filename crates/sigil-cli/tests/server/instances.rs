@@ -71,11 +71,17 @@ impl Shared {
         })
     }
 
-    /// `count` instances on the shared database, started at the same moment.
+    /// `count` instances on the shared database, started at the same
+    /// moment; a per-address burst the whole test cannot spend (every
+    /// request comes from 127.0.0.1), so that only the per-key limit is
+    /// measured.
     fn start(&self, count: usize) -> Vec<Server> {
         let database = self.database();
         let options = Options {
-            env: &[("SIGIL_RELOAD_INTERVAL_MS", RELOAD_MS)],
+            env: &[
+                ("SIGIL_RELOAD_INTERVAL_MS", RELOAD_MS),
+                ("SIGIL_RATE_LIMIT__PER_ADDRESS__BURST", "10000"),
+            ],
             ..Options::default()
         };
         self.start_on(count, &database, options)
@@ -177,9 +183,46 @@ fn signed_payload(key: &Key, data: &str) -> String {
     json!({"payload": text, "address": address, "signature": signature}).to_string()
 }
 
+/// The per-key burst (docs/protocol.md §10).
+const PER_KEY_BURST: usize = 20;
+
+/// Fresh token requests of a new key, round-robin over `servers` as fast
+/// as they answer: how many were admitted (the others must be 429 with
+/// `Retry-After`), and how long it took.
+fn spend_a_new_keys_budget(
+    shared: &Shared,
+    servers: &[Server],
+    requests: usize,
+) -> (usize, Duration) {
+    let key = keygen(&shared.scratch);
+    let started = Instant::now();
+    let mut admitted = 0;
+    for i in 0..requests {
+        let server = &servers[i % servers.len()];
+        let answer = server.token_response(&token_request(&key, &format!("{ENDPOINT}?n={i}")));
+        if answer.status == 200 {
+            admitted += 1;
+        } else {
+            answer.assert_error(429, "rate_limit_exceeded", "rate limit");
+            assert!(answer.header("retry-after").is_some(), "{}", answer.text());
+        }
+    }
+    (admitted, started.elapsed())
+}
+
 #[test]
 fn three_instances_on_one_postgres_database_are_one_service() {
     let shared = Shared::postgres("instances");
+    let servers = one_service(&shared);
+    // Without Redis each instance limits on its own: three times a key's
+    // burst of 20, spread over the three, is admitted in full.
+    let (admitted, _) = spend_a_new_keys_budget(&shared, &servers, 3 * PER_KEY_BURST);
+    assert_eq!(admitted, 3 * PER_KEY_BURST, "{}", logs(&servers));
+}
+
+/// Three instances started together on `shared`, and everything that makes
+/// them one service; the instances, for more.
+fn one_service(shared: &Shared) -> Vec<Server> {
     let key = keygen(&shared.scratch);
     let servers = shared.start(INSTANCES);
 
@@ -292,6 +335,7 @@ fn three_instances_on_one_postgres_database_are_one_service() {
         assert_eq!(claims["iss"], ISSUER);
         assert_eq!(claims["sub"], key.pubkey);
     }
+    servers
 }
 
 /// Asserts a 503 `temporarily_unavailable` with exactly the §8 members,
