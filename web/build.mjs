@@ -5,6 +5,12 @@
 //   dist/wallet.css  its styles
 //   dist/wallet.html the page, with placeholders the server fills in
 //                    (asset URLs under content-hashed names, the config)
+//   dist/login.js    the OAuth login page's script (docs/protocol.md §17),
+//                    sharing the wallet's modules and its stylesheet
+//   dist/login.html  the login page, placeholders as wallet.html's plus the
+//                    challenge, the CSRF token and the app asking
+// The two pages share the screens of src/parts/ (create, import, back up),
+// spliced in where a page says `<!-- include parts/NAME.html -->`.
 // Deterministic: a fixed esbuild target, no timestamps, no absolute paths,
 // so the same lock file gives the same bytes.
 //
@@ -40,6 +46,15 @@ async function bundle(entry, format, extra = {}) {
   return result.outputFiles[0].contents;
 }
 
+/** src/`name` with each `<!-- include parts/X.html -->` line replaced by that file. */
+async function page(name) {
+  const text = await readFile(join(here, 'src', name), 'utf8');
+  const parts = [];
+  for (const piece of text.split(/^<!-- include (parts\/[a-z-]+\.html) -->\n/m)) parts.push(piece);
+  for (let i = 1; i < parts.length; i += 2) parts[i] = await readFile(join(here, 'src', parts[i]), 'utf8');
+  return Buffer.from(parts.join(''), 'utf8');
+}
+
 async function buildInto(out) {
   await mkdir(out, { recursive: true });
   const files = {
@@ -47,7 +62,9 @@ async function buildInto(out) {
     'sdk.mjs': await bundle('sdk-module.js', 'esm'),
     'wallet.js': await bundle('wallet.js', 'esm'),
     'wallet.css': await bundle('wallet.css', undefined),
-    'wallet.html': await readFile(join(here, 'src', 'wallet.html')),
+    'wallet.html': await page('wallet.html'),
+    'login.js': await bundle('login.js', 'esm'),
+    'login.html': await page('login.html'),
   };
   for (const [name, bytes] of Object.entries(files)) await writeFile(join(out, name), bytes);
   return Object.keys(files).sort();

@@ -1,6 +1,8 @@
-// Takes the README's screenshots of the wallet (docs/wallet-*.png) in
-// headless Chromium, against the real sigil binary and an app on
-// 127.0.0.1:3000 (or a free port when 3000 is taken):
+// Takes the README's screenshots of the wallet (docs/wallet-*.png) and of
+// "Sign in with sigil" (docs/login-*.png: the login page without a key and
+// locked, consent, the account page; desktop and phone) in headless
+// Chromium, against the real sigil binary, an app on 127.0.0.1:3000 and the
+// example relying party on 127.0.0.1:3001 (or free ports when taken):
 //
 //   node web/screenshots.mjs [OUT_DIR]      (default: docs/)
 //
@@ -10,8 +12,10 @@
 import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 
+import { startRelyingParty } from './examples/sign-in-with-sigil.mjs';
 import {
-  appPage, clickForPopup, createWallet, freePort, launch, outcome, repoRoot, setAction, startSigil, startSite,
+  appPage, clickForPopup, createKeyOnLoginPage, createWallet, freePort, launch, outcome, repoRoot, setAction,
+  startSigil, startSite,
 } from './test/support.mjs';
 
 const out = process.argv.slice(2).find((a) => !a.startsWith('--')) ?? join(repoRoot, 'docs');
@@ -19,28 +23,62 @@ const all = process.argv.includes('--all');
 const PHONE = { width: 390, height: 760 };
 const DESKTOP = { width: 1100, height: 760 };
 
-async function appPort() {
+async function portOr(wanted) {
   try {
-    const probe = await startSite({}, 3000);
+    const probe = await startSite({}, wanted);
     await probe.stop();
-    return 3000;
+    return wanted;
   } catch {
     return freePort();
   }
 }
 
-const port = await appPort();
+const port = await portOr(3000);
 const sigil = await startSigil({ payloadHosts: [`127.0.0.1:${port}`] });
 const app = await startSite({ '/': { body: appPage(sigil.url, { title: 'Shop' }) } }, port);
 const browser = await launch();
 const shots = [];
 
-async function shoot(page, name, viewport) {
+async function shoot(page, name, viewport, { fullPage = false } = {}) {
   await page.setViewportSize(viewport);
   await page.waitForTimeout(100);
   const path = join(out, name);
-  await page.screenshot({ path, fullPage: false });
+  await page.screenshot({ path, fullPage });
   shots.push(path);
+}
+
+/** docs/login-<screen>-<desktop|phone>.png. */
+async function both(page, screen) {
+  await shoot(page, `login-${screen}-desktop.png`, DESKTOP);
+  await shoot(page, `login-${screen}-phone.png`, PHONE, { fullPage: true });
+}
+
+async function runLogin() {
+  const rp = await startRelyingParty({ issuer: sigil.url, port: await portOr(3001), clientName: 'Tea Shop' });
+  const context = await browser.newContext();
+  context.setDefaultTimeout(10_000);
+  try {
+    const page = await context.newPage();
+    await page.goto(`${rp.url}/login`);
+    await page.getByRole('heading', { name: 'Your key, in this browser' }).waitFor();
+    await both(page, 'nokey');
+    await createKeyOnLoginPage(page, 'correct horse battery');
+    await page.getByRole('button', { name: 'Lock' }).click();
+    await page.locator('#signin-form').getByLabel('Passphrase', { exact: true }).waitFor();
+    await both(page, 'locked');
+    await page.locator('#signin-form').getByLabel('Passphrase', { exact: true }).fill('correct horse battery');
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).waitFor();
+    await both(page, 'consent');
+    await page.getByRole('button', { name: 'Allow' }).click();
+    await page.waitForURL(`${rp.url}/me`);
+    await page.goto(`${sigil.url}/account`);
+    await page.getByRole('heading', { name: 'Your account' }).waitFor();
+    await both(page, 'account');
+  } finally {
+    await context.close();
+    await rp.stop();
+  }
 }
 
 async function run(colorScheme) {
@@ -94,6 +132,7 @@ try {
   mkdirSync(join(out, 'all'), { recursive: true });
   await run('light');
   await run('dark');
+  await runLogin();
   console.log(shots.join('\n'));
 } finally {
   await browser.close();

@@ -6,12 +6,12 @@
 import * as crypto from './crypto.js';
 import { MAX_DATA_BYTES, PERMISSIONS, PROTOCOL, isAllowedOrigin } from './channel.js';
 import * as store from './store.js';
+import {
+  ISSUER, busy, config, download, endSession, session, showWelcome, unlock, wireKeyScreens, withKey,
+} from './vault.js';
 import { $, announce, clearAlert, el, show } from './view.js';
 
-const config = JSON.parse(document.querySelector('meta[name="sigil-wallet"]')?.content || '{}');
-const ISSUER = config.issuer || window.location.origin;
 const SIGNED_BY = config.signedBy || new URL(ISSUER).host;
-const UNLOCK_MS = (config.unlockMinutes || 15) * 60_000;
 const AUTO_SIGN_MS = 10 * 60_000;
 const PERMISSION_SHORT = { bch_address: 'address', signature: 'signing', token: 'tokens' };
 const REMEMBER = { '1h': 3_600_000, '1d': 86_400_000, '30d': 30 * 86_400_000 };
@@ -106,7 +106,7 @@ async function handle() {
   const vault = await store.vault();
   if (!vault) {
     if (method !== 'requestAccess') return refuse('not_granted', 'this browser has no wallet yet');
-    return show('welcome', { focus: '#create-passphrase' });
+    return showWelcome();
   }
   if (method === 'requestAccess') return showConsent(vault);
   if (!(await session())) return showUnlock(vault);
@@ -126,165 +126,18 @@ async function proceed() {
   return showHome();
 }
 
-// ----------------------------------------------------------- the session --
-
-/** The unlock session's key, when one is in force. */
-async function session() {
-  const current = await store.get('session');
-  if (!current || current.until <= Date.now()) {
-    if (current) await store.remove('session');
-    return null;
-  }
-  return current.key;
-}
-
-async function startSession(key) {
-  await store.put('session', { key, until: Date.now() + UNLOCK_MS });
-}
-
-/** Runs `use(priv)` with the key's bytes, then zeroes them. */
-async function withKey(use) {
-  const key = await session();
-  if (!key) throw new Error('the wallet is locked');
-  const vault = await store.vault();
-  const { priv } = crypto.decodeWif(crypto.wifOfPlaintext(await crypto.openBep(vault.bep, key)));
-  try {
-    return await use(priv);
-  } finally {
-    priv.fill(0);
-  }
-}
+// -------------------------------------------------------------- lock --
 
 async function lock() {
-  await store.remove('session');
+  await endSession();
   const vault = await store.vault();
   if (request && !answered) return showUnlock(vault);
   return vault ? showUnlock(vault) : show('welcome');
 }
 
-// --------------------------------------------------------- create/import --
-
-function passphraseProblem(pass, confirm) {
-  if (pass.length < crypto.MIN_PASSPHRASE) {
-    return `The passphrase needs at least ${crypto.MIN_PASSPHRASE} characters.`;
-  }
-  if (confirm !== undefined && pass !== confirm) return 'The two passphrases differ.';
-  return null;
-}
-
-async function saveVault(bep, priv) {
-  const pubkey = crypto.publicKey(priv, true);
-  const vault = {
-    bep,
-    address: crypto.cashaddrOf(pubkey),
-    pubkey: crypto.bytesToHex(pubkey),
-    createdAt: Date.now(),
-  };
-  await store.put('vault', vault);
-  await store.remove('failures');
-  return vault;
-}
-
-async function sealNew(wif, pass) {
-  const salt = globalThis.crypto.getRandomValues(new Uint8Array(16));
-  const key = await crypto.deriveKey(pass, salt);
-  return { bep: await crypto.sealBep(wif, key, salt), key };
-}
-
-async function onCreate(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const pass = form.elements.passphrase.value;
-  const problem = passphraseProblem(pass, form.elements.confirm.value);
-  if (problem) return announce(problem);
-  busy(form, true);
-  const priv = crypto.randomPrivateKey();
-  const wif = crypto.encodeWif(priv);
-  const { bep, key } = await sealNew(wif, pass);
-  const vault = await saveVault(bep, priv);
-  priv.fill(0);
-  await startSession(key);
-  form.reset();
-  busy(form, false);
-  navigator.storage?.persist?.().catch(() => {});
-  showBackup(vault);
-}
-
-async function onImport(event) {
-  event.preventDefault();
-  const form = event.currentTarget;
-  const pass = form.elements.passphrase.value;
-  const file = form.elements.backup.files[0];
-  const wifText = form.elements.wif.value.trim();
-  if (!file && !wifText) return announce('Paste a private key (WIF) or choose a backup file.');
-  busy(form, true);
-  try {
-    let bep;
-    let key;
-    let priv;
-    if (file) {
-      const text = (await file.text()).trim();
-      const { salt } = crypto.parseBep(text);
-      if (pass.length === 0) throw new Error("Enter the backup file's passphrase.");
-      key = await crypto.deriveKey(pass, salt);
-      const wif = crypto.wifOfPlaintext(await crypto.openBep(text, key));
-      ({ priv } = crypto.decodeWif(wif));
-      bep = text;
-    } else {
-      const problem = passphraseProblem(pass, form.elements.confirm.value);
-      if (problem) throw new Error(problem);
-      ({ priv } = crypto.decodeWif(wifText));
-      ({ bep, key } = await sealNew(wifText, pass));
-    }
-    const vault = await saveVault(bep, priv);
-    priv.fill(0);
-    await startSession(key);
-    form.reset();
-    navigator.storage?.persist?.().catch(() => {});
-    await proceedOrHome(vault);
-  } catch (error) {
-    announce(sentence(error));
-  } finally {
-    busy(form, false);
-  }
-}
-
-function sentence(error) {
-  const text = String(error?.message || error);
-  const capital = text.charAt(0).toUpperCase() + text.slice(1);
-  return /[.!?]$/.test(capital) ? capital : `${capital}.`;
-}
-
 async function proceedOrHome(vault) {
   if (request && !answered) return proceed();
   return showHome(vault);
-}
-
-// ------------------------------------------------------------- backup --
-
-let backupDone = false;
-
-function showBackup(vault) {
-  backupDone = false;
-  $('#backup-continue').disabled = true;
-  $('#backup-wif').hidden = true;
-  $('#backup-wif').textContent = '';
-  $('#backup-address').textContent = vault.address;
-  show('backup', { focus: '#backup-download' });
-}
-
-function download(vault) {
-  const blob = new Blob([vault.bep], { type: 'application/octet-stream' });
-  const link = el('a', { href: URL.createObjectURL(blob), download: `sigil-${vault.address.slice(-8)}.bep` });
-  document.body.append(link);
-  link.click();
-  link.remove();
-  setTimeout(() => URL.revokeObjectURL(link.href), 10_000);
-}
-
-function backedUp() {
-  backupDone = true;
-  $('#backup-continue').disabled = false;
 }
 
 // -------------------------------------------------------------- unlock --
@@ -294,31 +147,17 @@ function showUnlock(vault) {
   show('unlock', { focus: '#unlock-passphrase' });
 }
 
-function failureDelay(count) {
-  return count < 5 ? 0 : Math.min(2 ** (count - 5), 30) * 1000;
-}
-
 async function onUnlock(event) {
   event.preventDefault();
   const form = event.currentTarget;
-  const vault = await store.vault();
-  const failures = (await store.get('failures')) ?? { count: 0, last: 0 };
-  const wait = failures.last + failureDelay(failures.count) - Date.now();
-  if (wait > 0) {
-    return announce(`Too many wrong passphrases. Try again in ${Math.ceil(wait / 1000)} s.`);
-  }
   busy(form, true);
   try {
-    const key = await crypto.deriveKey(form.elements.passphrase.value, crypto.parseBep(vault.bep).salt);
-    crypto.wifOfPlaintext(await crypto.openBep(vault.bep, key));
-    await store.remove('failures');
-    await startSession(key);
+    await unlock(form.elements.passphrase.value);
     form.reset();
     clearAlert();
-    await proceedOrHome(vault);
-  } catch {
-    await store.put('failures', { count: failures.count + 1, last: Date.now() });
-    announce('Wrong passphrase. The wallet stays locked.');
+    await proceedOrHome(await store.vault());
+  } catch (error) {
+    announce(error.message);
     form.elements.passphrase.select();
   } finally {
     busy(form, false);
@@ -404,7 +243,7 @@ async function tokenAndReply() {
 
 async function showHome(vault) {
   vault ??= await store.vault();
-  if (!vault) return show('welcome', { focus: '#create-passphrase' });
+  if (!vault) return showWelcome();
   if (!(await session())) return showUnlock(vault);
   $('#home-address').textContent = vault.address;
   await renderSites();
@@ -446,42 +285,9 @@ async function renderSites() {
 
 // --------------------------------------------------------------- wiring --
 
-function busy(form, on) {
-  for (const button of form.querySelectorAll('button')) button.disabled = on;
-  form.setAttribute('aria-busy', String(on));
-}
-
 function wire() {
-  $('#create-form').addEventListener('submit', onCreate);
-  $('#import-form').addEventListener('submit', onImport);
+  wireKeyScreens(proceedOrHome);
   $('#unlock-form').addEventListener('submit', onUnlock);
-  $('#show-create').addEventListener('click', () => {
-    $('#create-form').hidden = false;
-    $('#import-form').hidden = true;
-    $('#show-create').setAttribute('aria-pressed', 'true');
-    $('#show-import').setAttribute('aria-pressed', 'false');
-  });
-  $('#show-import').addEventListener('click', () => {
-    $('#create-form').hidden = true;
-    $('#import-form').hidden = false;
-    $('#show-create').setAttribute('aria-pressed', 'false');
-    $('#show-import').setAttribute('aria-pressed', 'true');
-  });
-  $('#backup-download').addEventListener('click', async () => {
-    download(await store.vault());
-    backedUp();
-  });
-  $('#backup-show').addEventListener('click', async () => {
-    const wif = await withKey((priv) => crypto.encodeWif(priv));
-    $('#backup-wif').textContent = wif;
-    $('#backup-wif').hidden = false;
-    backedUp();
-  });
-  $('#backup-continue').addEventListener('click', async () => {
-    if (!backupDone) return;
-    $('#backup-wif').textContent = '';
-    await proceedOrHome(await store.vault());
-  });
   $('#allow').addEventListener('click', onAllow);
   $('#deny').addEventListener('click', () => refuse('denied', 'the person pressed Deny'));
   $('#sign').addEventListener('click', onSign);

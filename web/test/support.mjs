@@ -268,6 +268,30 @@ export async function importWif(popup, wif, passphrase) {
   await popup.getByRole('button', { name: 'Import key' }).click();
 }
 
+/**
+ * Creates a key with `passphrase` on sigil's login page (a browser without
+ * one), through the backup step, and waits for the Sign in screen.
+ */
+export async function createKeyOnLoginPage(page, passphrase) {
+  await page.getByRole('heading', { name: 'Your key, in this browser' }).waitFor();
+  await createWallet(page, passphrase);
+  await page.getByRole('button', { name: 'Show private key' }).click();
+  await page.getByRole('button', { name: 'Continue' }).click();
+  await page.getByRole('button', { name: 'Sign in' }).waitFor();
+}
+
+/** Registers an OAuth client at sigil's RFC 7591 endpoint; resolves to its answer. */
+export async function registerClient(sigilUrl, metadata) {
+  const answer = await fetch(`${sigilUrl}/oauth2/register`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify(metadata),
+  });
+  const body = await answer.json();
+  if (!answer.ok) throw new Error(`registration refused: ${JSON.stringify(body)}`);
+  return body;
+}
+
 /** Unlocks the wallet shown in `page`. */
 export async function unlock(page, passphrase) {
   await page.getByRole('textbox', { name: 'Passphrase', exact: true }).fill(passphrase);

@@ -43,6 +43,11 @@ pub(crate) enum Command {
     /// the server closes them and its resident memory before, during and
     /// after.
     Connections(Box<ConnectionsArgs>),
+    /// Measure the OAuth provider's token endpoint: authorization-code
+    /// exchanges and refreshes per second (a person signed in and
+    /// consented over HTTP beforehand), beside token-for-endpoint on the
+    /// same server, each against its in-process ceiling.
+    Oauth(Box<OAuthArgs>),
 }
 
 /// How the ceilings are measured (crates/sigil-bench/README.md).
@@ -188,6 +193,26 @@ pub(crate) struct TokenArgs {
     /// Also print the ceiling's step-by-step breakdown.
     #[arg(long)]
     pub(crate) components: bool,
+    /// Calibration of the ceilings.
+    #[command(flatten)]
+    pub(crate) batch: BatchArgs,
+    /// One JSON object on standard output instead of tables.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+/// `sigil-bench oauth`.
+#[derive(Debug, Args)]
+pub(crate) struct OAuthArgs {
+    /// The server (started here; --target is not supported).
+    #[command(flatten)]
+    pub(crate) server: ServerArgs,
+    /// The load; --requests caps the codes made per phase [default: 300000].
+    #[command(flatten)]
+    pub(crate) load: LoadArgs,
+    /// Seconds spent making codes before each phase (codes live 60 s).
+    #[arg(long, value_name = "S", default_value_t = 20.0)]
+    pub(crate) prepare_seconds: f64,
     /// Calibration of the ceilings.
     #[command(flatten)]
     pub(crate) batch: BatchArgs,

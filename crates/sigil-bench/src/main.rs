@@ -28,6 +28,7 @@ fn main() -> ExitCode {
         Command::Token(args) => commands::token::run(args),
         Command::Validate(args) => commands::validate::run(args),
         Command::Connections(args) => commands::connections::run(args),
+        Command::Oauth(args) => commands::oauth::run(args),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

@@ -43,6 +43,9 @@ pub(crate) enum Command {
     Keys(KeysArgs),
     /// Manage the account registry (docs/protocol.md §9).
     Accounts(AccountsArgs),
+    /// Manage the OAuth provider's clients: the apps that may offer "Sign
+    /// in with sigil" (docs/protocol.md §17).
+    Clients(ClientsArgs),
     /// Generate a random private key and print its WIF, public key,
     /// addresses and bap_id.
     ///
@@ -358,6 +361,105 @@ pub(crate) struct AccountAddArgs {
     /// none: any endpoint).
     #[arg(long = "audience", value_name = "URL-PREFIX")]
     pub(crate) audiences: Vec<String>,
+}
+
+/// `sigil clients`.
+#[derive(Debug, Args)]
+pub(crate) struct ClientsArgs {
+    /// Which store.
+    #[command(flatten)]
+    pub(crate) store: StoreArgs,
+    /// What to do.
+    #[command(subcommand)]
+    pub(crate) command: ClientsCommand,
+}
+
+/// `sigil clients …`.
+#[derive(Debug, Subcommand)]
+pub(crate) enum ClientsCommand {
+    /// Register an app. A client_secret_basic or client_secret_post
+    /// client gets a generated secret, printed this once: only its hash is
+    /// stored.
+    Add(ClientAddArgs),
+    /// Show every client (never a secret).
+    List,
+    /// Show one client (never its secret).
+    Show {
+        /// The client's id.
+        client_id: String,
+    },
+    /// Delete a client: its consents are forgotten and every token issued
+    /// to it (refresh tokens, and access tokens at /userinfo) stops
+    /// working.
+    Remove {
+        /// The client's id.
+        client_id: String,
+    },
+}
+
+/// `sigil clients add`.
+#[derive(Debug, Args)]
+pub(crate) struct ClientAddArgs {
+    /// The name the consent screen shows.
+    #[arg(long, value_name = "NAME")]
+    pub(crate) name: String,
+    /// A redirect URI, exactly as the app will send it (https, or http on
+    /// 127.0.0.1, [::1] or localhost); repeatable.
+    #[arg(long = "redirect-uri", value_name = "URI", required = true, num_args = 1..)]
+    pub(crate) redirect_uris: Vec<String>,
+    /// How the app authenticates at the token endpoint.
+    #[arg(long, value_enum, value_name = "METHOD", default_value_t = AuthArg::None)]
+    pub(crate) auth: AuthArg,
+    /// The app's public keys for private_key_jwt: a JWKS file
+    /// (`{"keys": […]}`) or one JWK (EC P-256, ES256).
+    #[arg(long, value_name = "FILE", required_if_eq("auth", "private_key_jwt"))]
+    pub(crate) jwks: Option<PathBuf>,
+    /// The app's Bitcoin public key (compressed, hex) for
+    /// bitcoin_auth_token: its X-Auth-Tokens must be signed by it.
+    #[arg(long, value_name = "HEX", required_if_eq("auth", "bitcoin_auth_token"))]
+    pub(crate) pubkey: Option<String>,
+    /// The scopes the app may ask for (openid, profile, offline_access;
+    /// repeatable or space-separated) [default: any].
+    #[arg(long = "scope", value_name = "SCOPE")]
+    pub(crate) scopes: Vec<String>,
+    /// A grant type it may use besides authorization_code: give
+    /// `--grant-type refresh_token` for refresh tokens (repeatable).
+    #[arg(long = "grant-type", value_enum, value_name = "GRANT")]
+    pub(crate) grant_types: Vec<GrantArg>,
+    /// The client id [default: 256 random bits, base64url].
+    #[arg(long = "client-id", value_name = "ID")]
+    pub(crate) client_id: Option<String>,
+}
+
+/// `--auth`: a token endpoint authentication method (docs/protocol.md §17).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum AuthArg {
+    /// A public app (in a browser or on a device): PKCE only.
+    #[value(name = "none")]
+    None,
+    /// The generated secret in `Authorization: Basic`.
+    #[value(name = "client_secret_basic")]
+    ClientSecretBasic,
+    /// The generated secret as `client_secret` in the form.
+    #[value(name = "client_secret_post")]
+    ClientSecretPost,
+    /// An ES256 assertion by a key of --jwks (RFC 7523).
+    #[value(name = "private_key_jwt")]
+    PrivateKeyJwt,
+    /// An X-Auth-Token by --pubkey over the request.
+    #[value(name = "bitcoin_auth_token")]
+    BitcoinAuthToken,
+}
+
+/// `--grant-type`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum GrantArg {
+    /// The code flow (always allowed).
+    #[value(name = "authorization_code")]
+    AuthorizationCode,
+    /// Refresh tokens, rotated on every use.
+    #[value(name = "refresh_token")]
+    RefreshToken,
 }
 
 /// `sigil keygen`.

@@ -32,6 +32,7 @@ fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Serve(args) => commands::serve::run(&args),
         Command::Keys(args) => commands::keys::run(&args, json),
         Command::Accounts(args) => commands::accounts::run(&args, json),
+        Command::Clients(args) => commands::clients::run(&args, json),
         Command::Keygen(args) => commands::keygen::run(&args, json),
         Command::Sign(args) => commands::sign::run(&args, json),
         Command::Verify(args) => commands::verify::run(&args, json),

@@ -24,6 +24,57 @@ pub struct BucketConfig {
     pub burst: u32,
 }
 
+impl BucketConfig {
+    /// Nanoseconds between two tokens: a minute over the rate (at least 1
+    /// a minute).
+    #[must_use]
+    pub fn interval_ns(self) -> u64 {
+        NANOS_PER_MINUTE / u64::from(self.per_minute.max(1))
+    }
+
+    /// How far ahead of now a bucket's theoretical arrival time may run
+    /// and still admit: `interval × (burst − 1)`, nanoseconds.
+    #[must_use]
+    pub fn tolerance_ns(self) -> u64 {
+        self.interval_ns() * u64::from(self.burst.max(1) - 1)
+    }
+
+    /// The decision of a GCRA bucket of this rate whose theoretical
+    /// arrival time is `ahead_ns` past now after the request (the new one
+    /// when `allowed`, the unchanged one when refused): what
+    /// [`KeyedLimiter::check`] answers, and what a shared limiter whose
+    /// store ran the same step (docs/protocol.md §12) answers.
+    #[must_use]
+    pub fn decision(self, allowed: bool, ahead_ns: u64) -> Decision {
+        if allowed {
+            Decision {
+                allowed: true,
+                limit: self.per_minute,
+                remaining: self.remaining(ahead_ns),
+                reset_s: ceil_seconds(ahead_ns),
+                retry_after_s: 0,
+            }
+        } else {
+            Decision {
+                allowed: false,
+                limit: self.per_minute,
+                remaining: 0,
+                reset_s: ceil_seconds(ahead_ns),
+                retry_after_s: ceil_seconds(ahead_ns.saturating_sub(self.tolerance_ns())).max(1),
+            }
+        }
+    }
+
+    /// Tokens available now when the arrival time is `ahead_ns` past now.
+    fn remaining(self, ahead_ns: u64) -> u32 {
+        let interval = self.interval_ns();
+        let headroom = (self.tolerance_ns() + interval).saturating_sub(ahead_ns);
+        u32::try_from(headroom / interval)
+            .unwrap_or(u32::MAX)
+            .min(self.burst.max(1))
+    }
+}
+
 const SHARDS: usize = 16;
 const NANOS_PER_MINUTE: u64 = 60_000_000_000;
 const NANOS_PER_SECOND: u64 = 1_000_000_000;
@@ -73,12 +124,11 @@ impl Decision {
 /// A token bucket per key.
 #[derive(Debug)]
 pub struct KeyedLimiter<K> {
-    limit: u32,
+    bucket: BucketConfig,
     /// Nanoseconds between two tokens.
     interval: u64,
     /// How far ahead of now the arrival time may run: `interval × (burst − 1)`.
     tolerance: u64,
-    burst: u32,
     max_per_shard: usize,
     epoch: Instant,
     shards: Vec<Mutex<Shard<K>>>,
@@ -97,14 +147,10 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
     /// keys.
     #[must_use]
     pub fn new(bucket: BucketConfig, max_tracked: usize) -> Self {
-        let per_minute = u64::from(bucket.per_minute.max(1));
-        let interval = NANOS_PER_MINUTE / per_minute;
-        let burst = bucket.burst.max(1);
         Self {
-            limit: bucket.per_minute,
-            interval,
-            tolerance: interval * u64::from(burst - 1),
-            burst,
+            bucket,
+            interval: bucket.interval_ns(),
+            tolerance: bucket.tolerance_ns(),
             max_per_shard: (max_tracked / SHARDS).max(1),
             epoch: Instant::now(),
             shards: (0..SHARDS)
@@ -151,13 +197,7 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         let new_tat = tat + self.interval;
         shard.map.insert(key.clone(), new_tat);
         drop(shard);
-        Decision {
-            allowed: true,
-            limit: self.limit,
-            remaining: self.remaining(new_tat, now),
-            reset_s: ceil_seconds(new_tat - now),
-            retry_after_s: 0,
-        }
+        self.bucket.decision(true, new_tat - now)
     }
 
     /// The state of `key`'s bucket at `now`, without taking a token.
@@ -170,28 +210,15 @@ impl<K: Hash + Eq + Clone> KeyedLimiter<K> {
         drop(shard);
         Decision {
             allowed: tat - now <= self.tolerance,
-            limit: self.limit,
-            remaining: self.remaining(tat, now),
+            limit: self.bucket.per_minute,
+            remaining: self.bucket.remaining(tat - now),
             reset_s: ceil_seconds(tat - now),
             retry_after_s: ceil_seconds((tat - now).saturating_sub(self.tolerance)),
         }
     }
 
     fn refusal(&self, tat: u64, now: u64) -> Decision {
-        Decision {
-            allowed: false,
-            limit: self.limit,
-            remaining: 0,
-            reset_s: ceil_seconds(tat - now),
-            retry_after_s: ceil_seconds((tat - now).saturating_sub(self.tolerance)).max(1),
-        }
-    }
-
-    fn remaining(&self, tat: u64, now: u64) -> u32 {
-        let headroom = (self.tolerance + self.interval).saturating_sub(tat - now);
-        u32::try_from(headroom / self.interval)
-            .unwrap_or(u32::MAX)
-            .min(self.burst)
+        self.bucket.decision(false, tat - now)
     }
 
     /// Drops every key whose bucket is full again (it is the same as an

@@ -207,6 +207,7 @@ pub fn parse(
     }
     pkce::check_challenge(code_challenge).map_err(back)?;
     let scopes = Scopes::parse(get("scope")).map_err(back)?;
+    check_client_scope(&client, &scopes).map_err(back)?;
     let prompt = parse_prompt(get("prompt")).map_err(back)?;
     let max_age_s = get("max_age")
         .map(|text| {
@@ -242,6 +243,21 @@ pub fn parse(
             bap_id,
         },
         client,
+    ))
+}
+
+/// A client registered with a `scope` may ask only for those scopes.
+fn check_client_scope(client: &RegisteredClient, asked: &Scopes) -> Result<(), OAuthError> {
+    let Some(text) = client.scope.as_deref() else {
+        return Ok(());
+    };
+    let allowed = Scopes::parse(Some(text))?;
+    if allowed.covers(asked) {
+        return Ok(());
+    }
+    Err(OAuthError::new(
+        OAuthErrorCode::InvalidScope,
+        format!("this client may ask only for the scopes {allowed}, not {asked}"),
     ))
 }
 
@@ -302,6 +318,7 @@ mod tests {
             secret_hash: None,
             jwks: None,
             bitcoin_pubkey: None,
+            scope: None,
         }
     }
 
@@ -468,6 +485,26 @@ mod tests {
                 "{url}"
             );
         }
+    }
+
+    #[test]
+    fn a_client_with_a_scope_may_ask_only_for_it() {
+        let limited = || {
+            let mut c = client();
+            c.scope = Some("openid".into());
+            c
+        };
+        let asked = params(&with(("scope", Some("openid profile"))));
+        let refusal = parse(&asked, |_| Some(limited())).unwrap_err();
+        assert_eq!(refusal.error().error, OAuthErrorCode::InvalidScope);
+        assert!(
+            refusal
+                .redirect_url("https://sigil.example")
+                .is_some_and(|url| url.starts_with("https://app.example/cb?error=invalid_scope")),
+            "{refusal:?}"
+        );
+        let (r, _) = parse(&params(&with(("scope", None))), |_| Some(limited())).unwrap();
+        assert_eq!(r.scopes.to_string(), "openid");
     }
 
     #[test]

@@ -8,6 +8,7 @@ use subtle::ConstantTimeEq as _;
 
 use crate::error::{OAuthError, OAuthErrorCode, Result};
 use crate::redirect;
+use crate::scope::Scopes;
 use sigil_core::quoted;
 
 /// How a client authenticates at the token endpoint
@@ -113,6 +114,10 @@ pub struct RegisteredClient {
     pub jwks: Option<serde_json::Value>,
     /// The compressed public key (hex), for `bitcoin_auth_token`.
     pub bitcoin_pubkey: Option<String>,
+    /// The scopes it may ask for (RFC 7591 `scope`), space-separated;
+    /// `None`: any scope the server knows.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scope: Option<String>,
 }
 
 impl RegisteredClient {
@@ -203,6 +208,8 @@ pub struct ClientMetadata {
     pub jwks: Option<serde_json::Value>,
     /// The compressed key (hex) for `bitcoin_auth_token`.
     pub bitcoin_pubkey: Option<String>,
+    /// The scopes the client may ask for (RFC 7591 §2); absent: any.
+    pub scope: Option<String>,
 }
 
 /// The longest client name accepted, characters.
@@ -215,13 +222,48 @@ fn metadata_error(description: String) -> OAuthError {
     OAuthError::new(OAuthErrorCode::InvalidClientMetadata, description)
 }
 
+/// Who is adding a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Registrar {
+    /// Anyone, through dynamic registration: no secret methods.
+    Anyone,
+    /// The operator (`sigil clients add`): every method.
+    Operator,
+}
+
 /// Checks dynamic registration metadata and gives the client to store
 /// under `client_id` (the caller makes the id).
 ///
 /// # Errors
 /// `invalid_redirect_uri` for a redirect URI [`redirect::check_registered`]
-/// refuses; `invalid_client_metadata` naming the member otherwise.
+/// refuses; `invalid_client_metadata` naming the member otherwise (a
+/// secret method included: those are for [`add_by_operator`]).
 pub fn register(metadata: &ClientMetadata, client_id: String) -> Result<RegisteredClient> {
+    build(metadata, client_id, None, Registrar::Anyone)
+}
+
+/// Checks an operator's client (`sigil clients add`) by the rules of
+/// [`register`], except that every method of [`AuthMethod::ALL`] is
+/// allowed; a `client_secret_*` client needs `secret` (the hash of a
+/// secret the caller made with [`new_secret`]), the other methods none.
+///
+/// # Errors
+/// As [`register`]; `invalid_client_metadata` when `secret` is missing
+/// for a secret method or given for another.
+pub fn add_by_operator(
+    metadata: &ClientMetadata,
+    client_id: String,
+    secret: Option<SecretHash>,
+) -> Result<RegisteredClient> {
+    build(metadata, client_id, secret, Registrar::Operator)
+}
+
+fn build(
+    metadata: &ClientMetadata,
+    client_id: String,
+    secret_hash: Option<SecretHash>,
+    by: Registrar,
+) -> Result<RegisteredClient> {
     if metadata.redirect_uris.is_empty() {
         return Err(OAuthError::new(
             OAuthErrorCode::InvalidRedirectUri,
@@ -244,40 +286,23 @@ pub fn register(metadata: &ClientMetadata, client_id: String) -> Result<Register
             "response_types must be [\"code\"]: only the authorization code flow is served".into(),
         ));
     }
-    let mut grant_types = vec![GrantType::AuthorizationCode];
-    for name in metadata.grant_types.iter().flatten() {
-        match GrantType::parse(name) {
-            Some(GrantType::AuthorizationCode) => {}
-            Some(GrantType::RefreshToken) => grant_types.push(GrantType::RefreshToken),
-            None => {
-                return Err(metadata_error(format!(
-                    "grant_types: {} is not served (authorization_code, refresh_token)",
-                    quoted(name)
-                )));
-            }
+    let grant_types = grant_types(metadata)?;
+    let auth_method = auth_method(metadata, by)?;
+    match (auth_method.uses_secret(), &secret_hash) {
+        (true, None) => {
+            return Err(metadata_error(format!(
+                "{} needs a client secret",
+                auth_method.as_str()
+            )));
         }
+        (false, Some(_)) => {
+            return Err(metadata_error(format!(
+                "{} takes no client secret",
+                auth_method.as_str()
+            )));
+        }
+        _ => {}
     }
-    grant_types.dedup();
-    let auth_method = match metadata.token_endpoint_auth_method.as_deref() {
-        None => AuthMethod::None,
-        Some(name) => match AuthMethod::parse(name) {
-            Some(
-                m @ (AuthMethod::None | AuthMethod::PrivateKeyJwt | AuthMethod::BitcoinAuthToken),
-            ) => m,
-            Some(m) => {
-                return Err(metadata_error(format!(
-                    "token_endpoint_auth_method {} is given to clients an operator adds (`sigil clients add`); register with none, private_key_jwt or bitcoin_auth_token",
-                    m.as_str()
-                )));
-            }
-            None => {
-                return Err(metadata_error(format!(
-                    "token_endpoint_auth_method {} is unknown (none, private_key_jwt, bitcoin_auth_token)",
-                    quoted(name)
-                )));
-            }
-        },
-    };
     let jwks = match (auth_method, &metadata.jwks) {
         (AuthMethod::PrivateKeyJwt, Some(jwks)) => {
             check_jwks(jwks)?;
@@ -304,6 +329,14 @@ pub fn register(metadata: &ClientMetadata, client_id: String) -> Result<Register
         }
         _ => None,
     };
+    let scope = match metadata.scope.as_deref() {
+        None => None,
+        Some(text) => {
+            let scopes = Scopes::parse(Some(text))
+                .map_err(|e| metadata_error(format!("scope: {}", e.error_description)))?;
+            Some(scopes.to_string())
+        }
+    };
     let client_name = match &metadata.client_name {
         Some(name)
             if name.trim().is_empty()
@@ -323,10 +356,58 @@ pub fn register(metadata: &ClientMetadata, client_id: String) -> Result<Register
         redirect_uris: metadata.redirect_uris.clone(),
         grant_types,
         auth_method,
-        secret_hash: None,
+        secret_hash,
         jwks,
         bitcoin_pubkey,
+        scope,
     })
+}
+
+/// `grant_types`: `authorization_code` always, `refresh_token` when
+/// listed.
+fn grant_types(metadata: &ClientMetadata) -> Result<Vec<GrantType>> {
+    let mut grant_types = vec![GrantType::AuthorizationCode];
+    for name in metadata.grant_types.iter().flatten() {
+        match GrantType::parse(name) {
+            Some(GrantType::AuthorizationCode) => {}
+            Some(GrantType::RefreshToken) => {
+                if !grant_types.contains(&GrantType::RefreshToken) {
+                    grant_types.push(GrantType::RefreshToken);
+                }
+            }
+            None => {
+                return Err(metadata_error(format!(
+                    "grant_types: {} is not served (authorization_code, refresh_token)",
+                    quoted(name)
+                )));
+            }
+        }
+    }
+    Ok(grant_types)
+}
+
+/// `token_endpoint_auth_method` (absent: `none`); the secret methods only
+/// for the operator.
+fn auth_method(metadata: &ClientMetadata, by: Registrar) -> Result<AuthMethod> {
+    let Some(name) = metadata.token_endpoint_auth_method.as_deref() else {
+        return Ok(AuthMethod::None);
+    };
+    match (AuthMethod::parse(name), by) {
+        (Some(m), Registrar::Operator) => Ok(m),
+        (Some(m), Registrar::Anyone) if !m.uses_secret() => Ok(m),
+        (Some(m), Registrar::Anyone) => Err(metadata_error(format!(
+            "token_endpoint_auth_method {} is given to clients an operator adds (`sigil clients add`); register with none, private_key_jwt or bitcoin_auth_token",
+            m.as_str()
+        ))),
+        (None, Registrar::Anyone) => Err(metadata_error(format!(
+            "token_endpoint_auth_method {} is unknown (none, private_key_jwt, bitcoin_auth_token)",
+            quoted(name)
+        ))),
+        (None, Registrar::Operator) => Err(metadata_error(format!(
+            "token_endpoint_auth_method {} is unknown (none, client_secret_basic, client_secret_post, private_key_jwt, bitcoin_auth_token)",
+            quoted(name)
+        ))),
+    }
 }
 
 /// A `jwks` for `private_key_jwt`: an object with a non-empty `keys`
@@ -350,6 +431,8 @@ fn check_jwks(jwks: &serde_json::Value) -> Result<()> {
             ));
         }
     }
+    sigil_core::jwks::JwkSet::from_json(jwks.to_string().as_bytes())
+        .map_err(|e| metadata_error(format!("jwks: {e}")))?;
     Ok(())
 }
 
@@ -398,6 +481,59 @@ mod tests {
         .unwrap();
         assert_eq!(btc.auth_method, AuthMethod::BitcoinAuthToken);
         assert!(!btc.allows(GrantType::RefreshToken));
+    }
+
+    #[test]
+    fn the_operator_may_add_secret_clients_and_limit_scopes() {
+        let secret = SecretHash::of(&new_secret([7; 32]));
+        let client = add_by_operator(
+            &metadata(serde_json::json!({
+                "redirect_uris": ["https://app.example/cb"],
+                "client_name": "Back office",
+                "token_endpoint_auth_method": "client_secret_post",
+                "scope": "profile openid",
+            })),
+            "c3".into(),
+            Some(secret.clone()),
+        )
+        .unwrap();
+        assert_eq!(client.auth_method, AuthMethod::ClientSecretPost);
+        assert_eq!(client.secret_hash, Some(secret.clone()));
+        assert_eq!(client.scope.as_deref(), Some("openid profile"));
+        for (json, secret, phrase) in [
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_basic"}),
+                None,
+                "needs a client secret",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"]}),
+                Some(secret.clone()),
+                "takes no client secret",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "scope": "openid email"}),
+                None,
+                "scope: unknown scope \"email\"",
+            ),
+            (
+                serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "private_key_jwt",
+                    "jwks": {"keys": [{"kty": "EC", "crv": "P-256", "x": "AA", "y": "AA"}]}}),
+                None,
+                "jwks: ",
+            ),
+        ] {
+            let err = add_by_operator(&metadata(json.clone()), "x".into(), secret).unwrap_err();
+            assert_eq!(err.error, OAuthErrorCode::InvalidClientMetadata, "{json}");
+            assert!(err.error_description.contains(phrase), "{json}: {err}");
+        }
+        // The same metadata by anyone: secret methods stay the operator's.
+        let err = register(
+            &metadata(serde_json::json!({"redirect_uris": ["https://a.example/cb"], "token_endpoint_auth_method": "client_secret_post"})),
+            "x".into(),
+        )
+        .unwrap_err();
+        assert!(err.error_description.contains("sigil clients add"), "{err}");
     }
 
     #[test]

@@ -248,6 +248,7 @@ mod tests {
             secret_hash: Some(SecretHash::of("s3cret")),
             jwks: None,
             bitcoin_pubkey: None,
+            scope: None,
         }
     }
 

@@ -120,6 +120,9 @@ pub struct Config {
     pub database: String,
     /// Optional Redis URL for replay records and rate limits (docs/protocol.md §12).
     pub redis: Option<String>,
+    /// Put before every Redis key: instances sharing replay records and
+    /// limits use one prefix; separate deployments on one Redis, their own.
+    pub redis_prefix: String,
     /// Allowed `requestedBy` hosts of signed payloads (docs/protocol.md §11); empty
     /// means the issuer's host and port. A string is split at commas.
     #[serde(deserialize_with = "list")]
@@ -188,6 +191,7 @@ impl Default for Config {
             issuer: "http://localhost:1911".into(),
             database: sigil_store::DEFAULT_STORE_URL.into(),
             redis: None,
+            redis_prefix: sigil_store::DEFAULT_REDIS_PREFIX.into(),
             payload_hosts: Vec::new(),
             rate_limits: Switch::On,
             rate_limit: RateLimitConfig::default(),
@@ -371,16 +375,28 @@ impl Config {
             return Err(ConfigError("body_limit_bytes: at least 1024".into()));
         }
         let wallet = self.wallet_settings()?;
-        if let Some(redis) = &self.redis {
+        let redis = self.redis.clone().filter(|url| !url.is_empty());
+        if let Some(url) = &redis {
+            sigil_store::validate_redis_url(url).map_err(|e| ConfigError(format!("redis: {e}")))?;
+        }
+        if self.redis_prefix.is_empty()
+            || self.redis_prefix.len() > 64
+            || self
+                .redis_prefix
+                .chars()
+                .any(|c| c.is_control() || c.is_whitespace())
+        {
             return Err(ConfigError(format!(
-                "redis: this build has no Redis backend yet ({} given)",
-                scheme_of(redis)
+                "redis_prefix: {:?} must be 1 to 64 bytes without spaces or control characters (default \"sigil:\")",
+                self.redis_prefix
             )));
         }
         Ok(Settings {
             listen,
             issuer: self.issuer.clone(),
             database: self.database.clone(),
+            redis,
+            redis_prefix: self.redis_prefix.clone(),
             payload_hosts,
             rate_limits: self.rate_limits.is_on().then_some(self.rate_limit),
             require_bound_message: self.require_bound_message,
@@ -482,6 +498,11 @@ pub struct Settings {
     pub issuer: String,
     /// Store URL.
     pub database: String,
+    /// Redis URL for the replay records and rate limits, beside the
+    /// database; `None` keeps them in the database and the process.
+    pub redis: Option<String>,
+    /// The Redis key prefix.
+    pub redis_prefix: String,
     /// Allowed `requestedBy` hosts.
     pub payload_hosts: Vec<String>,
     /// The rate limits, or `None` when switched off.
@@ -557,13 +578,6 @@ fn positive(name: &str, value: u64) -> Result<(), ConfigError> {
 fn issuer_host(issuer: &str) -> String {
     let rest = issuer.split_once("://").map_or(issuer, |(_, rest)| rest);
     rest.split(['/', '?']).next().unwrap_or(rest).to_owned()
-}
-
-fn scheme_of(url: &str) -> String {
-    url.split_once(':').map_or_else(
-        || "a URL without a scheme".into(),
-        |(s, _)| format!("a {s}: URL"),
-    )
 }
 
 /// Why `validate_endpoint` refused a URL, without sigil-core's `endpoint: `
@@ -703,6 +717,37 @@ mod tests {
         assert_eq!(settings.token_lifetime_s, 1800);
         assert_eq!(settings.window, sigil_core::Window::TOKEN_REQUEST);
         assert_eq!(settings.body_limit_bytes, 16384);
+    }
+
+    /// docs/protocol.md §12: a `redis://` URL is taken (an empty one, as an
+    /// empty `SIGIL_REDIS` gives, is none); `rediss://` is refused naming
+    /// TLS, and no refusal echoes a password.
+    #[test]
+    fn redis_urls_and_prefixes() {
+        let with = |redis: &str, prefix: &str| {
+            Config {
+                redis: Some(redis.into()),
+                redis_prefix: prefix.into(),
+                ..Config::default()
+            }
+            .validate()
+        };
+        let settings = with("redis://127.0.0.1:6379/0", "sigil:").unwrap();
+        assert_eq!(settings.redis.as_deref(), Some("redis://127.0.0.1:6379/0"));
+        assert_eq!(settings.redis_prefix, "sigil:");
+        assert_eq!(with("", "sigil:").unwrap().redis, None, "empty is none");
+        assert_eq!(Config::default().validate().unwrap().redis, None);
+        let refused = [
+            ("rediss://:hunter2@cache:6380/0", "sigil:", "TLS"),
+            ("http://:hunter2@cache", "sigil:", "redis://"),
+            ("redis://cache/0", "", "redis_prefix"),
+            ("redis://cache/0", "a b:", "redis_prefix"),
+        ];
+        for (url, prefix, phrase) in refused {
+            let error = with(url, prefix).unwrap_err().to_string();
+            assert!(error.contains(phrase), "{url} {prefix:?}: {error}");
+            assert!(!error.contains("hunter2"), "{url} leaks: {error}");
+        }
     }
 
     #[test]

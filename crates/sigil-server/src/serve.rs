@@ -5,7 +5,7 @@
 use std::future::Future;
 use std::sync::Arc;
 
-use sigil_store::Store;
+use sigil_store::{RedisOptions, Store};
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tracing::{info, warn};
@@ -17,7 +17,8 @@ use crate::master_key::MasterKey;
 use crate::routes::router;
 use crate::state::AppState;
 
-/// Opens the store named by `settings`, prepares the state (first signing
+/// Opens the store named by `settings` (its database, and Redis beside it
+/// when configured), prepares the state (first signing
 /// key, accounts) and serves on `listener` until `shutdown` resolves.
 ///
 /// # Errors
@@ -29,9 +30,24 @@ pub async fn run(
     listener: TcpListener,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> Result<(), ServeError> {
-    let store = Store::open(&settings.database).await?;
+    let store = open_store(&settings).await?;
     let state = AppState::new(settings, store, master, Arc::new(SystemClock)).await?;
     serve(state, listener, shutdown).await
+}
+
+/// Opens the store `settings` name: the database, and Redis beside it for
+/// the replay records and rate-limit buckets when `redis` is set
+/// (docs/protocol.md §12).
+///
+/// # Errors
+///
+/// [`ServeError`] when a store cannot be opened.
+pub async fn open_store(settings: &Settings) -> Result<Store, ServeError> {
+    let redis = settings
+        .redis
+        .as_deref()
+        .map(|url| (url, RedisOptions::with_prefix(&settings.redis_prefix)));
+    Ok(Store::open_with(&settings.database, redis).await?)
 }
 
 /// Serves `state` on `listener`, with the background tasks (key and

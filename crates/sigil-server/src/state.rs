@@ -6,7 +6,7 @@ use arc_swap::ArcSwap;
 
 use axum::body::Bytes;
 use sigil_core::payload::Policy;
-use sigil_store::Store;
+use sigil_store::{Durability, Store};
 use tracing::{info, warn};
 
 use crate::accounts::Registry;
@@ -15,9 +15,9 @@ use crate::config::Settings;
 use crate::error::ServeError;
 use crate::handlers::wallet::WalletAssets;
 use crate::keyring::{self, KeyRing};
+use crate::limits::Limits;
 use crate::master_key::MasterKey;
 use crate::metrics::Metrics;
-use sigil_edge::{ClientKey, KeyedLimiter};
 
 /// The shared state of a running server.
 #[derive(Debug, Clone)]
@@ -39,13 +39,6 @@ struct Inner {
     discovery_json: Bytes,
     payload_policy: Policy,
     wallet: Option<WalletAssets>,
-}
-
-/// The in-process limiters of docs/protocol.md §10.
-#[derive(Debug)]
-pub(crate) struct Limits {
-    pub(crate) per_key: KeyedLimiter<[u8; 33]>,
-    pub(crate) per_address: KeyedLimiter<ClientKey>,
 }
 
 impl AppState {
@@ -93,12 +86,26 @@ impl AppState {
             );
         }
         let registry = Registry::load(store.accounts().as_ref()).await?;
-        let limits = settings.rate_limits.map(|limits| Limits {
-            per_key: KeyedLimiter::new(limits.per_key, limits.max_tracked),
-            per_address: KeyedLimiter::new(limits.per_address, limits.max_tracked),
-        });
-        if limits.is_none() {
-            warn!("rate limits are OFF: use this only for benchmarks and tests");
+        let limits = settings
+            .rate_limits
+            .map(|limits| Limits::new(limits, store.rate_limits().cloned()));
+        match &limits {
+            None => warn!("rate limits are OFF: use this only for benchmarks and tests"),
+            Some(limits) if limits.is_shared() => {
+                info!("rate limits are shared through the store's buckets");
+            }
+            Some(_) => {}
+        }
+        match store.replay().durability().await {
+            Ok(durability) => {
+                if let Some(warning) = durability_warning(&durability) {
+                    warn!("{warning}");
+                }
+            }
+            Err(error) => warn!(
+                %error,
+                "cannot tell whether the replay records survive a restart of their store"
+            ),
         }
         let wallet = settings
             .wallet
@@ -235,10 +242,20 @@ impl AppState {
             tracing::debug!(%error, "purging expired OAuth records");
         }
         if let Some(limits) = &self.inner.limits {
-            limits.per_key.retain_recent(limits.per_key.now());
-            limits.per_address.retain_recent(limits.per_address.now());
+            limits.retain_recent();
         }
         Ok(purged)
+    }
+}
+
+/// The start-up warning for replay records that a restart of their store
+/// would lose (docs/protocol.md §12), or `None` when they are durable.
+fn durability_warning(durability: &Durability) -> Option<String> {
+    match durability {
+        Durability::LostOnRestart { reason } => Some(format!(
+            "replay records are LOST when their store restarts ({reason}): after such a restart a token request, signed request or payload used before it is accepted again while it is still inside its signature window; enable `appendonly yes` in Redis"
+        )),
+        _ => None,
     }
 }
 
@@ -249,6 +266,23 @@ mod tests {
     use super::*;
     use crate::clock::ManualClock;
     use crate::config::Config;
+
+    #[test]
+    fn the_durability_warning_says_what_a_restart_allows() {
+        assert_eq!(durability_warning(&Durability::Durable), None);
+        let warning = durability_warning(&Durability::LostOnRestart {
+            reason: "Redis has no append-only file (appendonly no)".into(),
+        })
+        .expect("a warning");
+        for phrase in [
+            "LOST when their store restarts",
+            "appendonly no",
+            "inside its signature window",
+            "appendonly yes",
+        ] {
+            assert!(warning.contains(phrase), "{phrase}: {warning}");
+        }
+    }
 
     /// docs/protocol.md §13: the reload retires a key once its tokens have expired,
     /// and the store erases its private key then; `list_keys` still shows

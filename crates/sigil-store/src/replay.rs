@@ -67,6 +67,22 @@ pub enum Insertion {
     AlreadyUsed,
 }
 
+/// Whether a store's replay records survive a restart of the store itself
+/// (the answer of [`ReplayStore::durability`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum Durability {
+    /// Records are written to disk: a restart of the store keeps them.
+    Durable,
+    /// A restart of the store loses records (e.g. Redis without an
+    /// append-only file): after one, a statement used before it verifies
+    /// again while it is still inside its signature window.
+    LostOnRestart {
+        /// What was found, for the start-up warning.
+        reason: String,
+    },
+}
+
 /// One signed statement to record once: the argument of
 /// [`ReplayStore::insert_if_absent`].
 ///
@@ -132,10 +148,22 @@ pub trait ReplayStore: Backend {
     ) -> BoxFuture<'_, Result<Insertion>>;
 
     /// Deletes every record with `expires_at_ms <= now_ms`, in all
-    /// namespaces, and returns how many. Never removes a live record.
+    /// namespaces, and returns how many. Never removes a live record. A
+    /// backend whose records expire by themselves (Redis) answers 0.
     ///
     /// # Errors
     ///
     /// When the store cannot answer.
     fn purge_expired(&self, now_ms: u64) -> BoxFuture<'_, Result<u64>>;
+
+    /// Whether the records survive a restart of the store, read once at
+    /// start-up so the server can warn when they would not. The SQL
+    /// backends commit to disk before they answer: [`Durability::Durable`].
+    ///
+    /// # Errors
+    ///
+    /// When the store cannot answer.
+    fn durability(&self) -> BoxFuture<'_, Result<Durability>> {
+        Box::pin(std::future::ready(Ok(Durability::Durable)))
+    }
 }

@@ -6,6 +6,8 @@ use crate::account::AccountStore;
 use crate::error::Result;
 use crate::oauth::{NoOAuthStore, OAuthStore};
 use crate::postgres::{PostgresOptions, PostgresStore};
+use crate::rate_limit::RateLimitStore;
+use crate::redis::{RedisOptions, RedisReplayStore};
 use crate::replay::ReplayStore;
 use crate::signing_key::SigningKeyStore;
 use crate::sqlite::{SqliteOptions, SqliteStore};
@@ -13,10 +15,10 @@ use crate::url::StoreUrl;
 
 /// Replay records, signing keys and accounts, each behind its trait.
 ///
-/// [`Store::open`] puts one backend behind all three; a Redis replay store
-/// beside a SQL database (docs/protocol.md §12) will be
-/// [`with_replay`](Self::with_replay). Cloning is cheap and shares the
-/// backends.
+/// [`Store::open`] puts one backend behind all three;
+/// [`Store::open_with`] puts a Redis beside the database for the replay
+/// records and the rate-limit buckets (docs/protocol.md §12). Cloning is
+/// cheap and shares the backends.
 #[derive(Debug, Clone)]
 pub struct Store {
     replay: Arc<dyn ReplayStore>,
@@ -25,6 +27,9 @@ pub struct Store {
     /// The OAuth provider's records (docs/protocol.md §17); [`NoOAuthStore`]
     /// for a backend without them.
     oauth: Arc<dyn OAuthStore>,
+    /// Rate-limit buckets shared between instances, when a backend keeps
+    /// them (Redis); `None` leaves the limits in-process.
+    rate_limits: Option<Arc<dyn RateLimitStore>>,
 }
 
 impl Store {
@@ -46,6 +51,40 @@ impl Store {
     /// [`Error::Corrupt`](crate::Error::Corrupt) for a file that is not a
     /// database; [`Error::SchemaTooNew`](crate::Error::SchemaTooNew).
     pub async fn open(url: &str) -> Result<Self> {
+        Self::open_with(url, None).await
+    }
+
+    /// [`Store::open`] for `database`, then, when `redis` is given, a
+    /// Redis beside it (`redis://[[user]:password@]host[:port][/DB]`, with
+    /// its options: the key prefix, the timeouts) keeping the replay
+    /// records and the rate-limit buckets that every instance shares.
+    /// The database keeps everything else.
+    ///
+    /// # Errors
+    ///
+    /// As [`Store::open`]; for Redis,
+    /// [`Error::InvalidUrl`](crate::Error::InvalidUrl) for a URL that is
+    /// not `redis://…` (`rediss://` included: no TLS in this build) and
+    /// [`Error::Unavailable`](crate::Error::Unavailable) when it cannot
+    /// be reached in time.
+    pub async fn open_with(database: &str, redis: Option<(&str, RedisOptions)>) -> Result<Self> {
+        let store = Self::open_database(database).await?;
+        let Some((url, options)) = redis else {
+            return Ok(store);
+        };
+        let redis = match RedisReplayStore::open(url, options).await {
+            Ok(redis) => redis,
+            Err(error) => {
+                let _ = store.close().await;
+                return Err(error);
+            }
+        };
+        Ok(store
+            .with_rate_limits(Arc::new(redis.rate_limits()))
+            .with_replay(Arc::new(redis)))
+    }
+
+    async fn open_database(url: &str) -> Result<Self> {
         match StoreUrl::parse(url)? {
             StoreUrl::Sqlite(location) => {
                 let store = SqliteStore::open_location(location, SqliteOptions::default()).await?;
@@ -72,6 +111,7 @@ impl Store {
             keys: backend.clone(),
             accounts: backend,
             oauth: Arc::new(NoOAuthStore),
+            rate_limits: None,
         }
     }
 
@@ -87,6 +127,7 @@ impl Store {
             keys,
             accounts,
             oauth: Arc::new(NoOAuthStore),
+            rate_limits: None,
         }
     }
 
@@ -106,6 +147,22 @@ impl Store {
     #[must_use]
     pub fn with_replay(self, replay: Arc<dyn ReplayStore>) -> Self {
         Self { replay, ..self }
+    }
+
+    /// This store with `rate_limits` keeping the rate-limit buckets.
+    #[must_use]
+    pub fn with_rate_limits(self, rate_limits: Arc<dyn RateLimitStore>) -> Self {
+        Self {
+            rate_limits: Some(rate_limits),
+            ..self
+        }
+    }
+
+    /// The shared rate-limit buckets, or `None` when the limits are kept
+    /// in each process.
+    #[must_use]
+    pub fn rate_limits(&self) -> Option<&Arc<dyn RateLimitStore>> {
+        self.rate_limits.as_ref()
     }
 
     /// Replay records.

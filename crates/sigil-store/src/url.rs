@@ -23,7 +23,6 @@ pub(crate) enum StoreUrl {
 /// A parsed `redis://` URL, for the replay records and rate limits beside
 /// a database (docs/protocol.md §12).
 #[derive(Debug, Clone)]
-#[allow(dead_code)] // the Redis backend (next commit) opens it
 pub(crate) struct RedisUrl(pub(crate) redis::ConnectionInfo);
 
 /// Where an SQLite database lives.
@@ -57,7 +56,6 @@ impl StoreUrl {
     }
 }
 
-#[allow(dead_code)] // the Redis backend (next commit) opens it
 impl RedisUrl {
     /// `redis://[[user]:password@]host[:port][/DB]`. `rediss://` (TLS) is
     /// refused: this build has no TLS stack for Redis (docs/decisions/0015).
@@ -80,6 +78,17 @@ impl RedisUrl {
             .map(Self)
             .map_err(|e| invalid(&format!("redis: {}", e.category())))
     }
+}
+
+/// Checks a Redis URL as [`Store::open_with`](crate::Store::open_with)
+/// will read it, without connecting: `redis://[[user]:password@]host[:port][/DB]`.
+///
+/// # Errors
+///
+/// [`Error::InvalidUrl`] naming what is wrong (`rediss://` included: this
+/// build has no TLS stack for Redis), never the URL itself.
+pub fn validate_redis_url(url: &str) -> Result<()> {
+    RedisUrl::parse(url).map(|_| ())
 }
 
 /// The libpq connection-string form: `host=/run/postgresql dbname=sigil`.

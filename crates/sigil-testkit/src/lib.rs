@@ -13,9 +13,11 @@ use serde_json::Value;
 
 mod postgres;
 mod proxy;
+mod redis_prefix;
 
 pub use postgres::{DEFAULT_POSTGRES_URL, PostgresSchema, with_search_path};
 pub use proxy::TcpProxy;
+pub use redis_prefix::{DEFAULT_TEST_REDIS_URL, RedisPrefix};
 
 /// The repository's root directory.
 #[must_use]

@@ -9,6 +9,8 @@ mod extract;
 mod fetch;
 mod key_cache;
 mod layer;
+#[cfg(feature = "redis")]
+mod redis_guard;
 mod replay;
 mod validator;
 mod x_auth_mode;
@@ -24,6 +26,8 @@ pub use credentials::X_AUTH_TOKEN_HEADER;
 pub use error::{Error, Rejection};
 pub use extract::AuthenticatedRequest;
 pub use layer::{AuthLayer, AuthService};
+#[cfg(feature = "redis")]
+pub use redis_guard::{DEFAULT_REDIS_PREFIX, RedisReplayGuard};
 pub use replay::{
     BoxFuture, DEFAULT_REPLAY_CAPACITY, FULL_RATE_CLIENTS, Insertion, MemoryReplayGuard,
     ReplayGuard, ReplayKind, ReplayRecord, records_per_client,

@@ -6,7 +6,8 @@
 //!     --audience http://127.0.0.1:3000 [--require-signed-requests] \
 //!     [--x-auth-token off|path|url] [--rate-limits on|off] \
 //!     [--rate-limit-per-minute N] [--rate-limit-burst N] \
-//!     [--replay-capacity N] [--trusted-proxies CIDR,…]
+//!     [--replay-capacity N | --redis redis://HOST:PORT/DB [--redis-prefix P]] \
+//!     [--trusted-proxies CIDR,…]
 //! ```
 //!
 //! `GET /health` is open. `GET` and `POST /api/protected` accept a sigil
@@ -33,9 +34,16 @@
 //! of it. The client address is the connection's peer, or `X-Forwarded-For`
 //! from `--trusted-proxies`; IPv6 clients count per /64. Without the
 //! connection's peer address every client counts as one.
+//!
+//! With `--redis`, the replay records live in Redis (`SET NX PX`, keys
+//! `<prefix>replay:<kind>:<hex>`) and every instance given the same Redis
+//! and prefix refuses a statement another one accepted; a Redis that cannot
+//! answer is 503 for signed requests and X-Auth-Tokens (fail closed), while
+//! bearer-only requests go on.
 
 use std::net::SocketAddr;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::http::Uri;
@@ -46,7 +54,9 @@ use clap::Parser;
 use serde_json::json;
 use sigil_core::api::Fault;
 use sigil_edge::ConnectionLimits;
-use sigil_validator::{Authenticated, BucketConfig, IpNet, Validator, XAuthTokenMode};
+use sigil_validator::{
+    Authenticated, BucketConfig, IpNet, RedisReplayGuard, Validator, XAuthTokenMode,
+};
 
 /// An axum resource server protected by sigil tokens (docs/protocol.md §15).
 #[derive(Debug, Parser)]
@@ -104,8 +114,18 @@ struct Args {
     /// what 64 client addresses sending flat out at the rate limit hold in
     /// the 600 s a record lives (195,840 at 300/min burst 60). When full,
     /// only the addresses holding their share of it are refused (429).
-    #[arg(long, value_name = "N")]
+    #[arg(long, value_name = "N", conflicts_with = "redis")]
     replay_capacity: Option<usize>,
+
+    /// Keep the replay records in this Redis (`redis://host:port/DB`; no
+    /// TLS), shared by every instance given the same one and prefix,
+    /// instead of in this process's memory.
+    #[arg(long, value_name = "URL")]
+    redis: Option<String>,
+
+    /// Put before every Redis key.
+    #[arg(long, default_value = sigil_validator::DEFAULT_REDIS_PREFIX, value_name = "PREFIX")]
+    redis_prefix: String,
 
     /// Proxies (addresses or CIDR networks, comma-separated) whose
     /// `X-Forwarded-For` names the client; by default the connection's peer
@@ -188,6 +208,12 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     if let Some(capacity) = args.replay_capacity {
         builder = builder.replay_capacity(capacity);
     }
+    if let Some(url) = &args.redis {
+        let guard = RedisReplayGuard::connect(url, &args.redis_prefix)
+            .await
+            .map_err(|e| format!("--redis: {e}"))?;
+        builder = builder.replay_guard(Arc::new(guard));
+    }
     let validator = builder
         .discover()
         .await
@@ -196,12 +222,17 @@ async fn run(args: Args) -> Result<(), Box<dyn std::error::Error>> {
     let listener = sigil_edge::bind(args.listen)
         .map_err(|e| format!("cannot listen on {}: {e}", args.listen))?;
     eprintln!(
-        "resource-server: listening on http://{}, issuer {}, audience {}{}",
+        "resource-server: listening on http://{}, issuer {}, audience {}{}{}",
         listener.local_addr()?,
         args.issuer,
         args.audience,
         if args.require_signed_requests {
             ", signed requests required"
+        } else {
+            ""
+        },
+        if args.redis.is_some() {
+            ", replay records in Redis"
         } else {
             ""
         }

@@ -34,6 +34,8 @@ fn help_lists_the_spec_flags() {
         "--rate-limit-per-minute",
         "--rate-limit-burst",
         "--replay-capacity",
+        "--redis <URL>",
+        "--redis-prefix",
         "--trusted-proxies",
         "revoking an account does not stop them",
     ] {
@@ -109,4 +111,43 @@ fn an_unusable_issuer_fails_at_start_with_exit_2() {
             "{args:?}: {stderr:?} lacks {phrase:?}"
         );
     }
+}
+
+/// `--redis` takes `redis://` only: `rediss://` (no TLS stack in this
+/// build) and another scheme exit 2 with one line, never echoing the
+/// password; `--redis` and `--replay-capacity` exclude each other.
+#[test]
+fn a_redis_url_it_cannot_use_fails_at_start_with_exit_2() {
+    for (url, phrase) in [
+        ("rediss://:hunter2@cache:6380/0", "TLS"),
+        ("http://:hunter2@cache", "redis://"),
+    ] {
+        let (code, _, stderr) = resource_server(&[
+            "--issuer",
+            "http://127.0.0.1:9",
+            "--audience",
+            "http://127.0.0.1:3000",
+            "--redis",
+            url,
+        ]);
+        assert_eq!(code, 2, "{url}: {stderr}");
+        assert!(
+            stderr.contains("--redis") && stderr.contains(phrase),
+            "{url}: {stderr}"
+        );
+        assert!(!stderr.contains("hunter2"), "{url} leaks: {stderr}");
+        assert_eq!(stderr.trim().lines().count(), 1, "{stderr}");
+    }
+    let (code, _, stderr) = resource_server(&[
+        "--issuer",
+        "http://127.0.0.1:9",
+        "--audience",
+        "http://127.0.0.1:3000",
+        "--redis",
+        "redis://127.0.0.1:6379/0",
+        "--replay-capacity",
+        "10",
+    ]);
+    assert_eq!(code, 2, "{stderr}");
+    assert!(stderr.contains("--replay-capacity"), "{stderr}");
 }

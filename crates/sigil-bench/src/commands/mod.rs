@@ -2,5 +2,6 @@
 
 pub(crate) mod ceiling;
 pub(crate) mod connections;
+pub(crate) mod oauth;
 pub(crate) mod token;
 pub(crate) mod validate;

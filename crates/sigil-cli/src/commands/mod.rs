@@ -3,6 +3,7 @@
 pub(crate) mod accounts;
 pub(crate) mod auth_token;
 pub(crate) mod client;
+pub(crate) mod clients;
 pub(crate) mod inspect;
 pub(crate) mod keygen;
 pub(crate) mod keys;

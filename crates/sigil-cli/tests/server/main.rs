@@ -11,6 +11,7 @@
 
 #[cfg(unix)]
 mod at_rest;
+mod clients;
 mod instances;
 mod resource;
 mod support;

@@ -44,7 +44,7 @@ pub(crate) async fn admit(
     body: Body,
     limit: &mut Limit,
 ) -> Result<Bytes, ApiError> {
-    check_address(state, peer, headers, limit)?;
+    check_address(state, peer, headers, limit).await?;
     require_json(headers)?;
     read_body(headers, body, state.settings().body_limit_bytes).await
 }
@@ -59,7 +59,7 @@ pub(crate) async fn admit_form(
     body: Body,
     limit: &mut Limit,
 ) -> Result<Bytes, ApiError> {
-    check_address(state, peer, headers, limit)?;
+    check_address(state, peer, headers, limit).await?;
     let is_form = headers
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
@@ -77,7 +77,7 @@ pub(crate) async fn admit_form(
 }
 
 /// The per-address limit (docs/protocol.md §10), before anything is read.
-fn check_address(
+async fn check_address(
     state: &AppState,
     peer: SocketAddr,
     headers: &HeaderMap,
@@ -86,9 +86,7 @@ fn check_address(
     let settings = state.settings();
     if let Some(limits) = state.limits() {
         let address = client_addr(peer.ip(), headers, &settings.trusted_proxies);
-        let decision = limits
-            .per_address
-            .check(&ClientKey::of(address), limits.per_address.now());
+        let decision = limits.check_address(ClientKey::of(address)).await;
         limit.0 = Some(decision);
         if !decision.allowed {
             return Err(ApiError::RateLimited {
@@ -101,7 +99,7 @@ fn check_address(
 
 /// The per-key limit, counted only for a key whose signature verified (so
 /// forged requests cannot spend another key's budget, docs/security.md B8).
-pub(crate) fn charge_key(
+pub(crate) async fn charge_key(
     state: &AppState,
     key: &[u8; 33],
     limit: &mut Limit,
@@ -109,7 +107,7 @@ pub(crate) fn charge_key(
     let Some(limits) = state.limits() else {
         return Ok(());
     };
-    let decision = limits.per_key.check(key, limits.per_key.now());
+    let decision = limits.check_key(key).await;
     limit.0 = Some(limit.0.map_or(decision, |d| d.tighter(decision)));
     if decision.allowed {
         Ok(())

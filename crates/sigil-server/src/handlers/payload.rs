@@ -136,7 +136,7 @@ async fn verify(
 
     // 5. Per-key limit, charged only for a fresh payload whose signature
     //    verified, so replays do not spend the signer's budget.
-    charge_key(state, &verified.signer.serialize(), limit)?;
+    charge_key(state, &verified.signer.serialize(), limit).await?;
     Ok(PayloadVerification {
         verified: true,
         address: verified.address,

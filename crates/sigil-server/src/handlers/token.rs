@@ -170,7 +170,7 @@ async fn issue(
     //    verified: neither another key's forgeries nor replays of this
     //    key's old requests (from any address) spend its budget. A refusal
     //    here has used the statement; the client signs a new one.
-    charge_key(state, &request.pubkey.serialize(), limit)?;
+    charge_key(state, &request.pubkey.serialize(), limit).await?;
 
     // 10. Sign.
     let mut jti = [0u8; 16];

@@ -1,7 +1,9 @@
 //! The browser wallet and its SDK (docs/protocol.md §16): `/wallet`,
 //! `/wallet/{asset}`, `/sdk.js` and `/sdk.mjs`, served from the bundles
 //! that `web/build.mjs` writes to `web/dist/` and that are embedded here, so
-//! the binary needs no Node and no files beside it.
+//! the binary needs no Node and no files beside it. The OAuth login page
+//! (§17) is built beside the wallet from the same modules and stylesheet;
+//! its script and template live here too.
 
 use aws_lc_rs::digest::{self, SHA256, SHA384};
 use axum::body::{Body, Bytes};
@@ -20,6 +22,8 @@ const SDK_MJS: &[u8] = include_bytes!("../../../../web/dist/sdk.mjs");
 const WALLET_JS: &[u8] = include_bytes!("../../../../web/dist/wallet.js");
 const WALLET_CSS: &[u8] = include_bytes!("../../../../web/dist/wallet.css");
 const WALLET_HTML: &str = include_str!("../../../../web/dist/wallet.html");
+const LOGIN_JS: &[u8] = include_bytes!("../../../../web/dist/login.js");
+const LOGIN_HTML: &str = include_str!("../../../../web/dist/login.html");
 
 /// The wallet page's Content-Security-Policy (docs/protocol.md §16).
 pub(crate) const WALLET_CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'";
@@ -117,6 +121,8 @@ pub(crate) struct WalletAssets {
     sdk_mjs: Asset,
     files: Vec<(String, Asset)>,
     integrity: String,
+    login_page: String,
+    style_url: String,
 }
 
 impl WalletAssets {
@@ -125,17 +131,27 @@ impl WalletAssets {
     pub(crate) fn new(issuer: &str, settings: &WalletSettings) -> Self {
         let script = Asset::new(WALLET_JS, JAVASCRIPT);
         let style = Asset::new(WALLET_CSS, "text/css; charset=utf-8");
+        let login = Asset::new(LOGIN_JS, JAVASCRIPT);
         let script_name = script.hashed_name("wallet", "js");
         let style_name = style.hashed_name("wallet", "css");
+        let login_name = login.hashed_name("login", "js");
         let config = serde_json::json!({
             "issuer": issuer,
             "signedBy": settings.name,
             "unlockMinutes": settings.unlock_minutes,
         });
+        let config = attribute(&config.to_string());
+        let style_url = format!("/wallet/{style_name}");
         let page = WALLET_HTML
-            .replace("__SIGIL_WALLET_CONFIG__", &attribute(&config.to_string()))
+            .replace("__SIGIL_WALLET_CONFIG__", &config)
             .replace("__WALLET_JS__", &format!("/wallet/{script_name}"))
-            .replace("__WALLET_CSS__", &format!("/wallet/{style_name}"));
+            .replace("__WALLET_CSS__", &style_url);
+        // The request's own values (challenge, CSRF token, app) are filled
+        // in per page by `oauth::pages::login_page`.
+        let login_page = LOGIN_HTML
+            .replace("__SIGIL_WALLET_CONFIG__", &config)
+            .replace("__LOGIN_JS__", &format!("/wallet/{login_name}"))
+            .replace("__WALLET_CSS__", &style_url);
         let integrity = format!(
             "sha384-{}",
             STANDARD.encode(digest::digest(&SHA384, SDK_JS).as_ref())
@@ -144,9 +160,26 @@ impl WalletAssets {
             page: Bytes::from(page),
             sdk_js: Asset::new(SDK_JS, JAVASCRIPT),
             sdk_mjs: Asset::new(SDK_MJS, JAVASCRIPT),
-            files: vec![(script_name, script), (style_name, style)],
+            files: vec![
+                (script_name, script),
+                (style_name, style),
+                (login_name, login),
+            ],
             integrity,
+            login_page,
+            style_url,
         }
+    }
+
+    /// The login page's template: assets and config in place, the
+    /// request's `__NAME__` placeholders still to fill.
+    pub(crate) fn login_page(&self) -> &str {
+        &self.login_page
+    }
+
+    /// The stylesheet's URL, which sigil's other pages share.
+    pub(crate) fn style_url(&self) -> &str {
+        &self.style_url
     }
 
     /// `sha384-…` of `/sdk.js`, for `<script integrity>`.
@@ -306,6 +339,10 @@ mod tests {
         for (name, _) in &assets.files {
             assert!(page.contains(&format!("/wallet/{name}")), "{name}");
         }
+        let login = assets.login_page();
+        assert!(login.contains(assets.style_url()));
+        assert!(!login.contains("__LOGIN_JS__") && !login.contains("__WALLET_CSS__"));
+        assert!(login.contains("__MESSAGE__"), "left for the request");
         assert!(assets.integrity().starts_with("sha384-"));
         assert_eq!(assets.integrity().len(), "sha384-".len() + 64);
     }

@@ -29,7 +29,7 @@ async fn payload_server(name: &str, now_ms: u64, limits: bool) -> TestServer {
     TestServer::start_with(config, dir, now_ms).await
 }
 
-fn body(payload: &Value, address: &str, signature: &str) -> String {
+pub(crate) fn body(payload: &Value, address: &str, signature: &str) -> String {
     json!({"payload": payload, "address": address, "signature": signature}).to_string()
 }
 
@@ -265,7 +265,7 @@ fn key() -> PrivateKey {
 }
 
 /// A fresh payload signed now by the test key, as the wallet signs it.
-fn signed(host: &str, data: &str, timestamp_ms: u64) -> (String, String) {
+pub(crate) fn signed(host: &str, data: &str, timestamp_ms: u64) -> (String, String) {
     let text = Payload::new(
         SIGNUP_WALLET,
         host,
@@ -282,7 +282,7 @@ fn base64_of(bytes: &[u8]) -> String {
     base64::engine::general_purpose::STANDARD.encode(bytes)
 }
 
-fn cashaddr() -> String {
+pub(crate) fn cashaddr() -> String {
     key().address().to_cashaddr().unwrap()
 }
 

@@ -9,7 +9,6 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 use sigil_core::{Network, PrivateKey, bsm};
 use sigil_server::{AppState, Config, ManualClock};
-use sigil_store::Store;
 use tokio::sync::oneshot;
 use tokio::task::JoinHandle;
 
@@ -53,7 +52,9 @@ impl TestServer {
     /// Starts a server with `config` (its database should be in `dir`).
     pub async fn start_with(config: Config, dir: PathBuf, now_ms: u64) -> Self {
         let settings = config.validate().expect("test config is valid");
-        let store = Store::open(&settings.database).await.expect("store opens");
+        let store = sigil_server::open_store(&settings)
+            .await
+            .expect("store opens");
         let clock = Arc::new(ManualClock::new(now_ms));
         let state = AppState::new(settings, store, None, clock.clone())
             .await

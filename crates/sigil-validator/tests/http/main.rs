@@ -14,6 +14,8 @@ mod fetching;
 mod floods;
 mod keys;
 mod origins;
+#[cfg(feature = "redis")]
+mod redis;
 mod signed;
 mod support;
 mod tokens;

@@ -16,7 +16,7 @@ use crate::support::{
 
 /// The es256_jwt.json `valid-access-token`: `sub` is the signer of
 /// signed_requests.json.
-fn vector_token() -> String {
+pub(crate) fn vector_token() -> String {
     let doc = load("es256_jwt.json");
     let case = doc["cases"]
         .as_array()
@@ -27,7 +27,7 @@ fn vector_token() -> String {
     case["input"]["token"].as_str().unwrap().to_owned()
 }
 
-fn signer() -> PrivateKey {
+pub(crate) fn signer() -> PrivateKey {
     let key = PrivateKey::from_wif(SIGNER_WIF).unwrap();
     assert_eq!(key.public_key().to_hex(), SUB);
     key
@@ -35,7 +35,7 @@ fn signer() -> PrivateKey {
 
 /// One signed request as a client builds it.
 #[derive(Debug, Clone)]
-struct Signed {
+pub(crate) struct Signed {
     method: &'static str,
     target: String,
     body: Vec<u8>,
@@ -46,7 +46,7 @@ struct Signed {
 
 impl Signed {
     /// Signed with BSM (base64) by `key` at `timestamp_ms`.
-    fn bsm(
+    pub(crate) fn bsm(
         key: &PrivateKey,
         method: &'static str,
         target: &str,
@@ -81,7 +81,7 @@ impl Signed {
         signed
     }
 
-    async fn send(&self, resource: &Resource, token: &str) -> Answer {
+    pub(crate) async fn send(&self, resource: &Resource, token: &str) -> Answer {
         self.send_as(resource, token, self.method, &self.target)
             .await
     }

@@ -21,7 +21,7 @@ use crate::support::{
     VECTOR_NOW_MS, setup,
 };
 
-fn auth_token(path: &str, timestamp_ms: u64) -> String {
+pub(crate) fn auth_token(path: &str, timestamp_ms: u64) -> String {
     let key = sigil_core::PrivateKey::from_wif(SIGNER_WIF).unwrap();
     build(
         &key,

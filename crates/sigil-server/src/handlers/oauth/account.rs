@@ -61,7 +61,12 @@ async fn show(state: &AppState, headers: &HeaderMap) -> Result<Response, ApiErro
         });
     }
     let address = super::signing::address_of(&session.subject);
-    Ok(pages::account_page(&address, &apps, &session.csrf_token))
+    Ok(pages::account_page(
+        state,
+        &address,
+        &apps,
+        &session.csrf_token,
+    ))
 }
 
 /// The session of a form post to the account page, its CSRF token

@@ -68,7 +68,7 @@ pub(crate) async fn parse(
 pub(crate) fn refuse(state: &AppState, refusal: &AuthorizeRefusal) -> Response {
     match refusal.redirect_url(&state.settings().issuer) {
         Some(url) => see_other(&url),
-        None => pages::error_page(refusal.error()),
+        None => pages::error_page(state, refusal.error()),
     }
 }
 
@@ -147,15 +147,18 @@ async fn run(state: &AppState, query: &str, headers: &HeaderMap) -> Result<Respo
     let host = RegisteredClient::redirect_host(&request.redirect_uri).unwrap_or_default();
     let origin = origin_of(&request.redirect_uri);
     let address = super::signing::address_of(&session.subject);
-    Ok(pages::consent_page(&Consent {
-        client_name: &client.client_name,
-        redirect_host: &host,
-        redirect_origin: &origin,
-        scopes: &request.scopes,
-        address: &address,
-        csrf: &session.csrf_token,
-        request: &without_prompt(query, "consent"),
-    }))
+    Ok(pages::consent_page(
+        state,
+        &Consent {
+            client_name: &client.client_name,
+            redirect_host: &host,
+            redirect_origin: &origin,
+            scopes: &request.scopes,
+            address: &address,
+            csrf: &session.csrf_token,
+            request: &without_prompt(query, "consent"),
+        },
+    ))
 }
 
 /// Makes a code for `request` and the signed-in person, and redirects
@@ -196,7 +199,7 @@ pub(crate) async fn issue_code(
         params.push(("state", s.as_str()));
     }
     let url = redirect::response_url(&request.redirect_uri, &params, &state.settings().issuer)
-        .map_err(|e| pages::error_page(&e))?;
+        .map_err(|e| pages::error_page(state, &e))?;
     Ok(see_other(&url))
 }
 

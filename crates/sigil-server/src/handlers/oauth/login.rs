@@ -10,6 +10,7 @@ use axum::extract::{ConnectInfo, RawQuery, State};
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Response};
 use sigil_core::api::paths;
+use sigil_oauth::RegisteredClient;
 use sigil_oauth::login::{CHALLENGE_LIFETIME_MS, LoginChallenge, recover_signer};
 use sigil_oauth::token::parse_form;
 use sigil_store::SessionRecord;
@@ -66,6 +67,19 @@ fn safe_return(return_to: Option<&str>) -> String {
     }
 }
 
+/// The app a login for `return_to` is for, `(client name, redirect
+/// host)`, when `return_to` is an authorization request that passes its
+/// checks (so the page names only a registered client and one of its
+/// registered redirect URIs).
+async fn asking(state: &AppState, return_to: &str) -> Option<(String, String)> {
+    let query = return_to
+        .strip_prefix(paths::OAUTH_AUTHORIZE)?
+        .strip_prefix('?')?;
+    let (request, client) = super::authorize::parse(state, query).await.ok()?;
+    let host = RegisteredClient::redirect_host(&request.redirect_uri)?;
+    Some((client.client_name, host))
+}
+
 async fn page(state: &AppState, query: Option<&str>) -> Result<Response, Refusal> {
     let params = super::query_params(query);
     let return_to = safe_return(super::param(&params, "return_to"));
@@ -83,11 +97,17 @@ async fn page(state: &AppState, query: Option<&str>) -> Result<Response, Refusal
             now_ms + CHALLENGE_LIFETIME_MS,
         )
         .await?;
+    let asking = asking(state, &return_to).await;
     let mut response = pages::login_page(
-        &challenge.message(),
-        &session::login_csrf(&cookie),
-        &return_to,
-        paths::OAUTH_LOGIN,
+        state,
+        &pages::Login {
+            message: &challenge.message(),
+            csrf: &session::login_csrf(&cookie),
+            return_to: &return_to,
+            asking: asking
+                .as_ref()
+                .map(|(name, host)| (name.as_str(), host.as_str())),
+        },
     );
     response.headers_mut().append(
         header::SET_COOKIE,
@@ -145,7 +165,7 @@ async fn sign_in(
     if !fresh {
         return Err(ApiError::ReplayDetected);
     }
-    charge_key(state, &signer.serialize(), limit)?;
+    charge_key(state, &signer.serialize(), limit).await?;
     let id = new_handle()?;
     let lifetime_s = state.settings().oauth.session_lifetime_s;
     state

@@ -1,37 +1,20 @@
 //! The provider's pages on sigil's origin: error, login, consent and
-//! account. Plain HTML with real labels and button names, one small
-//! stylesheet allowed by its hash, and the wallet page's headers (CSP with
-//! `frame-ancestors 'none'`, `X-Frame-Options: DENY`, `no-store`).
+//! account. The login page is the wallet's (web/src/login.html and
+//! login.js: the key is unlocked and signs in the browser); the others are
+//! plain HTML here with real labels and button names. All share the
+//! wallet's stylesheet and the wallet page's headers (its CSP, with
+//! `frame-ancestors 'none'`; `X-Frame-Options: DENY`; `no-store`).
 
 use std::fmt::Write as _;
-use std::sync::OnceLock;
 
 use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use base64::Engine as _;
+use sigil_core::api::paths;
 use sigil_oauth::Scopes;
 
+use crate::handlers::wallet::WALLET_CSP;
 use crate::middleware::OwnBody;
-
-const STYLE: &str = "body{font:16px/1.5 system-ui,sans-serif;margin:0;background:#f6f6f4;color:#1c1c1c}\
-main{max-width:32rem;margin:3rem auto;padding:2rem;background:#fff;border-radius:12px;box-shadow:0 1px 4px #0002}\
-h1{font-size:1.4rem;margin-top:0}code,pre{font-size:.85rem;word-break:break-all;white-space:pre-wrap}\
-button{font:inherit;padding:.6rem 1.2rem;border-radius:8px;border:1px solid #444;background:#1c1c1c;color:#fff;cursor:pointer}\
-button.secondary{background:#fff;color:#1c1c1c}label{display:block;margin:.8rem 0 .3rem}\
-textarea{width:100%;box-sizing:border-box;font:inherit}ul{padding-left:1.2rem}\
-.row{display:flex;gap:.8rem;flex-wrap:wrap;margin-top:1.2rem}.muted{color:#555}\
-li form{display:inline}@media(max-width:36rem){main{margin:0;border-radius:0}}";
-
-fn style_hash() -> &'static str {
-    static HASH: OnceLock<String> = OnceLock::new();
-    HASH.get_or_init(|| {
-        let digest = sigil_core::hash::sha256(STYLE.as_bytes());
-        format!(
-            "'sha256-{}'",
-            base64::engine::general_purpose::STANDARD.encode(digest)
-        )
-    })
-}
+use crate::state::AppState;
 
 /// Escapes text for HTML element content and attribute values.
 pub(crate) fn esc(text: &str) -> String {
@@ -49,28 +32,49 @@ pub(crate) fn esc(text: &str) -> String {
     out
 }
 
-/// A page: `status`, a title, the body's HTML; `form_origin` is added to
-/// the CSP's `form-action` (the consent page's redirect target).
+/// Said instead of a page when the wallet, which the pages need, is off.
+const WALLET_OFF: &str = "<h1>Signing in is not available</h1>\
+    <p>Signing in with sigil uses its browser wallet, which this server has switched off \
+    (<code>wallet = false</code>). Tell the server's operator.</p>";
+
+/// A page: `status`, a title, the body's HTML, in the wallet's look;
+/// `form_origin` is added to the CSP's `form-action` (the consent page's
+/// redirect target).
 pub(crate) fn page(
+    state: &AppState,
     status: StatusCode,
     title: &str,
     body: &str,
     form_origin: Option<&str>,
 ) -> Response {
+    let style = state.wallet().map_or_else(String::new, |assets| {
+        format!(
+            "<link rel=\"stylesheet\" href=\"{}\">",
+            esc(assets.style_url())
+        )
+    });
     let html = format!(
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
          <meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">\
-         <title>{} · sigil</title><style>{STYLE}</style></head><body><main>{body}</main></body></html>",
+         <meta name=\"color-scheme\" content=\"light dark\"><meta name=\"referrer\" content=\"no-referrer\">\
+         <title>{} · sigil</title><link rel=\"icon\" href=\"data:,\">{style}</head><body>\
+         <header class=\"bar\"><span class=\"brand\" aria-label=\"sigil\"><span class=\"mark\" aria-hidden=\"true\"></span>sigil</span></header>\
+         <main>{body}</main></body></html>",
         esc(title)
     );
-    let form_action = match form_origin {
-        Some(origin) => format!("'self' {origin}"),
-        None => "'self'".to_owned(),
+    with_headers(status, html, form_origin)
+}
+
+/// `html` with the wallet page's headers; `form_origin` added to the CSP's
+/// `form-action`.
+fn with_headers(status: StatusCode, html: String, form_origin: Option<&str>) -> Response {
+    let csp = match form_origin {
+        Some(origin) if !origin.is_empty() => WALLET_CSP.replace(
+            "form-action 'self'",
+            &format!("form-action 'self' {origin}"),
+        ),
+        _ => WALLET_CSP.to_owned(),
     };
-    let csp = format!(
-        "default-src 'none'; style-src {}; img-src 'self'; form-action {form_action}; frame-ancestors 'none'; base-uri 'none'",
-        style_hash()
-    );
     let mut response = (status, html).into_response();
     let headers = response.headers_mut();
     headers.insert(
@@ -95,36 +99,82 @@ pub(crate) fn page(
 }
 
 /// The error page of an authorization request that cannot be redirected.
-pub(crate) fn error_page(error: &sigil_oauth::OAuthError) -> Response {
+pub(crate) fn error_page(state: &AppState, error: &sigil_oauth::OAuthError) -> Response {
     let body = format!(
-        "<h1>This sign-in link cannot be used</h1><p>{}</p>\
+        "<h1>This sign-in link cannot be used</h1><p class=\"alert notice\">{}</p>\
          <p class=\"muted\">Error: <code>{}</code>. Nothing was sent to the app. Go back to the app and start again, or tell its developers.</p>",
         esc(&error.error_description),
         error.error.as_str()
     );
-    page(StatusCode::BAD_REQUEST, "Sign-in error", &body, None)
+    page(state, StatusCode::BAD_REQUEST, "Sign-in error", &body, None)
 }
 
-/// The login page: the challenge to sign, and the form that sends the
-/// signature.
-pub(crate) fn login_page(message: &str, csrf: &str, return_to: &str, action: &str) -> Response {
-    let body = format!(
-        "<h1>Sign in with your Bitcoin key</h1>\
-         <p>Your wallet signs this one-time challenge. Nothing is paid and no key leaves your browser.</p>\
-         <pre id=\"challenge\">{msg}</pre>\
-         <form method=\"post\" action=\"{action}\">\
-         <input type=\"hidden\" name=\"message\" value=\"{msg}\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
-         <input type=\"hidden\" name=\"return_to\" value=\"{ret}\">\
-         <label for=\"signature\">Signature (base64 BSM)</label>\
-         <textarea id=\"signature\" name=\"signature\" rows=\"3\" required></textarea>\
-         <div class=\"row\"><button type=\"submit\">Sign in</button></div></form>",
-        msg = esc(message),
-        csrf = esc(csrf),
-        ret = esc(return_to),
-        action = esc(action),
+/// What the login page shows and posts back.
+pub(crate) struct Login<'a> {
+    /// The challenge to sign.
+    pub(crate) message: &'a str,
+    /// The login form's CSRF token.
+    pub(crate) csrf: &'a str,
+    /// Where the browser goes once signed in.
+    pub(crate) return_to: &'a str,
+    /// The app asking, `(client name, redirect host)`, when `return_to` is
+    /// a valid authorization request; `None` for the account page.
+    pub(crate) asking: Option<(&'a str, &'a str)>,
+}
+
+/// Fills the `__NAME__` placeholders of `template` in one pass (a value
+/// is never read as a placeholder), each value HTML-escaped.
+fn fill(template: &str, values: &[(&str, &str)]) -> String {
+    let mut out = String::with_capacity(template.len() + 512);
+    let mut rest = template;
+    while let Some(start) = rest.find("__") {
+        out.push_str(&rest[..start]);
+        let after = &rest[start + 2..];
+        let name_len = after
+            .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
+            .unwrap_or(after.len());
+        let known = values
+            .iter()
+            .find(|(name, _)| after[..name_len].strip_suffix("__") == Some(name));
+        match known {
+            Some((name, value)) => {
+                out.push_str(&esc(value));
+                rest = &after[name.len() + 2..];
+            }
+            None => {
+                out.push_str("__");
+                rest = after;
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The login page: the wallet's screens (create, import, back up, unlock)
+/// and the form that posts the signed challenge; without JavaScript it
+/// says that it needs it.
+pub(crate) fn login_page(state: &AppState, login: &Login<'_>) -> Response {
+    let Some(assets) = state.wallet() else {
+        return page(state, StatusCode::OK, "Sign in", WALLET_OFF, None);
+    };
+    let (asking, name, host) = match login.asking {
+        Some((name, host)) => ("app", name, host),
+        None => ("account", "", ""),
+    };
+    let html = fill(
+        assets.login_page(),
+        &[
+            ("ASKING", asking),
+            ("CLIENT_NAME", name),
+            ("REDIRECT_HOST", host),
+            ("ACTION", paths::OAUTH_LOGIN),
+            ("MESSAGE", login.message),
+            ("CSRF", login.csrf),
+            ("RETURN_TO", login.return_to),
+        ],
     );
-    page(StatusCode::OK, "Sign in", &body, None)
+    with_headers(StatusCode::OK, html, None)
 }
 
 /// What the consent page shows and posts back.
@@ -139,30 +189,34 @@ pub(crate) struct Consent<'a> {
 }
 
 /// The consent page: the client, where it sends you back, each scope in
-/// words; Allow and Deny.
-pub(crate) fn consent_page(consent: &Consent<'_>) -> Response {
+/// words; Deny and Allow.
+pub(crate) fn consent_page(state: &AppState, consent: &Consent<'_>) -> Response {
     let mut scopes = String::new();
     for scope in consent.scopes.iter() {
         let _ = write!(scopes, "<li>{}</li>", esc(scope.describe()));
     }
     let body = format!(
-        "<h1>{name} wants to sign you in</h1>\
-         <p>Signed in as <code>{address}</code>.</p>\
-         <p>{name} will be able to:</p><ul>{scopes}</ul>\
-         <p class=\"muted\">Afterwards you will be sent back to <strong>{host}</strong>. You can revoke this at any time on your account page.</p>\
+        "<h1 id=\"consent-heading\">{name} wants to sign you in</h1>\
+         <div class=\"who card\"><p class=\"muted\">The app</p><p class=\"app-name big\">{name}</p>\
+         <p class=\"muted\">will be able to:</p><ul class=\"permissions\">{scopes}</ul>\
+         <p class=\"muted\">Afterwards you are sent back to</p><p class=\"origin big\">{host}</p>\
+         <p class=\"muted\">Signed in as <span class=\"mono\">{address}</span></p></div>\
          <form method=\"post\" action=\"{action}\">\
          <input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
          <input type=\"hidden\" name=\"request\" value=\"{request}\">\
-         <div class=\"row\"><button type=\"submit\" name=\"decision\" value=\"allow\">Allow</button>\
-         <button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button></div></form>",
+         <div class=\"actions\"><button type=\"submit\" name=\"decision\" value=\"deny\" class=\"secondary\">Deny</button>\
+         <button type=\"submit\" name=\"decision\" value=\"allow\" class=\"primary\">Allow</button></div></form>\
+         <p class=\"hint\">You can revoke this at any time on <a href=\"{account}\">your account page</a>.</p>",
         name = esc(consent.client_name),
         address = esc(consent.address),
         host = esc(consent.redirect_host),
-        action = sigil_core::api::paths::OAUTH_CONSENT,
+        action = paths::OAUTH_CONSENT,
+        account = paths::ACCOUNT,
         csrf = esc(consent.csrf),
         request = esc(consent.request),
     );
     page(
+        state,
         StatusCode::OK,
         "Allow access",
         &body,
@@ -177,35 +231,53 @@ pub(crate) struct App {
     pub(crate) scopes: String,
 }
 
+/// The scopes of a stored consent in words.
+fn scope_words(scopes: &str) -> String {
+    Scopes::parse(Some(scopes)).map_or_else(
+        |_| scopes.to_owned(),
+        |parsed| {
+            parsed
+                .iter()
+                .map(|scope| scope.describe())
+                .collect::<Vec<_>>()
+                .join("; ")
+        },
+    )
+}
+
 /// The account page: the apps with access, each with Revoke; Sign out.
-pub(crate) fn account_page(address: &str, apps: &[App], csrf: &str) -> Response {
-    use sigil_core::api::paths;
+pub(crate) fn account_page(state: &AppState, address: &str, apps: &[App], csrf: &str) -> Response {
     let mut list = String::new();
     for app in apps {
         let _ = write!(
             list,
-            "<li><strong>{name}</strong> <span class=\"muted\">({scopes})</span> \
+            "<li class=\"site\"><div><span class=\"app-name\">{name}</span><span class=\"muted\">{scopes}</span></div>\
              <form method=\"post\" action=\"{action}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
              <input type=\"hidden\" name=\"client_id\" value=\"{id}\">\
              <button type=\"submit\" class=\"secondary\" aria-label=\"Revoke {name}\">Revoke</button></form></li>",
             name = esc(&app.client_name),
-            scopes = esc(&app.scopes),
+            scopes = esc(&scope_words(&app.scopes)),
             id = esc(&app.client_id),
             csrf = esc(csrf),
             action = paths::ACCOUNT_REVOKE,
         );
     }
-    if apps.is_empty() {
-        list.push_str("<li class=\"muted\">No app has access.</li>");
-    }
+    let list = if apps.is_empty() {
+        "<p class=\"muted\">No app has access.</p>".to_owned()
+    } else {
+        format!("<ul class=\"sites\">{list}</ul>")
+    };
     let body = format!(
-        "<h1>Your account</h1><p>Signed in as <code>{address}</code>.</p>\
-         <h2>Apps with access</h2><ul>{list}</ul>\
+        "<h1>Your account</h1><div class=\"card\"><p class=\"muted\">Signed in as</p>\
+         <p class=\"mono address\">{address}</p></div>\
+         <h2>Apps with access</h2>{list}\
          <form method=\"post\" action=\"{signout}\"><input type=\"hidden\" name=\"csrf_token\" value=\"{csrf}\">\
-         <div class=\"row\"><button type=\"submit\">Sign out</button></div></form>",
+         <div class=\"actions\"><button type=\"submit\" class=\"secondary\">Sign out</button></div></form>\
+         <p class=\"hint\">Your key itself is managed in <a href=\"{wallet}\">the wallet</a>.</p>",
         address = esc(address),
         signout = paths::ACCOUNT_SIGN_OUT,
+        wallet = paths::WALLET,
         csrf = esc(csrf),
     );
-    page(StatusCode::OK, "Your account", &body, None)
+    page(state, StatusCode::OK, "Your account", &body, None)
 }

@@ -25,7 +25,7 @@ use crate::state::AppState;
     post,
     path = "/oauth2/register",
     tag = "oauth",
-    request_body(content = String, content_type = "application/json", description = "RFC 7591 client metadata: redirect_uris, client_name, grant_types, response_types, token_endpoint_auth_method (none, private_key_jwt with jwks, bitcoin_auth_token with bitcoin_pubkey)"),
+    request_body(content = String, content_type = "application/json", description = "RFC 7591 client metadata: redirect_uris, client_name, grant_types, response_types, token_endpoint_auth_method (none, private_key_jwt with jwks, bitcoin_auth_token with bitcoin_pubkey), scope (the scopes the client may ask for)"),
     responses(
         (status = 201, description = "the registered client (RFC 7591 §3.2.1)", content_type = "application/json"),
         (status = 400, description = "invalid_redirect_uri or invalid_client_metadata", body = sigil_core::api::ErrorBody),
@@ -77,19 +77,19 @@ async fn run(
             created_at_ms: now_ms,
         })
         .await?;
-    let mut response = (
-        StatusCode::CREATED,
-        Json(json!({
-            "client_id": client.client_id,
-            "client_id_issued_at": now_ms / 1000,
-            "client_name": client.client_name,
-            "redirect_uris": client.redirect_uris,
-            "grant_types": client.grant_types,
-            "response_types": ["code"],
-            "token_endpoint_auth_method": client.auth_method.as_str(),
-        })),
-    )
-        .into_response();
+    let mut answer = json!({
+        "client_id": client.client_id,
+        "client_id_issued_at": now_ms / 1000,
+        "client_name": client.client_name,
+        "redirect_uris": client.redirect_uris,
+        "grant_types": client.grant_types,
+        "response_types": ["code"],
+        "token_endpoint_auth_method": client.auth_method.as_str(),
+    });
+    if let Some(scope) = &client.scope {
+        answer["scope"] = json!(scope);
+    }
+    let mut response = (StatusCode::CREATED, Json(answer)).into_response();
     no_store(response.headers_mut());
     Ok(response)
 }

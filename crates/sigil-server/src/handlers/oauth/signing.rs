@@ -140,11 +140,15 @@ pub(crate) fn grant_of(verified_token: &str) -> Option<String> {
     claims.get(GRANT_CLAIM)?.as_str().map(str::to_owned)
 }
 
-/// The `address` of a subject, for pages.
+/// The `address` of a subject, for pages: the cashaddr with prefix, as
+/// the wallet shows it.
 pub(crate) fn address_of(subject: &str) -> String {
     PublicKey::from_hex(subject).map_or_else(
         |_| String::new(),
-        |key| Address::p2pkh(&key, sigil_core::Network::Mainnet).to_string(),
+        |key| {
+            let address = Address::p2pkh(&key, sigil_core::Network::Mainnet);
+            address.to_cashaddr().unwrap_or_else(|| address.to_string())
+        },
     )
 }
 

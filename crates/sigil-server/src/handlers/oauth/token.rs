@@ -146,7 +146,7 @@ pub(crate) async fn authenticate_client(
                 .as_deref()
                 .and_then(|hex| sigil_core::PublicKey::from_hex(hex).ok())
             {
-                charge_key(state, &pubkey.serialize(), limit)?;
+                charge_key(state, &pubkey.serialize(), limit).await?;
             }
         }
     }

@@ -5,6 +5,7 @@
 
 mod flow;
 mod instances;
+mod refusals;
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
@@ -43,6 +44,7 @@ pub async fn add_client_with(
         secret_hash: method.uses_secret().then(|| SecretHash::of(SECRET)),
         jwks: None,
         bitcoin_pubkey: None,
+        scope: None,
     };
     edit(&mut client);
     server
@@ -211,7 +213,8 @@ pub async fn sign_in(browser: &Browser<'_>, login_path: &str, signer: &PrivateKe
 }
 
 /// The whole browser side for `client_id`: authorize, sign in with key
-/// 1, allow; the redirect's parameters (code, state, iss).
+/// 1 (unless signed in), allow (unless remembered); the redirect's
+/// parameters (code, state, iss).
 pub async fn browser_code(
     browser: &Browser<'_>,
     client_id: &str,
@@ -224,7 +227,10 @@ pub async fn browser_code(
     {
         return params(location(&first, REDIRECT));
     }
-    let mut answer = if location(&first, "/").starts_with("/oauth2/login") {
+    let to_login = first
+        .header("location")
+        .is_some_and(|l| l.starts_with("/oauth2/login"));
+    let mut answer = if to_login {
         let signed = sign_in(browser, first.header("location").unwrap(), &key(1)).await;
         let back = location(&signed, "/oauth2/authorize").to_owned();
         browser.get(&back).await
