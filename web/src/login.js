@@ -28,9 +28,11 @@ async function showSignIn(vault) {
   show('signin', { focus: unlocked ? '#signin-heading' : '#signin-passphrase' });
 }
 
+/** The passphrase field when the key is locked; Lock when it is not. */
 function showPassphrase(on) {
   $('#signin-unlock').hidden = !on;
   $('#signin-passphrase').required = on;
+  document.body.dataset.locked = String(on);
 }
 
 /**

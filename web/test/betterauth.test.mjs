@@ -14,7 +14,7 @@ import { memoryAdapter } from 'better-auth/adapters/memory';
 import { toNodeHandler } from 'better-auth/node';
 import { genericOAuth } from 'better-auth/plugins';
 
-import { createKeyOnLoginPage, freePort, launch, registerClient, startSigil } from './support.mjs';
+import { createKeyOnLoginPage, freePort, launch, registerClient, sigilCli, startSigil } from './support.mjs';
 
 const HOME = `<!doctype html><html lang="en"><meta charset="utf-8"><title>Better Auth app</title>
 <button id="go" type="button">Sign in with sigil</button>
@@ -44,7 +44,8 @@ async function startBetterAuthApp({ port, issuer, clientId, clientSecret }) {
             providerId: 'sigil',
             discoveryUrl: `${issuer}/.well-known/openid-configuration`,
             clientId,
-            clientSecret,
+            // Better Auth sends a secret in the form unless told "basic".
+            ...(clientSecret ? { clientSecret, authentication: 'basic' } : {}),
             scopes: ['openid', 'profile', 'offline_access'],
             pkce: true,
             mapProfileToUser: (profile) => ({
@@ -72,18 +73,21 @@ async function startBetterAuthApp({ port, issuer, clientId, clientSecret }) {
   return { url: baseURL, db, stop: () => new Promise((resolve) => server.close(resolve)) };
 }
 
-test("Better Auth's genericOAuth signs a person in with sigil: discovery, code with PKCE, userinfo; its user, account and session", async () => {
+/**
+ * Signs a person in through a Better Auth app whose client is made by
+ * `register(sigil, redirectUri)` → `{client_id, client_secret?}`.
+ */
+async function signInThroughBetterAuth(register) {
   const sigil = await startSigil();
   const port = await freePort();
   const redirectUri = `http://127.0.0.1:${port}/api/auth/callback/sigil`;
-  // A public client (PKCE only), as /oauth2/register makes it; a
-  // client_secret_basic one from `sigil clients add` would add clientSecret.
-  const client = await registerClient(sigil.url, {
-    client_name: 'Better Auth app',
-    redirect_uris: [redirectUri],
-    grant_types: ['authorization_code', 'refresh_token'],
+  const client = await register(sigil, redirectUri);
+  const app = await startBetterAuthApp({
+    port,
+    issuer: sigil.url,
+    clientId: client.client_id,
+    clientSecret: client.client_secret,
   });
-  const app = await startBetterAuthApp({ port, issuer: sigil.url, clientId: client.client_id });
   const browser = await launch();
   try {
     const context = await browser.newContext();
@@ -119,4 +123,22 @@ test("Better Auth's genericOAuth signs a person in with sigil: discovery, code w
     await app.stop();
     await sigil.stop();
   }
-});
+}
+
+test("Better Auth's genericOAuth signs a person in with sigil: a public client from /oauth2/register, code with PKCE, userinfo; its user, account and session", () =>
+  signInThroughBetterAuth((sigil, redirectUri) =>
+    registerClient(sigil.url, {
+      client_name: 'Better Auth app',
+      redirect_uris: [redirectUri],
+      grant_types: ['authorization_code', 'refresh_token'],
+    })));
+
+test("Better Auth's genericOAuth with its clientSecret: a client_secret_basic client from sigil clients add", () =>
+  signInThroughBetterAuth((sigil, redirectUri) =>
+    JSON.parse(
+      sigilCli([
+        'clients', 'add', '--database', `sqlite://${sigil.dir}/sigil.db`, '--json',
+        '--name', 'Better Auth app', '--redirect-uri', redirectUri,
+        '--auth', 'client_secret_basic', '--grant-type', 'refresh_token',
+      ]),
+    )));

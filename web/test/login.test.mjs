@@ -13,7 +13,7 @@ import * as oidc from 'openid-client';
 
 import { startRelyingParty } from '../examples/sign-in-with-sigil.mjs';
 import * as crypto from '../src/crypto.js';
-import { createKeyOnLoginPage, importWif, launch, startSigil, startSite } from './support.mjs';
+import { createKeyOnLoginPage, freePort, importWif, launch, sigilCli, startSigil, startSite } from './support.mjs';
 
 const PASS = 'correct horse battery';
 // tests/vectors/bsm_sign.json "bsv-sdk-hello-world".
@@ -25,10 +25,27 @@ const pattern = (text) => new RegExp(text.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')
 /** The login form's passphrase field (the create and import forms have one too). */
 const passphrase = (page) => page.locator('#signin-form').getByLabel('Passphrase', { exact: true });
 
-/** sigil, the app (registered through RFC 7591 by openid-client) and a browser. */
-async function scene() {
+/**
+ * `sigil clients add … --json` against the running `sigil`'s database, as
+ * the README has it: `{client_id, client_secret?, …}`.
+ */
+function clientsAdd(sigil, args) {
+  return JSON.parse(sigilCli(['clients', 'add', '--database', `sqlite://${sigil.dir}/sigil.db`, '--json', ...args]));
+}
+
+/**
+ * sigil, the app and a browser. The app registers itself through RFC 7591
+ * (openid-client), or with `auth` uses a client of `sigil clients add`.
+ */
+async function scene({ auth } = {}) {
   const sigil = await startSigil();
-  const rp = await startRelyingParty({ issuer: sigil.url, port: 0, clientName: 'Tea Shop' });
+  let options = { issuer: sigil.url, port: 0, clientName: 'Tea Shop' };
+  if (auth) {
+    const port = await freePort();
+    const added = clientsAdd(sigil, ['--name', 'Tea Shop', '--redirect-uri', `http://127.0.0.1:${port}/callback`, '--auth', auth, '--grant-type', 'refresh_token']);
+    options = { ...options, port, clientId: added.client_id, clientSecret: added.client_secret };
+  }
+  const rp = await startRelyingParty(options);
   const browser = await launch();
   const context = await browser.newContext();
   context.setDefaultTimeout(15_000);
@@ -142,6 +159,38 @@ test('openid-client signs a new key in: discovery, code with PKCE, state, nonce 
   }
 });
 
+test('the example app with a client_secret_basic client from sigil clients add: signed in, refreshed; a wrong secret is invalid_client', async () => {
+  const s = await scene({ auth: 'client_secret_basic' });
+  try {
+    assert.equal(s.rp.config.clientMetadata().client_id, s.clientId);
+    const page = await s.context.newPage();
+    await startSignIn(page, s.rp);
+    await createOnLoginPage(page);
+    await page.getByRole('button', { name: 'Sign in' }).click();
+    await page.getByRole('button', { name: 'Allow' }).click();
+    const { tokens, claims } = await signedIn(page, s.rp);
+    assert.equal(claims.aud, s.clientId);
+    const rotated = await oidc.refreshTokenGrant(s.rp.config, tokens.refresh_token);
+    assert.ok(rotated.access_token);
+    const wrong = await oidc.discovery(new URL(s.sigil.url), s.clientId, undefined, oidc.ClientSecretBasic('not the secret'), {
+      execute: [oidc.allowInsecureRequests],
+    });
+    // RFC 6749 §5.2: 401 with a WWW-Authenticate challenge, which
+    // openid-client raises before the body; the body is the §8 error.
+    const refused = await oidc.refreshTokenGrant(wrong, rotated.refresh_token).then(
+      () => assert.fail('a wrong secret refreshed'),
+      (error) => error,
+    );
+    assert.equal(refused.status, 401);
+    assert.equal(refused.cause[0].scheme, 'basic');
+    assert.equal((await refused.response.json()).error, 'invalid_client');
+    // Nothing was consumed by the refused request.
+    assert.ok((await oidc.refreshTokenGrant(s.rp.config, rotated.refresh_token)).access_token);
+  } finally {
+    await s.close();
+  }
+});
+
 test('the app refuses a callback whose iss or state was changed on the way', async () => {
   const s = await scene();
   try {
@@ -182,7 +231,7 @@ test('the app refuses a callback whose iss or state was changed on the way', asy
   }
 });
 
-test('a key kept by the wallet unlocks on the login page: locked, a wrong passphrase is announced, the right one signs in', async () => {
+test('a key kept by the wallet unlocks on the login page: locked, a wrong passphrase is announced, the right one signs in by keyboard', async () => {
   const s = await scene();
   try {
     // The person set up the wallet earlier, at /wallet, and locked it.
@@ -207,9 +256,16 @@ test('a key kept by the wallet unlocks on the login page: locked, a wrong passph
     await page.getByRole('button', { name: 'Sign in' }).click();
     await page.getByRole('alert').filter({ hasText: 'Wrong passphrase' }).waitFor();
     assert.equal(new URL(page.url()).pathname, '/oauth2/login', 'still here, nothing posted');
+    assert.equal(await page.getByRole('button', { name: 'Lock' }).isVisible(), false, 'no Lock while locked');
+    // By keyboard: Enter in the passphrase signs in; Tab reaches Deny, then Allow.
     await pass.fill(PASS);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('button', { name: 'Allow' }).click();
+    await pass.press('Enter');
+    await page.getByRole('heading', { name: 'Tea Shop wants to sign you in' }).waitFor();
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Deny');
+    await page.keyboard.press('Tab');
+    assert.equal(await page.evaluate(() => document.activeElement.textContent), 'Allow');
+    await page.keyboard.press('Enter');
     const session = await signedIn(page, s.rp);
     assert.equal(session.claims.sub, PUBKEY);
 
@@ -424,6 +480,31 @@ test('a challenge left too long is replaced before signing, so a slow person sti
     assert.match(sent, /^sigil-login:v1\n/);
     assert.notEqual(sent, first, 'a fresh challenge was signed');
     await page.getByRole('heading', { name: 'Tea Shop wants to sign you in' }).waitFor();
+  } finally {
+    await s.close();
+  }
+});
+
+test('two login tabs: the older one is refused with the error announced, and its next try signs a fresh challenge', async () => {
+  const s = await scene();
+  try {
+    const first = await s.context.newPage();
+    await startSignIn(first, s.rp);
+    await createOnLoginPage(first);
+    // A second tab's login page replaces the cookie the first challenge is bound to.
+    const second = await s.context.newPage();
+    await second.goto(first.url());
+    await second.getByRole('button', { name: 'Sign in' }).waitFor();
+    await first.bringToFront();
+    await first.getByRole('button', { name: 'Sign in' }).click();
+    // Bound to the first cookie, its CSRF token no longer matches (403).
+    const alert = first.getByRole('alert');
+    await alert.filter({ hasText: 'CSRF token' }).waitFor();
+    assert.match(await alert.innerText(), /^The form's CSRF token is missing or wrong/);
+    assert.equal(new URL(first.url()).pathname, '/oauth2/login', 'the page stays, with the refusal in words');
+    assert.ok(!(await s.context.cookies(s.sigil.url)).some((c) => c.name === 'sigil_session'), 'no session');
+    await first.getByRole('button', { name: 'Sign in' }).click();
+    await first.getByRole('heading', { name: 'Tea Shop wants to sign you in' }).waitFor();
   } finally {
     await s.close();
   }

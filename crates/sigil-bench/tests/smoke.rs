@@ -20,9 +20,16 @@ use serde_json::Value;
 
 /// Runs `sigil-bench ARGS --json` and returns its JSON report.
 fn bench(args: &[&str]) -> Value {
+    bench_with_env(args, &[])
+}
+
+/// [`bench`] with more environment variables (the servers it starts
+/// inherit them).
+fn bench_with_env(args: &[&str], env: &[(&str, &str)]) -> Value {
     let output = Command::new(env!("CARGO_BIN_EXE_sigil-bench"))
         .args(args)
         .arg("--json")
+        .envs(env.iter().copied())
         .output()
         .expect("run sigil-bench");
     let stderr = String::from_utf8_lossy(&output.stderr);
@@ -101,6 +108,97 @@ fn token_load_against_a_real_server_is_refused_nothing() {
             "\"brc77\" \"bound\""
         ]
     );
+}
+
+/// Two instances on one PostgreSQL schema with Redis beside it: the
+/// connections are spread over both, every signed request is accepted
+/// once, the replay records are in Redis, and the store processes' CPU is
+/// reported beside the servers'.
+#[test]
+fn token_load_over_two_instances_on_postgres_and_redis_is_refused_nothing() {
+    let schema = sigil_testkit::PostgresSchema::create("bench_instances");
+    let redis = sigil_testkit::RedisPrefix::new("bench-instances");
+    let store = schema.url();
+    let report = bench_with_env(
+        &[
+            "token",
+            "--instances",
+            "2",
+            "--store",
+            &store,
+            "--redis",
+            redis.url(),
+            "--concurrency",
+            "4",
+            "--requests",
+            "2000",
+            "--warmup",
+            "0",
+            "--duration",
+            "0.5",
+            "--keys",
+            "50",
+            "--batches",
+            "1",
+            "--batch-ms",
+            "20",
+        ],
+        &[("SIGIL_REDIS_PREFIX", redis.prefix())],
+    );
+    assert_eq!(report["server"]["pids"].as_array().map(Vec::len), Some(2));
+    assert_eq!(
+        report["server"]["targets"].as_array().map(Vec::len),
+        Some(2)
+    );
+    let phase = &report["phases"][0];
+    assert_eq!(phase["errors"], serde_json::json!({}), "refusals");
+    assert_eq!(phase["instances"], 2);
+    positive(phase, "/ok");
+    positive(phase, "/server_cpu_us_per_request");
+    positive(phase, "/store_cpu_us_per_request");
+    assert!(
+        !redis.keys().is_empty(),
+        "the replay records of the run are in Redis under its prefix"
+    );
+}
+
+/// `sigil-bench oauth`: a person signs in and consents over HTTP, then
+/// every code is exchanged and every refresh token used once, and
+/// token-for-endpoint runs on the same server, nothing refused.
+#[test]
+fn oauth_exchanges_and_refreshes_are_refused_nothing() {
+    let report = bench(&[
+        "oauth",
+        "--concurrency",
+        "2",
+        "--requests",
+        "400",
+        "--prepare-seconds",
+        "1",
+        "--warmup",
+        "0",
+        "--duration",
+        "0.5",
+        "--batches",
+        "1",
+        "--batch-ms",
+        "20",
+    ]);
+    positive(&report, "/exchange_ceiling/ns_per_op");
+    positive(&report, "/endpoint_ceiling_us");
+    let phases = report["phases"].as_array().expect("phases");
+    let grants: Vec<&str> = phases.iter().filter_map(|p| p["grant"].as_str()).collect();
+    assert_eq!(
+        grants,
+        ["authorization_code", "refresh_token", "token_for_endpoint"]
+    );
+    for phase in phases {
+        assert_eq!(phase["errors"], serde_json::json!({}), "{}", phase["grant"]);
+        positive(phase, "/ok");
+        positive(phase, "/per_second");
+        positive(phase, "/ratio");
+        positive(phase, "/server_cpu_us_per_request");
+    }
 }
 
 /// Token validation in process and over HTTP through the example resource

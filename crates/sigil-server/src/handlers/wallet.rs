@@ -336,12 +336,15 @@ mod tests {
         let page = std::str::from_utf8(&assets.page).unwrap_or_default();
         assert!(!page.contains("__"), "every placeholder is filled");
         assert!(page.contains("&quot;signedBy&quot;:&quot;a\\&quot;&lt;b&gt;&quot;"));
-        for (name, _) in &assets.files {
-            assert!(page.contains(&format!("/wallet/{name}")), "{name}");
-        }
         let login = assets.login_page();
+        for (name, _) in &assets.files {
+            let link = format!("/wallet/{name}");
+            assert!(page.contains(&link) || login.contains(&link), "{name}");
+        }
         assert!(login.contains(assets.style_url()));
+        assert!(login.contains("/wallet/login."), "the login script");
         assert!(!login.contains("__LOGIN_JS__") && !login.contains("__WALLET_CSS__"));
+        assert!(!login.contains("__SIGIL_WALLET_CONFIG__"));
         assert!(login.contains("__MESSAGE__"), "left for the request");
         assert!(assets.integrity().starts_with("sha384-"));
         assert_eq!(assets.integrity().len(), "sha384-".len() + 64);

@@ -166,6 +166,14 @@ async fn wallet_false_answers_404_and_discovery_names_nothing_of_it() {
     for absent in ["sigil_wallet_url", "sigil_sdk_url", "sigil_sdk_integrity"] {
         assert!(doc.get(absent).is_none(), "{absent} with wallet = false");
     }
+    // The login page, which signs with the wallet, says why it cannot.
+    let login = server.get(paths::OAUTH_LOGIN).await;
+    assert_eq!(login.status, 200);
+    assert!(login.text.contains("wallet = false"), "{}", login.text);
+    assert!(
+        !login.text.contains("/wallet/"),
+        "no asset of a switched-off wallet"
+    );
 }
 
 #[tokio::test]

@@ -130,16 +130,16 @@ fn fill(template: &str, values: &[(&str, &str)]) -> String {
     while let Some(start) = rest.find("__") {
         out.push_str(&rest[..start]);
         let after = &rest[start + 2..];
-        let name_len = after
-            .find(|c: char| !(c.is_ascii_uppercase() || c == '_'))
-            .unwrap_or(after.len());
-        let known = values
-            .iter()
-            .find(|(name, _)| after[..name_len].strip_suffix("__") == Some(name));
+        let known = after.find("__").and_then(|end| {
+            values
+                .iter()
+                .find(|(name, _)| *name == &after[..end])
+                .map(|(_, value)| (end, value))
+        });
         match known {
-            Some((name, value)) => {
+            Some((end, value)) => {
                 out.push_str(&esc(value));
-                rest = &after[name.len() + 2..];
+                rest = &after[end + 2..];
             }
             None => {
                 out.push_str("__");
@@ -280,4 +280,33 @@ pub(crate) fn account_page(state: &AppState, address: &str, apps: &[App], csrf: 
         csrf = esc(csrf),
     );
     page(state, StatusCode::OK, "Your account", &body, None)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn fill_replaces_each_placeholder_once_escaped_and_never_reads_a_value_as_one() {
+        let cases = [
+            ("plain", "<b>__A__</b>", "<b>x&lt;y&quot;</b>"),
+            ("twice", "__A__|__A__", "x&lt;y&quot;|x&lt;y&quot;"),
+            (
+                "a value naming a placeholder",
+                "__B__ __A__",
+                "__A__ x&lt;y&quot;",
+            ),
+            ("unknown kept", "__C__ __A__", "__C__ x&lt;y&quot;"),
+            ("lone underscores", "a__b __ c_", "a__b __ c_"),
+            ("at the end", "end __A__", "end x&lt;y&quot;"),
+            ("side by side", "__A____B__", "x&lt;y&quot;__A__"),
+        ];
+        for (name, template, want) in cases {
+            assert_eq!(
+                fill(template, &[("A", "x<y\""), ("B", "__A__")]),
+                want,
+                "{name}"
+            );
+        }
+    }
 }
