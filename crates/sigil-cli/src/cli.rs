@@ -186,7 +186,10 @@ pub(crate) struct ServeArgs {
     /// Store URL [default: sqlite://sigil.db] [env: SIGIL_DATABASE].
     #[arg(long, value_name = "URL")]
     pub(crate) database: Option<String>,
-    /// Redis URL for replay records and rate limits [env: SIGIL_REDIS].
+    /// Redis beside the database (redis://host:port/DB; no rediss://) for
+    /// the replay records and rate limits every instance shares; keys
+    /// under `redis_prefix` (SIGIL_REDIS_PREFIX, default sigil:)
+    /// [env: SIGIL_REDIS].
     #[arg(long, value_name = "URL")]
     pub(crate) redis: Option<String>,
     /// Allowed `requestedBy` hosts of signed payloads, comma-separated
@@ -404,7 +407,7 @@ pub(crate) struct ClientAddArgs {
     #[arg(long, value_name = "NAME")]
     pub(crate) name: String,
     /// A redirect URI, exactly as the app will send it (https, or http on
-    /// 127.0.0.1, [::1] or localhost); repeatable.
+    /// 127.0.0.1, `[::1]` or localhost); repeatable.
     #[arg(long = "redirect-uri", value_name = "URI", required = true, num_args = 1..)]
     pub(crate) redirect_uris: Vec<String>,
     /// How the app authenticates at the token endpoint.

@@ -7,8 +7,8 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)] // test code: a failed unwrap is a failed test
 
-// Only the replay cases run on Redis: the key and account cases are unused.
-#[allow(dead_code, unused_imports, unused_macros)] // Redis runs only the replay cases
+// Only the replay cases run on Redis: the key, account and OAuth cases are unused.
+#[allow(dead_code, unused_imports, unused_macros)]
 mod conformance;
 
 use std::any::Any;
@@ -363,4 +363,104 @@ async fn two_stores_share_one_bucket() {
         )),
         "{keys:?}"
     );
+}
+
+/// A Redis that stops answering (packets dropped, nothing reset): every
+/// replay insert, bucket check and health check of many concurrent callers
+/// fails closed within the call timeout, never a hang; once it answers
+/// again the store does too, without being reopened.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_stalled_redis_fails_every_call_within_the_call_timeout() {
+    const CALL: Duration = Duration::from_millis(800);
+    let fixture = RedisFixture::new();
+    let proxy = TcpProxy::start(fixture.space.server_addr());
+    let mut options = fixture.options();
+    options.connect_timeout = Duration::from_millis(300);
+    options.call_timeout = CALL;
+    let store = RedisFixture::store_over(
+        fixture
+            .redis_with(&fixture.space.url_via(proxy.addr()), options)
+            .await,
+    )
+    .await;
+    assert_eq!(store.health().await, Ok(()));
+
+    proxy.stall();
+    let rate = BucketRate {
+        interval_us: 1_000_000,
+        tolerance_us: 19_000_000,
+    };
+    let results = together(12, |i| {
+        let store = store.clone();
+        async move {
+            let started = Instant::now();
+            let failed = match i % 3 {
+                0 => store
+                    .replay()
+                    .insert_if_absent(record(NS, replay_key("stall", i as u64), NOW + TTL), NOW)
+                    .await
+                    .err(),
+                1 => store
+                    .rate_limits()
+                    .unwrap()
+                    .take_token("per-key", b"stalled", rate)
+                    .await
+                    .err(),
+                _ => store.health().await.err(),
+            };
+            (failed, started.elapsed())
+        }
+    })
+    .await;
+    for (i, (failed, took)) in results.iter().enumerate() {
+        let error = failed
+            .as_ref()
+            .unwrap_or_else(|| panic!("call {i} answered"));
+        assert!(error.is_unavailable(), "call {i}: {error:?}");
+        assert!(
+            took < &(CALL + Duration::from_millis(500)),
+            "call {i} took {took:?}"
+        );
+    }
+
+    proxy.restore();
+    let mut answered = false;
+    for _ in 0..10 {
+        if store.health().await.is_ok() {
+            answered = true;
+            break;
+        }
+    }
+    assert!(answered, "the store answers again once Redis does");
+    // (A stalled insert held back by the network may still arrive: that
+    // burns its statement, never lets it be used twice.)
+    assert_eq!(
+        store
+            .replay()
+            .insert_if_absent(record(NS, replay_key("after-stall", 0), NOW + TTL), NOW)
+            .await,
+        Ok(Insertion::Inserted)
+    );
+}
+
+/// A password Redis refuses (this test Redis has none, so any `AUTH` is
+/// refused) fails the open, as unavailable, without echoing the password;
+/// so does a database index Redis does not have.
+#[tokio::test]
+async fn a_refused_password_or_database_fails_to_open_without_echoing_it() {
+    let space = RedisPrefix::new("store-auth");
+    let addr = space.server_addr();
+    for url in [
+        format!("redis://:hunter2@{addr}/0"),
+        format!("redis://{addr}/12345"),
+    ] {
+        let error = RedisReplayStore::open(&url, RedisOptions::default())
+            .await
+            .unwrap_err();
+        assert!(error.is_unavailable(), "{url}: {error:?}");
+        assert!(
+            !error.to_string().contains("hunter2"),
+            "{url} leaks: {error}"
+        );
+    }
 }

@@ -276,6 +276,87 @@ fn tampering_wrong_audience_replays_and_forged_senders_are_refused() {
     assert!(!rs.stderr().contains("panicked"), "{}", rs.stderr());
 }
 
+/// `resource-server --redis` (docs/protocol.md §15): two processes on one
+/// Redis and prefix are one replay memory. A signed request (its statement
+/// names the path, not the server) and a path-form X-Auth-Token accepted
+/// by one are replays at the other, each with its own bearer token; a
+/// third process on another prefix keeps its own records.
+#[test]
+fn two_resource_servers_on_one_redis_accept_a_statement_once() {
+    let scratch = Scratch::new("rs-redis");
+    let key = keygen(&scratch);
+    let space = sigil_testkit::RedisPrefix::new("resource-server");
+    let other = sigil_testkit::RedisPrefix::new("resource-server-other");
+    let server = Server::start(&scratch, &Options::default());
+    let redis = |space: &sigil_testkit::RedisPrefix| {
+        [
+            "--redis".to_owned(),
+            space.url().to_owned(),
+            "--redis-prefix".to_owned(),
+            space.prefix().to_owned(),
+        ]
+    };
+    let flags = redis(&space);
+    let flags: Vec<&str> = flags.iter().map(String::as_str).collect();
+    let one = ResourceServer::start(&scratch, &server, &flags);
+    let two = ResourceServer::start(&scratch, &server, &flags);
+    let apart = redis(&other);
+    let apart: Vec<&str> = apart.iter().map(String::as_str).collect();
+    let three = ResourceServer::start(&scratch, &server, &apart);
+    runtime().block_on(async {
+        let sigil = client(&server, &key);
+        let bearer = |url: String| {
+            let sigil = &sigil;
+            async move {
+                let token = sigil.token(&url).await.unwrap();
+                ("authorization", format!("Bearer {}", token.as_str()))
+            }
+        };
+        let mut headers = signed_headers(&key.private, "POST", PROTECTED, br#"{"n":1}"#);
+        let signed = headers.clone();
+        headers.push(bearer(one.url(PROTECTED)).await);
+        send(
+            Method::POST,
+            &one.url(PROTECTED),
+            &headers,
+            Some(r#"{"n":1}"#),
+        )
+        .await
+        .assert_ok(&key, "signed");
+        for (rs, shares_redis) in [(&two, true), (&three, false)] {
+            let mut headers = signed.clone();
+            headers.push(bearer(rs.url(PROTECTED)).await);
+            let answer = send(
+                Method::POST,
+                &rs.url(PROTECTED),
+                &headers,
+                Some(r#"{"n":1}"#),
+            )
+            .await;
+            if shares_redis {
+                answer.assert_refused(401, "replay_detected", "already used");
+            } else {
+                answer.assert_ok(&key, "signed");
+            }
+        }
+
+        let token = sigil.x_auth_token(PROTECTED, None).unwrap();
+        let headers = [("x-auth-token", token)];
+        send(Method::GET, &two.url(PROTECTED), &headers, None)
+            .await
+            .assert_ok(&key, "x-auth-token");
+        send(Method::GET, &one.url(PROTECTED), &headers, None)
+            .await
+            .assert_refused(401, "replay_detected", "already used");
+    });
+    assert_eq!(space.keys().len(), 2, "{:?}", space.keys());
+    assert!(
+        one.stderr().contains("replay records in Redis"),
+        "{}",
+        one.stderr()
+    );
+}
+
 #[test]
 fn bitcoin_auth_npm_tokens_are_accepted_in_both_schemes_with_and_without_body() {
     let scratch = Scratch::new("rs-bitcoin-auth");

@@ -17,8 +17,10 @@ use crate::rate_limit::{BucketRate, BucketState, RateLimitStore};
 /// `tat` is stored as an integer string (`%.0f`: exact below 2^53 µs) and
 /// expires when the bucket is full again, as an absent key is. Answers
 /// `{allowed 0|1, tat − now}`: the arithmetic of sigil-edge's
-/// `KeyedLimiter::check`.
+/// `KeyedLimiter::check`. (`replicate_commands` lets a Redis before 5
+/// write after `TIME`; from 5 on it is the default, and a no-op.)
 const GCRA: &str = r"
+if redis.replicate_commands then redis.replicate_commands() end
 local time = redis.call('TIME')
 local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
 local interval = tonumber(ARGV[1])

@@ -108,8 +108,9 @@ impl RedisReplayStore {
     /// # Errors
     ///
     /// [`Error::InvalidUrl`] for a URL that is not `redis://…`;
-    /// [`Error::Unavailable`] when Redis cannot be reached within
-    /// [`RedisOptions::connect_timeout`] (or refuses the password).
+    /// [`Error::Unavailable`] when Redis cannot be reached within twice
+    /// [`RedisOptions::connect_timeout`] (retries included), or refuses the
+    /// password or database.
     pub async fn open(url: &str, options: RedisOptions) -> Result<Self> {
         Self::open_url(RedisUrl::parse(url)?, options).await
     }
@@ -146,17 +147,6 @@ impl RedisReplayStore {
     #[must_use]
     pub fn rate_limits(&self) -> RedisRateLimits {
         RedisRateLimits::new(self.clone())
-    }
-
-    /// What a restart of this Redis would do to the replay records: read
-    /// from `CONFIG GET appendonly`, or `INFO persistence` where `CONFIG`
-    /// is refused (e.g. renamed away by a managed service).
-    ///
-    /// # Errors
-    ///
-    /// [`Error::Unavailable`] when Redis answers neither.
-    pub async fn durability(&self) -> Result<Durability> {
-        persistence::read(self).await
     }
 
     fn key_prefix(&self) -> &str {
@@ -274,6 +264,9 @@ impl ReplayStore for RedisReplayStore {
         Box::pin(std::future::ready(self.check_open().map(|()| 0)))
     }
 
+    /// Read from `CONFIG GET appendonly`, or `INFO persistence` where
+    /// `CONFIG` is refused (e.g. renamed away by a managed service): only
+    /// an append-only file keeps every record through a restart.
     fn durability(&self) -> BoxFuture<'_, Result<Durability>> {
         Box::pin(persistence::read(self))
     }
