@@ -2,7 +2,9 @@
 //! (docs/protocol.md §12, §17; `sigil_testkit::PostgresSchema`, dropped
 //! afterwards): a code sent to all three at once is redeemed at most once,
 //! and nothing its first use issued works after the reuse, at any
-//! instance; a refresh token presented to all three at once rotates once.
+//! instance; a refresh token presented to all three at once rotates once;
+//! a person signs in at one instance, consents at another and the code is
+//! exchanged at the third (no sticky sessions).
 
 use std::sync::Arc;
 
@@ -127,4 +129,59 @@ async fn oauth_codes_and_refresh_tokens_are_used_once_across_instances() {
     .await;
     let rotated = at_most_one_winner(answers, "one refresh token");
     assert!(rotated.is_some(), "a compare-and-swap has one winner");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn oauth_sign_in_consent_and_exchange_each_at_another_instance() {
+    let schema = PostgresSchema::create("oauth_hops");
+    let servers = instances(&schema, "oauth-hops").await;
+    add_client(&servers[0], "app", AuthMethod::None).await;
+
+    // Instance 0: the authorize request sends the person to sign in.
+    let at_first = Browser::new(&servers[0]);
+    let asked = at_first.get(&authorize_query("app", &[])).await;
+    let login = location(&asked, "/oauth2/login").to_owned();
+    let signed = sign_in(&at_first, &login, &key(1)).await;
+    let back = location(&signed, "/oauth2/authorize").to_owned();
+
+    // Instance 1 knows the session and shows the consent; its CSRF token
+    // and the request it signs are accepted there.
+    let at_second = at_first.at(&servers[1]);
+    let consent = at_second.get(&back).await;
+    assert_eq!(consent.status, 200, "the consent page: {}", consent.text);
+    let allowed = at_second
+        .post_form(
+            "/oauth2/consent",
+            &[
+                ("csrf_token", &hidden(&consent.text, "csrf_token")),
+                ("request", &hidden(&consent.text, "request")),
+                ("decision", "allow"),
+            ],
+        )
+        .await;
+    let code = params(location(&allowed, REDIRECT))["code"].clone();
+
+    // Instance 2 redeems the code; the token works at every instance.
+    let tokens = exchange(&servers[2], "app", &code).await;
+    assert_eq!(tokens.status, 200, "{}", tokens.text);
+    let access = field(&tokens, "access_token");
+    for server in &servers {
+        assert_eq!(
+            userinfo_status(server, &access).await,
+            200,
+            "{}",
+            server.base
+        );
+    }
+    // The remembered consent and the session hold at the first instance
+    // too: the next code comes without a page.
+    let again = at_second.at(&servers[0]);
+    let next = again.get(&authorize_query("app", &[])).await;
+    assert!(
+        next.header("location")
+            .is_some_and(|l| l.starts_with(REDIRECT)),
+        "straight back to the app: {:?} {}",
+        next.header("location"),
+        next.text
+    );
 }

@@ -80,6 +80,16 @@ impl<'a> Browser<'a> {
         }
     }
 
+    /// The same browser, its cookies copied, talking to `server`: another
+    /// instance behind the same issuer.
+    pub fn at<'b>(&self, server: &'b TestServer) -> Browser<'b> {
+        Browser {
+            server,
+            client: self.client.clone(),
+            cookies: Mutex::new(self.cookies.lock().unwrap().clone()),
+        }
+    }
+
     pub fn cookie_header(&self) -> String {
         let cookies = self.cookies.lock().unwrap();
         cookies
