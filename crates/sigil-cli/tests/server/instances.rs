@@ -9,7 +9,11 @@
 //! packets) answers 503 `temporarily_unavailable` on the token, payload
 //! and OAuth token routes and `/ready` within its request timeout, never a
 //! token, keeps running, and issues tokens again once the database is
-//! back, without a restart.
+//! back, without a restart. Each case runs again with `--redis` beside the
+//! database (`sigil_testkit::RedisPrefix`, one key prefix per test, emptied
+//! afterwards): then one key's burst is spent across all three instances,
+//! where without Redis each instance grants its own; and a Redis that goes
+//! away is the same 503.
 
 use std::sync::Barrier;
 
