@@ -265,7 +265,13 @@ pub trait OAuthStore: Backend {
         now_ms: u64,
     ) -> BoxFuture<'_, Result<bool>>;
 
-    /// Revokes a grant; `true` when it was live.
+    /// Revokes a grant; `true` when it was live. A grant not created yet
+    /// is recorded as a revoked placeholder, in the same atomic step, so
+    /// that creating it later is a [`Conflict`](crate::Error::Conflict):
+    /// a code's reuse that overtakes its first use (still between
+    /// [`consume_code`](Self::consume_code) and
+    /// [`create_grant`](Self::create_grant), on any instance) still
+    /// revokes what that first use would issue.
     ///
     /// # Errors
     /// When the store cannot answer.

@@ -9,14 +9,18 @@
 //! packets) answers 503 `temporarily_unavailable` on the token, payload
 //! and OAuth token routes and `/ready` within its request timeout, never a
 //! token, keeps running, and issues tokens again once the database is
-//! back, without a restart.
+//! back, without a restart. Each case runs again with `--redis` beside the
+//! database (`sigil_testkit::RedisPrefix`, one key prefix per test, emptied
+//! afterwards): then one key's burst is spent across all three instances,
+//! where without Redis each instance grants its own; and a Redis that goes
+//! away is the same 503.
 
 use std::sync::Barrier;
 
 use sigil_core::JwkSet;
 use sigil_core::jwt::{self, Audience, ValidationRules};
 use sigil_core::payload::{self, JsValue, Payload, SIGNUP_WALLET};
-use sigil_testkit::{PostgresSchema, TcpProxy};
+use sigil_testkit::{PostgresSchema, RedisPrefix, TcpProxy};
 
 use crate::support::*;
 
@@ -30,10 +34,12 @@ const INSTANCES: usize = 3;
 /// Copies of one request each instance receives at once.
 const COPIES: usize = 3;
 
-/// What the instances of one test share: the database (and the scratch
+/// What the instances of one test share: the database, a Redis key prefix
+/// when they keep replay records and rate limits in Redis (and the scratch
 /// directory of their logs and of the `sigil` commands).
 struct Shared {
     schema: PostgresSchema,
+    redis: Option<RedisPrefix>,
     scratch: Scratch,
 }
 
@@ -41,7 +47,15 @@ impl Shared {
     fn postgres(test: &str) -> Self {
         Self {
             schema: PostgresSchema::create(test),
+            redis: None,
             scratch: Scratch::new(test),
+        }
+    }
+
+    fn postgres_and_redis(test: &str) -> Self {
+        Self {
+            redis: Some(RedisPrefix::new(test)),
+            ..Self::postgres(test)
         }
     }
 
@@ -49,12 +63,26 @@ impl Shared {
         self.schema.url()
     }
 
-    /// `count` instances on `database` with `options`, started at the same
-    /// moment.
-    fn start_on(&self, count: usize, database: &str, options: Options<'_>) -> Vec<Server> {
+    /// `count` instances on `database` (and `redis`, under the shared
+    /// prefix) with `options`, started at the same moment.
+    fn start_on(
+        &self,
+        count: usize,
+        database: &str,
+        redis: Option<&str>,
+        options: Options<'_>,
+    ) -> Vec<Server> {
+        let mut args: Vec<&str> = options.args.to_vec();
+        let mut env: Vec<(&str, &str)> = options.env.to_vec();
+        if let (Some(url), Some(space)) = (redis, &self.redis) {
+            args.extend(["--redis", url]);
+            env.push(("SIGIL_REDIS_PREFIX", space.prefix()));
+        }
         let options = Options {
             database: Some(database),
             issuer: Some(ISSUER),
+            args: &args,
+            env: &env,
             ..options
         };
         let start = Barrier::new(count);
@@ -71,14 +99,21 @@ impl Shared {
         })
     }
 
-    /// `count` instances on the shared database, started at the same moment.
+    /// `count` instances on the shared database, started at the same
+    /// moment; a per-address burst the whole test cannot spend (every
+    /// request comes from 127.0.0.1), so that only the per-key limit is
+    /// measured.
     fn start(&self, count: usize) -> Vec<Server> {
         let database = self.database();
         let options = Options {
-            env: &[("SIGIL_RELOAD_INTERVAL_MS", RELOAD_MS)],
+            env: &[
+                ("SIGIL_RELOAD_INTERVAL_MS", RELOAD_MS),
+                ("SIGIL_RATE_LIMIT__PER_ADDRESS__BURST", "10000"),
+            ],
             ..Options::default()
         };
-        self.start_on(count, &database, options)
+        let redis = self.redis.as_ref().map(RedisPrefix::url);
+        self.start_on(count, &database, redis, options)
     }
 
     fn current_keys(&self) -> i64 {
@@ -177,9 +212,69 @@ fn signed_payload(key: &Key, data: &str) -> String {
     json!({"payload": text, "address": address, "signature": signature}).to_string()
 }
 
+/// The per-key burst (docs/protocol.md §10).
+const PER_KEY_BURST: usize = 20;
+
+/// Fresh token requests of a new key, round-robin over `servers` as fast
+/// as they answer: how many were admitted (the others must be 429 with
+/// `Retry-After`), and how long it took.
+fn spend_a_new_keys_budget(
+    shared: &Shared,
+    servers: &[Server],
+    requests: usize,
+) -> (usize, Duration) {
+    let key = keygen(&shared.scratch);
+    let started = Instant::now();
+    let mut admitted = 0;
+    for i in 0..requests {
+        let server = &servers[i % servers.len()];
+        let answer = server.token_response(&token_request(&key, &format!("{ENDPOINT}?n={i}")));
+        if answer.status == 200 {
+            admitted += 1;
+        } else {
+            answer.assert_error(429, "rate_limit_exceeded", "rate limit");
+            assert!(answer.header("retry-after").is_some(), "{}", answer.text());
+        }
+    }
+    (admitted, started.elapsed())
+}
+
 #[test]
 fn three_instances_on_one_postgres_database_are_one_service() {
     let shared = Shared::postgres("instances");
+    let servers = one_service(&shared);
+    // Without Redis each instance limits on its own: three times a key's
+    // burst of 20, spread over the three, is admitted in full.
+    let (admitted, _) = spend_a_new_keys_budget(&shared, &servers, 3 * PER_KEY_BURST);
+    assert_eq!(admitted, 3 * PER_KEY_BURST, "{}", logs(&servers));
+}
+
+#[test]
+fn three_instances_on_postgres_and_redis_are_one_service() {
+    let shared = Shared::postgres_and_redis("instances_redis");
+    let servers = one_service(&shared);
+    let space = shared.redis.as_ref().unwrap();
+    let keys = space.keys();
+    assert!(
+        keys.iter()
+            .any(|k| k.starts_with(&format!("{}replay:", space.prefix()))),
+        "the replay records are in Redis: {keys:?}"
+    );
+    // With Redis the per-key limit is shared: one key's burst of 20 in
+    // all, however the requests are spread (plus what refills at 1/s).
+    let (admitted, took) = spend_a_new_keys_budget(&shared, &servers, 3 * PER_KEY_BURST);
+    let refilled = usize::try_from(took.as_secs()).unwrap() + 1;
+    assert!(
+        (PER_KEY_BURST..=PER_KEY_BURST + refilled).contains(&admitted),
+        "{admitted} of {} admitted in {took:?}\n{}",
+        3 * PER_KEY_BURST,
+        logs(&servers)
+    );
+}
+
+/// Three instances started together on `shared`, and everything that makes
+/// them one service; the instances, for more.
+fn one_service(shared: &Shared) -> Vec<Server> {
     let key = keygen(&shared.scratch);
     let servers = shared.start(INSTANCES);
 
@@ -292,6 +387,7 @@ fn three_instances_on_one_postgres_database_are_one_service() {
         assert_eq!(claims["iss"], ISSUER);
         assert_eq!(claims["sub"], key.pubkey);
     }
+    servers
 }
 
 /// Asserts a 503 `temporarily_unavailable` with exactly the §8 members,
@@ -299,7 +395,9 @@ fn three_instances_on_one_postgres_database_are_one_service() {
 fn assert_unavailable(answer: &Response, elapsed: Duration, limit: Duration, what: &str) {
     answer.assert_error(503, "temporarily_unavailable", "retry");
     assert!(
-        !answer.text().contains("access_token") && !answer.text().contains("postgres"),
+        !["access_token", "postgres", "redis"]
+            .iter()
+            .any(|word| answer.text().contains(word)),
         "{what}: nothing issued, nothing internal: {}",
         answer.text()
     );
@@ -323,32 +421,70 @@ fn token_again(server: &Server, key: &Key, what: &str) -> String {
     token.unwrap_or_else(|| panic!("{what}: no token within 10 s\n{}", server.stderr()))
 }
 
+/// Which dependency an outage test takes away.
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Through {
+    /// The instance reaches PostgreSQL through the proxy.
+    Postgres,
+    /// The instance reaches PostgreSQL directly and Redis through the proxy.
+    Redis,
+}
+
 #[test]
 fn an_instance_without_its_database_answers_503_and_recovers_without_restart() {
+    outage("outage", Through::Postgres);
+}
+
+#[test]
+fn an_instance_without_its_redis_answers_503_and_recovers_without_restart() {
+    outage("outage_redis", Through::Redis);
+}
+
+/// One instance whose `through` dependency is cut, restored, stalled and
+/// restored again.
+fn outage(test: &str, through: Through) {
     // The request timeout (then 408): every store failure must be a 503
     // before it. Above the store's own bound of 5 s per call, below the
     // 10 s a caller queued behind stalled statements would otherwise wait.
     const REQUEST_TIMEOUT: Duration = Duration::from_secs(7);
-    let shared = Shared::postgres("outage");
+    let shared = match through {
+        Through::Postgres => Shared::postgres(test),
+        Through::Redis => Shared::postgres_and_redis(test),
+    };
     let key = keygen(&shared.scratch);
-    let proxy = TcpProxy::start(shared.schema.server_addr());
-    let via_proxy = shared.schema.url_via(proxy.addr());
+    let (proxy, database, redis) = match &shared.redis {
+        None => {
+            let proxy = TcpProxy::start(shared.schema.server_addr());
+            let database = shared.schema.url_via(proxy.addr());
+            (proxy, database, None)
+        }
+        Some(space) => {
+            let proxy = TcpProxy::start(space.server_addr());
+            let redis = space.url_via(proxy.addr());
+            (proxy, shared.database(), Some(redis))
+        }
+    };
     let options = Options {
         rate_limits_off: true,
         env: &[("SIGIL_REQUEST_TIMEOUT_MS", "7000")],
         ..Options::default()
     };
-    let mut servers = shared.start_on(1, &via_proxy, options);
+    let mut servers = shared.start_on(1, &database, redis.as_deref(), options);
     let server = servers.remove(0);
     server.token(&key, ENDPOINT);
     let payload = |tag: &str| signed_payload(&key, &format!("{{\"outage\":\"{tag}\"}}"));
+    // The OAuth records are in PostgreSQL, never in Redis.
+    let routes: &[&str] = match through {
+        Through::Postgres => &["token", "payload", "oauth token", "ready"],
+        Through::Redis => &["token", "payload", "ready"],
+    };
 
-    // The connection is cut (reset, refused): token and payload routes and
-    // /ready answer 503 at once; the process lives on.
+    // The connection is cut (reset, refused): those routes answer 503 at
+    // once; the process lives on.
     proxy.cut();
-    for what in ["token", "payload", "oauth token", "ready"] {
+    for what in routes {
         let started = Instant::now();
-        let answer = match what {
+        let answer = match *what {
             "token" => server.token_response(&token_request(&key, ENDPOINT)),
             "payload" => server.post_json("/api/payloads/verify", &payload("cut")),
             "oauth token" => server.request(

@@ -476,14 +476,30 @@ pub(super) async fn rotate_refresh(
     Ok(swapped == 1)
 }
 
+/// One upsert: a live grant is revoked, a missing one becomes a revoked
+/// placeholder (which refuses its creation). An upsert, not an `UPDATE`
+/// then an `INSERT`: while the grant's creation is in flight the upsert
+/// waits for it and then revokes the created row, where an `UPDATE` would
+/// find nothing and the `INSERT` do nothing. `xmax = 0` marks a row this
+/// statement inserted.
 pub(super) async fn revoke_grant(client: &Client, grant_id: &str) -> Result<bool> {
-    let revoked = execute(
+    let row = query_opt(
         client,
-        "UPDATE oauth_grants SET revoked = true WHERE grant_id = $1 AND NOT revoked",
+        "INSERT INTO oauth_grants (grant_id, client_id, subject, scopes, auth_time_s,
+             rotated_at_ms, revoked)
+         VALUES ($1, '', '', '', 0, 0, true)
+         ON CONFLICT (grant_id) DO UPDATE SET revoked = true WHERE NOT oauth_grants.revoked
+         RETURNING xmax = 0",
         &[&grant_id],
     )
     .await?;
-    Ok(revoked == 1)
+    match row {
+        Some(row) => {
+            let inserted: bool = row.try_get(0).map_err(sql)?;
+            Ok(!inserted)
+        }
+        None => Ok(false),
+    }
 }
 
 /// A new row, or an expired one taken over, in one statement; a live one

@@ -454,6 +454,8 @@ pub(super) fn rotate_refresh(
     Ok(true)
 }
 
+/// Both statements run in the writer's one transaction, so nothing comes
+/// between them.
 pub(super) fn revoke_grant(conn: &Connection, grant_id: &str) -> Result<bool> {
     let revoked = conn
         .execute(
@@ -461,7 +463,19 @@ pub(super) fn revoke_grant(conn: &Connection, grant_id: &str) -> Result<bool> {
             [grant_id],
         )
         .map_err(sql)?;
-    Ok(revoked == 1)
+    if revoked == 1 {
+        return Ok(true);
+    }
+    // Not created yet: a revoked placeholder refuses its creation.
+    conn.execute(
+        "INSERT INTO oauth_grants (grant_id, client_id, subject, scopes, resource, auth_time_s,
+             current_hash, previous_hash, rotated_at_ms, revoked)
+         VALUES (?1, '', '', '', NULL, 0, NULL, NULL, 0, 1)
+         ON CONFLICT (grant_id) DO NOTHING",
+        [grant_id],
+    )
+    .map_err(sql)?;
+    Ok(false)
 }
 
 pub(super) fn use_assertion(

@@ -24,6 +24,8 @@ macro_rules! oauth_conformance_tests {
             oauth_consents_and_their_revocation,
             oauth_refresh_rotation_is_a_compare_and_swap,
             oauth_concurrent_refresh_rotations_have_one_winner,
+            oauth_a_grant_revoked_before_it_exists_is_never_created,
+            oauth_revocation_racing_creation_always_revokes,
             oauth_assertion_jti_is_used_once,
             oauth_purge_removes_only_expired_rows,
         );
@@ -437,4 +439,69 @@ pub(crate) async fn oauth_purge_removes_only_expired_rows(fixture: &impl Fixture
         Ok(true),
         "the code row lives until its own expiry"
     );
+}
+
+pub(crate) async fn oauth_a_grant_revoked_before_it_exists_is_never_created(
+    fixture: &impl Fixture,
+) {
+    // A code's reuse overtook its first use: the revocation comes first.
+    let store = fixture.open().await;
+    let oauth = store.oauth();
+    assert_eq!(oauth.revoke_grant("g".into()).await, Ok(false), "not live");
+    assert!(matches!(
+        oauth.create_grant(grant("g", Some(1))).await,
+        Err(Error::Conflict { .. })
+    ));
+    let placeholder = oauth.get_grant("g".into()).await.unwrap().unwrap();
+    assert!(placeholder.revoked);
+    assert_eq!(oauth.grant_by_refresh(hash(1)).await, Ok(None));
+    assert_eq!(oauth.revoke_grant("g".into()).await, Ok(false), "once");
+    // A live grant is revoked as before.
+    oauth.create_grant(grant("h", None)).await.unwrap();
+    assert_eq!(oauth.revoke_grant("h".into()).await, Ok(true));
+}
+
+pub(crate) async fn oauth_revocation_racing_creation_always_revokes(fixture: &impl Fixture) {
+    // Creation (a code's first use) and revocations (its reuses) of one
+    // grant at once, over two instances: whichever comes first, the grant
+    // ends revoked, and if its creation succeeded a revocation saw it.
+    let stores = two_instances(fixture).await;
+    for round in 0..10_u64 {
+        let id = format!("race-{round}");
+        let results = together(RACERS, |i| {
+            let oauth = stores[i % 2].oauth().clone();
+            let id = id.clone();
+            async move {
+                if i == 0 {
+                    oauth
+                        .create_grant(grant(&id, Some(1000 + round)))
+                        .await
+                        .map(|()| true)
+                } else {
+                    oauth.revoke_grant(id).await
+                }
+            }
+        })
+        .await;
+        let created = matches!(results[0], Ok(true));
+        let revoked_live = results[1..]
+            .iter()
+            .filter(|r| matches!(r, Ok(true)))
+            .count();
+        assert!(
+            results[1..].iter().all(Result::is_ok),
+            "round {round}: {results:?}"
+        );
+        if created {
+            assert_eq!(revoked_live, 1, "round {round}: {results:?}");
+        } else {
+            assert!(
+                matches!(results[0], Err(Error::Conflict { .. })),
+                "round {round}: {results:?}"
+            );
+            assert_eq!(revoked_live, 0, "round {round}: {results:?}");
+        }
+        let stored = stores[0].oauth().get_grant(id).await.unwrap().unwrap();
+        assert!(stored.revoked, "round {round}");
+    }
 }

@@ -219,7 +219,7 @@ async fn redeem(
         CodeOutcome::Issue(grant) => grant,
         CodeOutcome::Refuse { error, revoke } => {
             if let Some(family) = revoke {
-                revoke_first_use(state, client, family).await?;
+                revoke_first_use(state, family).await?;
             }
             return Err(error.into());
         }
@@ -231,6 +231,10 @@ async fn redeem(
         None
     };
     let now_ms = state.now_ms();
+    // A grant of this id exists only when a reuse of the code, racing
+    // this first use (at this or another instance), revoked it first: the
+    // store keeps that revocation as a revoked placeholder, and this use
+    // issues nothing.
     let created = oauth
         .create_grant(GrantRecord {
             grant_id: grant_id.clone(),
@@ -247,15 +251,13 @@ async fn redeem(
         .await;
     match created {
         Ok(()) => {}
-        // A second use of the code came first and left the grant revoked
-        // (see `revoke_first_use`): nothing is issued.
         Err(sigil_store::Error::Conflict { .. }) => {
             return Err(OAuthError::invalid_grant(
-                "the authorization code was used twice; nothing is issued for it",
+                "the authorization code was used more than once; nothing is issued for it, request a new one",
             )
             .into());
         }
-        Err(e) => return Err(e.into()),
+        Err(error) => return Err(error.into()),
     }
     let (access_token, id_token) = signing::tokens(
         state,
@@ -284,37 +286,11 @@ async fn redeem(
 /// first use is still issuing (its grant not stored yet), a revoked grant
 /// of that id is stored in its place, so the first use finds the id taken
 /// and issues nothing.
-async fn revoke_first_use(
-    state: &AppState,
-    client: &RegisteredClient,
-    grant_id: String,
-) -> Result<(), Refusal> {
-    let oauth = state.store().oauth();
-    if oauth.revoke_grant(grant_id.clone()).await? {
-        return Ok(());
-    }
-    let placeholder = GrantRecord {
-        grant_id: grant_id.clone(),
-        client_id: client.client_id.clone(),
-        subject: String::new(),
-        scopes: String::new(),
-        resource: None,
-        auth_time_s: 0,
-        current_hash: None,
-        previous_hash: None,
-        rotated_at_ms: state.now_ms(),
-        revoked: true,
-    };
-    match oauth.create_grant(placeholder).await {
-        Ok(()) => Ok(()),
-        // Revoked already, or created by the first use between the two
-        // calls: revoke it (again).
-        Err(sigil_store::Error::Conflict { .. }) => {
-            oauth.revoke_grant(grant_id).await?;
-            Ok(())
-        }
-        Err(e) => Err(e.into()),
-    }
+async fn revoke_first_use(state: &AppState, grant_id: String) -> Result<(), Refusal> {
+    // The store records a grant not created yet as a revoked placeholder
+    // in the same step, so the first use's create_grant then conflicts.
+    state.store().oauth().revoke_grant(grant_id).await?;
+    Ok(())
 }
 
 async fn refresh(

@@ -4,6 +4,7 @@
 //! with a key signed in Rust, consents, and a client exchanges the code.
 
 mod flow;
+mod instances;
 mod refusals;
 
 use std::collections::BTreeMap;
@@ -76,6 +77,16 @@ impl<'a> Browser<'a> {
                 .build()
                 .unwrap(),
             cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    /// The same browser, its cookies copied, talking to `server`: another
+    /// instance behind the same issuer.
+    pub fn at<'b>(&self, server: &'b TestServer) -> Browser<'b> {
+        Browser {
+            server,
+            client: self.client.clone(),
+            cookies: Mutex::new(self.cookies.lock().unwrap().clone()),
         }
     }
 
