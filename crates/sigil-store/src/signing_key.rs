@@ -7,6 +7,11 @@
 //! returns exactly the bytes it is given, replaces them only when asked
 //! ([`SigningKeyStore::replace_key_bytes`], to seal stored keys), and
 //! erases them when the key is retired.
+//!
+//! Each key also carries its `x5c` certificate (public DER bytes, never
+//! sealed): made once by the key's creator, or once for a key stored
+//! before the column existed ([`SigningKeyStore::set_certificate`]), so
+//! every instance publishes the same bytes.
 
 use std::fmt;
 use std::str::FromStr;
@@ -77,6 +82,7 @@ pub struct NewSigningKey {
     kid: String,
     pkcs8: Zeroizing<Vec<u8>>,
     created_at_ms: u64,
+    certificate: Option<Vec<u8>>,
 }
 
 impl NewSigningKey {
@@ -88,7 +94,21 @@ impl NewSigningKey {
             kid: kid.into(),
             pkcs8: Zeroizing::new(pkcs8),
             created_at_ms,
+            certificate: None,
         }
+    }
+
+    /// The same key with its `x5c` certificate (DER), stored with it.
+    #[must_use]
+    pub fn with_certificate(mut self, der: Vec<u8>) -> Self {
+        self.certificate = Some(der);
+        self
+    }
+
+    /// The certificate to store with the key, if any.
+    #[must_use]
+    pub fn certificate(&self) -> Option<&[u8]> {
+        self.certificate.as_deref()
     }
 
     /// The key id.
@@ -122,6 +142,12 @@ impl NewSigningKey {
                 reason: "empty".into(),
             });
         }
+        if self.certificate.as_ref().is_some_and(Vec::is_empty) {
+            return Err(Error::InvalidArgument {
+                field: "certificate",
+                reason: "empty".into(),
+            });
+        }
         Ok(())
     }
 }
@@ -132,6 +158,13 @@ impl fmt::Debug for NewSigningKey {
             .field("kid", &self.kid)
             .field("pkcs8", &format_args!("<{} bytes>", self.pkcs8.len()))
             .field("created_at_ms", &self.created_at_ms)
+            .field(
+                "certificate",
+                &self
+                    .certificate
+                    .as_ref()
+                    .map(|der| format!("<{} bytes>", der.len())),
+            )
             .finish()
     }
 }
@@ -150,6 +183,11 @@ pub struct SigningKeyRecord {
     /// For a retiring key, when it stops being published; for a retired
     /// key, when it did; `None` for the current key.
     pub retires_at_ms: Option<u64>,
+    /// The key's `x5c` certificate (DER), published as stored; `None` for
+    /// a key stored before schema version 5 (SQLite) or 3 (PostgreSQL)
+    /// until [`set_certificate`](SigningKeyStore::set_certificate) gives
+    /// it one. Public: never sealed.
+    pub certificate: Option<Vec<u8>>,
     pkcs8: Option<Zeroizing<Vec<u8>>>,
 }
 
@@ -160,12 +198,14 @@ impl SigningKeyRecord {
         state: KeyState,
         created_at_ms: u64,
         retires_at_ms: Option<u64>,
+        certificate: Option<Vec<u8>>,
     ) -> Self {
         Self {
             kid,
             state,
             created_at_ms,
             retires_at_ms,
+            certificate,
             pkcs8: pkcs8.map(Zeroizing::new),
         }
     }
@@ -182,6 +222,7 @@ impl SigningKeyRecord {
         state: &str,
         created_at_ms: i64,
         retires_at_ms: Option<i64>,
+        certificate: Option<Vec<u8>>,
     ) -> Result<Self> {
         let state: KeyState = state
             .parse()
@@ -202,6 +243,7 @@ impl SigningKeyRecord {
             state,
             ms_from_db(created_at_ms, "signing_keys.created_at_ms")?,
             opt_ms_from_db(retires_at_ms, "signing_keys.retires_at_ms")?,
+            certificate,
         ))
     }
 
@@ -223,6 +265,13 @@ impl fmt::Debug for SigningKeyRecord {
             .field("state", &self.state)
             .field("created_at_ms", &self.created_at_ms)
             .field("retires_at_ms", &self.retires_at_ms)
+            .field(
+                "certificate",
+                &self
+                    .certificate
+                    .as_ref()
+                    .map(|der| format!("<{} bytes>", der.len())),
+            )
             .field(
                 "pkcs8",
                 &match &self.pkcs8 {
@@ -355,4 +404,27 @@ pub trait SigningKeyStore: Backend {
     /// the keys again); [`Error::InvalidArgument`] for empty bytes; or the
     /// store cannot answer.
     fn replace_key_bytes(&self, updates: Vec<KeyBytesUpdate>) -> BoxFuture<'_, Result<()>>;
+
+    /// Gives key `kid` the certificate `der` if it has none yet (a key
+    /// stored before the certificate column), as one compare-and-set:
+    /// `true` when `der` was stored, `false` when the key already had a
+    /// certificate (another instance stored one first: read the keys again
+    /// and publish the stored bytes). The stored certificate never changes.
+    ///
+    /// # Errors
+    ///
+    /// [`Error::NotFound`] for an unknown kid; [`Error::InvalidArgument`]
+    /// for empty bytes; or the store cannot answer.
+    fn set_certificate(&self, kid: &str, der: Vec<u8>) -> BoxFuture<'_, Result<bool>>;
+}
+
+/// Refuses empty certificate bytes.
+pub(crate) fn validate_certificate(kid: &str, der: &[u8]) -> Result<()> {
+    if der.is_empty() {
+        return Err(Error::InvalidArgument {
+            field: "certificate",
+            reason: format!("empty certificate for signing key {kid}"),
+        });
+    }
+    Ok(())
 }

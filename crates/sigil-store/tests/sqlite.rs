@@ -128,7 +128,7 @@ async fn database_is_wal_and_migrated_once() {
         .unwrap()
         .collect::<Result<_, _>>()
         .unwrap();
-    assert_eq!(versions, [1, 2, 3, 4], "each migration recorded once");
+    assert_eq!(versions, [1, 2, 3, 4, 5], "each migration recorded once");
     let without_rowid: String = conn
         .query_row(
             "SELECT sql FROM sqlite_schema WHERE name = 'replay_records'",
@@ -288,7 +288,7 @@ async fn schema_newer_than_this_build_is_refused() {
             answer,
             Err(Error::SchemaTooNew {
                 found: 99,
-                supported: 4
+                supported: 5
             })
         ),
         "{answer:?}"

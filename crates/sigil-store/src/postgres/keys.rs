@@ -18,7 +18,7 @@ use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord};
 const LOCK: &str =
     "SELECT pg_advisory_xact_lock(hashtext(coalesce(current_schema(), '') || '/sigil-keys'))";
 
-const LIST: &str = "SELECT kid, pkcs8, state, created_at_ms, retires_at_ms
+const LIST: &str = "SELECT kid, pkcs8, state, created_at_ms, retires_at_ms, certificate
     FROM signing_keys ORDER BY created_at_ms, kid";
 
 async fn locked(client: &mut Client) -> Result<Transaction<'_>> {
@@ -125,6 +125,31 @@ pub(super) async fn replace_key_bytes(
     transaction.commit().await.map_err(sql)
 }
 
+/// Compare-and-set: only a key without a certificate gets one (no lock
+/// needed: the one statement decides).
+pub(super) async fn set_certificate(client: &Client, kid: &str, der: &[u8]) -> Result<bool> {
+    let changed = client
+        .execute(
+            "UPDATE signing_keys SET certificate = $1 WHERE kid = $2 AND certificate IS NULL",
+            &[&der, &kid],
+        )
+        .await
+        .map_err(sql)?;
+    if changed == 1 {
+        return Ok(true);
+    }
+    let exists = client
+        .query_opt("SELECT 1 FROM signing_keys WHERE kid = $1", &[&kid])
+        .await
+        .map_err(sql)?;
+    match exists {
+        Some(_) => Ok(false),
+        None => Err(Error::NotFound {
+            what: format!("signing key {kid}"),
+        }),
+    }
+}
+
 async fn refuse_taken_kid(transaction: &Transaction<'_>, kid: &str) -> Result<()> {
     let taken = transaction
         .query_opt("SELECT 1 FROM signing_keys WHERE kid = $1", &[&kid])
@@ -142,9 +167,9 @@ async fn insert_current(transaction: &Transaction<'_>, key: &NewSigningKey) -> R
     let created = ms_to_db(key.created_at_ms(), "created_at_ms")?;
     transaction
         .execute(
-            "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms)
-             VALUES ($1, $2, 'current', $3, NULL)",
-            &[&key.kid(), &key.pkcs8(), &created],
+            "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms, certificate)
+             VALUES ($1, $2, 'current', $3, NULL, $4)",
+            &[&key.kid(), &key.pkcs8(), &created, &key.certificate()],
         )
         .await
         .map_err(sql)?;
@@ -157,5 +182,6 @@ fn to_record(row: &Row) -> Result<SigningKeyRecord> {
     let state: String = row.try_get(2).map_err(sql)?;
     let created: i64 = row.try_get(3).map_err(sql)?;
     let retires: Option<i64> = row.try_get(4).map_err(sql)?;
-    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires)
+    let certificate: Option<Vec<u8>> = row.try_get(5).map_err(sql)?;
+    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires, certificate)
 }

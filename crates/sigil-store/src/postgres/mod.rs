@@ -334,6 +334,21 @@ impl SigningKeyStore for PostgresStore {
             .instrument(span),
         )
     }
+
+    fn set_certificate(&self, kid: &str, der: Vec<u8>) -> BoxFuture<'_, Result<bool>> {
+        let span = debug_span!("store.set_certificate", backend = "postgres", kid);
+        let kid = kid.to_owned();
+        Box::pin(
+            async move {
+                crate::signing_key::validate_certificate(&kid, &der)?;
+                self.with_client("storing a key certificate", async |c| {
+                    keys::set_certificate(c, &kid, &der).await
+                })
+                .await
+            }
+            .instrument(span),
+        )
+    }
 }
 
 impl AccountStore for PostgresStore {

@@ -32,10 +32,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth",
         sql: include_str!("../../migrations/postgres/0002_oauth.sql"),
     },
+    Migration {
+        version: 3,
+        name: "key_certificates",
+        sql: include_str!("../../migrations/postgres/0003_key_certificates.sql"),
+    },
 ];
 
 /// The schema version this build brings a database to.
-pub(super) const SCHEMA_VERSION: i32 = 2;
+pub(super) const SCHEMA_VERSION: i32 = 3;
 
 /// The advisory lock of one schema's migrations.
 const LOCK: &str =

@@ -7,7 +7,7 @@ use crate::column::ms_to_db;
 use crate::error::{Error, Result};
 use crate::signing_key::{KeyBytesUpdate, NewSigningKey, SigningKeyRecord};
 
-const COLUMNS: &str = "kid, pkcs8, state, created_at_ms, retires_at_ms";
+const COLUMNS: &str = "kid, pkcs8, state, created_at_ms, retires_at_ms, certificate";
 
 pub(super) fn insert_key(conn: &Connection, key: &NewSigningKey) -> Result<()> {
     let current: Option<String> = conn
@@ -120,6 +120,31 @@ fn replace_one(conn: &Connection, update: &KeyBytesUpdate) -> Result<()> {
     })
 }
 
+/// Compare-and-set: only a key without a certificate gets one.
+pub(super) fn set_certificate(conn: &Connection, kid: &str, der: &[u8]) -> Result<bool> {
+    let changed = conn
+        .execute(
+            "UPDATE signing_keys SET certificate = ?1 WHERE kid = ?2 AND certificate IS NULL",
+            params![der, kid],
+        )
+        .map_err(sql)?;
+    if changed == 1 {
+        return Ok(true);
+    }
+    let exists = conn
+        .query_row("SELECT 1 FROM signing_keys WHERE kid = ?1", [kid], |_| {
+            Ok(())
+        })
+        .optional()
+        .map_err(sql)?;
+    match exists {
+        Some(()) => Ok(false),
+        None => Err(Error::NotFound {
+            what: format!("signing key {kid}"),
+        }),
+    }
+}
+
 fn refuse_taken_kid(conn: &Connection, kid: &str) -> Result<()> {
     let taken = conn
         .query_row("SELECT 1 FROM signing_keys WHERE kid = ?1", [kid], |_| {
@@ -148,19 +173,27 @@ fn retire_current(conn: &Connection, retires_at_ms: i64) -> Result<Option<String
 
 fn insert_current(conn: &Connection, key: &NewSigningKey) -> Result<()> {
     conn.execute(
-        "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms)
-         VALUES (?1, ?2, 'current', ?3, NULL)",
+        "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms, certificate)
+         VALUES (?1, ?2, 'current', ?3, NULL, ?4)",
         params![
             key.kid(),
             key.pkcs8(),
-            ms_to_db(key.created_at_ms(), "created_at_ms")?
+            ms_to_db(key.created_at_ms(), "created_at_ms")?,
+            key.certificate()
         ],
     )
     .map_err(sql)?;
     Ok(())
 }
 
-type RawRow = (String, Option<Vec<u8>>, String, i64, Option<i64>);
+type RawRow = (
+    String,
+    Option<Vec<u8>>,
+    String,
+    i64,
+    Option<i64>,
+    Option<Vec<u8>>,
+);
 
 fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
     Ok((
@@ -169,9 +202,12 @@ fn raw_row(row: &Row<'_>) -> rusqlite::Result<RawRow> {
         row.get(2)?,
         row.get(3)?,
         row.get(4)?,
+        row.get(5)?,
     ))
 }
 
-fn to_record((kid, pkcs8, state, created, retires): RawRow) -> Result<SigningKeyRecord> {
-    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires)
+fn to_record(
+    (kid, pkcs8, state, created, retires, certificate): RawRow,
+) -> Result<SigningKeyRecord> {
+    SigningKeyRecord::from_columns(kid, pkcs8, &state, created, retires, certificate)
 }

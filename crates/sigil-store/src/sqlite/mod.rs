@@ -225,6 +225,20 @@ impl SigningKeyStore for SqliteStore {
             .instrument(span),
         )
     }
+
+    fn set_certificate(&self, kid: &str, der: Vec<u8>) -> BoxFuture<'_, Result<bool>> {
+        let span = debug_span!("store.set_certificate", backend = "sqlite", kid);
+        let kid = kid.to_owned();
+        Box::pin(
+            async move {
+                crate::signing_key::validate_certificate(&kid, &der)?;
+                self.writer
+                    .call(move |conn| keys::set_certificate(conn, &kid, &der))
+                    .await
+            }
+            .instrument(span),
+        )
+    }
 }
 
 impl AccountStore for SqliteStore {

@@ -37,10 +37,15 @@ const MIGRATIONS: &[Migration] = &[
         name: "oauth",
         sql: include_str!("../../migrations/sqlite/0004_oauth.sql"),
     },
+    Migration {
+        version: 5,
+        name: "key_certificates",
+        sql: include_str!("../../migrations/sqlite/0005_key_certificates.sql"),
+    },
 ];
 
 /// The schema version this build brings a database to.
-const SCHEMA_VERSION: u32 = 4;
+const SCHEMA_VERSION: u32 = 5;
 
 const SCHEMA_VERSION_TABLE: &str = "CREATE TABLE IF NOT EXISTS schema_version (
     version    INTEGER NOT NULL PRIMARY KEY,

@@ -313,3 +313,107 @@ pub(crate) async fn signing_key_bytes_are_replaced_all_or_nothing(fixture: &impl
         "states and times are kept"
     );
 }
+
+/// The `x5c` certificate: stored with a new key as given; a key without
+/// one gets one by compare-and-set, which only the first of concurrent
+/// callers wins; once stored it never changes, and it survives a reopen.
+pub(crate) async fn signing_key_certificate_is_stored_once(fixture: &impl Fixture) {
+    const CALLERS: usize = 8;
+    let store = fixture.open().await;
+    let keys = store.keys();
+    keys.insert_key(new_key("k1", NOW).with_certificate(b"cert of k1".to_vec()))
+        .await
+        .unwrap();
+    // A key stored without one, as before the certificate column.
+    keys.rotate_key(new_key("k2", NOW + 1), NOW + 100)
+        .await
+        .unwrap();
+    let certificates = |listed: &[sigil_store::SigningKeyRecord]| {
+        listed
+            .iter()
+            .map(|k| (k.kid.clone(), k.certificate.clone()))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        certificates(&keys.list_keys().await.unwrap()),
+        [
+            ("k1".to_owned(), Some(b"cert of k1".to_vec())),
+            ("k2".to_owned(), None)
+        ]
+    );
+
+    // A key that has one keeps it.
+    assert_eq!(
+        keys.set_certificate("k1", b"another".to_vec()).await,
+        Ok(false)
+    );
+    // Concurrent callers, each with its own certificate: exactly one wins.
+    let results = together(CALLERS, |i| {
+        let keys = store.keys().clone();
+        async move {
+            keys.set_certificate("k2", format!("cert {i} of k2").into_bytes())
+                .await
+        }
+    })
+    .await;
+    let winners: Vec<usize> = results
+        .iter()
+        .enumerate()
+        .filter(|(_, r)| r.as_ref() == Ok(&true))
+        .map(|(i, _)| i)
+        .collect();
+    assert!(
+        results.iter().all(|r| r.is_ok()),
+        "every caller is answered: {results:?}"
+    );
+    assert_eq!(winners.len(), 1, "{results:?}");
+    let stored = format!("cert {} of k2", winners[0]).into_bytes();
+    assert_eq!(
+        keys.set_certificate("k2", b"late".to_vec()).await,
+        Ok(false)
+    );
+
+    let unknown = keys.set_certificate("nope", b"cert".to_vec()).await;
+    assert!(
+        matches!(unknown, Err(Error::NotFound { .. })),
+        "{unknown:?}"
+    );
+    let empty = keys.set_certificate("k2", Vec::new()).await;
+    assert!(
+        matches!(
+            empty,
+            Err(Error::InvalidArgument {
+                field: "certificate",
+                ..
+            })
+        ),
+        "{empty:?}"
+    );
+    let empty_new = keys
+        .insert_key(new_key("k3", NOW).with_certificate(Vec::new()))
+        .await;
+    assert!(
+        matches!(
+            empty_new,
+            Err(Error::InvalidArgument {
+                field: "certificate",
+                ..
+            })
+        ),
+        "{empty_new:?}"
+    );
+
+    // Retiring a key leaves its (public) certificate.
+    assert_eq!(keys.retire_expired_keys(NOW + 100).await, Ok(1));
+    let expected = [
+        ("k1".to_owned(), Some(b"cert of k1".to_vec())),
+        ("k2".to_owned(), Some(stored)),
+    ];
+    assert_eq!(certificates(&keys.list_keys().await.unwrap()), expected);
+    store.close().await.unwrap();
+
+    let reopened = fixture.open().await;
+    let listed = reopened.keys().list_keys().await.unwrap();
+    assert_eq!(certificates(&listed), expected, "after a reopen");
+    assert_eq!(listed[0].state, KeyState::Retired);
+}

@@ -55,6 +55,7 @@ macro_rules! conformance_tests {
             signing_key_bytes_round_trip_exactly,
             signing_key_retirement_erases_the_private_key,
             signing_key_bytes_are_replaced_all_or_nothing,
+            signing_key_certificate_is_stored_once,
             accounts_add_get_list_revoke,
             accounts_duplicate_add_is_refused,
             accounts_revoke_unknown_is_not_found,
