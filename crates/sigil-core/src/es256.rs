@@ -138,6 +138,27 @@ impl Es256SigningKey {
         ))
     }
 
+    /// The JWKS entry of docs/protocol.md §5 with a certificate made
+    /// earlier (by [`Self::certificate_der`], and stored with the key) as
+    /// `x5c`, so every holder of the key publishes the same bytes.
+    ///
+    /// # Errors
+    /// [`Error::SigningKey`] when `der` does not carry this key's public
+    /// point (another key's certificate, or not a certificate).
+    pub fn jwk_with_certificate(&self, der: &[u8]) -> Result<Jwk> {
+        let point = self.public.to_sec1_uncompressed();
+        if !der.windows(point.len()).any(|window| window == point) {
+            return Err(Error::SigningKey(
+                "the stored certificate does not carry this key".into(),
+            ));
+        }
+        Ok(Jwk::for_key(
+            &self.public,
+            &self.kid,
+            vec![STANDARD.encode(der)],
+        ))
+    }
+
     /// A self-signed X.509 v3 certificate (DER) of this key, valid from
     /// `not_before` (Unix seconds) for ten years; subject and issuer
     /// `CN=sigil <kid>`, serial number from the `kid`.
@@ -317,6 +338,20 @@ mod tests {
     /// d of `es256_jwt.json`: SHA-256 of its derivation text.
     fn test_scalar() -> [u8; 32] {
         sha256(b"sigil ES256 test issuer key (never use outside tests)")
+    }
+
+    #[test]
+    fn a_stored_certificate_is_published_as_is_and_only_for_its_key() {
+        let key = Es256SigningKey::from_pkcs8(&generate_pkcs8(&test_scalar()).unwrap()).unwrap();
+        let other = Es256SigningKey::from_pkcs8(&generate_pkcs8(&[7; 32]).unwrap()).unwrap();
+        let der = key.certificate_der(1_700_000_000).unwrap();
+        let jwk = key.jwk_with_certificate(&der).unwrap();
+        assert_eq!(jwk.x5c, [STANDARD.encode(&der)]);
+        // The same bytes every time: nothing is signed again.
+        assert_eq!(key.jwk_with_certificate(&der).unwrap(), jwk);
+        let theirs = other.certificate_der(1_700_000_000).unwrap();
+        assert!(key.jwk_with_certificate(&theirs).is_err(), "another key's");
+        assert!(key.jwk_with_certificate(&[]).is_err(), "no bytes");
     }
 
     #[test]

@@ -56,8 +56,9 @@ impl From<sigil_store::Error> for KeyError {
     }
 }
 
-/// One published key: parsed once, with its JWKS entry built once (the
-/// `x5c` certificate's signature is randomised, so it is never rebuilt).
+/// One published key: parsed once, with its JWKS entry built once from the
+/// stored `x5c` certificate (its signature is randomised, so it is made
+/// once, stored with the key, and every instance publishes those bytes).
 #[derive(Debug, Clone)]
 pub(crate) struct PublishedKey {
     /// The key id.
@@ -96,7 +97,7 @@ impl KeyRing {
         now_ms: u64,
         previous: Option<&Self>,
     ) -> Result<Self, KeyError> {
-        let records = store.list_keys().await?;
+        let records = with_certificates(store, master, now_ms).await?;
         Self::from_records(&records, master, now_ms, previous)
     }
 
@@ -205,12 +206,46 @@ impl KeyRing {
         master: Option<&MasterKey>,
         now_ms: u64,
     ) -> Result<Option<Self>, KeyError> {
-        let records = store.list_keys().await?;
+        let records = with_certificates(store, master, now_ms).await?;
         if self.same_as(&records, now_ms) {
             return Ok(None);
         }
         Self::from_records(&records, master, now_ms, Some(self)).map(Some)
     }
+}
+
+/// The store's keys, after giving each published key stored without a
+/// certificate (before the certificate column, or by an older sigil) one:
+/// made here and stored with a compare-and-set, so the first instance's
+/// certificate wins; the keys are then read again and the stored bytes are
+/// the ones every instance publishes.
+///
+/// # Errors
+///
+/// As [`KeyRing::load`].
+async fn with_certificates(
+    store: &dyn SigningKeyStore,
+    master: Option<&MasterKey>,
+    now_ms: u64,
+) -> Result<Vec<SigningKeyRecord>, KeyError> {
+    let records = store.list_keys().await?;
+    let mut filled = false;
+    for record in records
+        .iter()
+        .filter(|r| r.certificate.is_none() && is_published(r, now_ms))
+    {
+        let key = open_key(record, master)?;
+        let der = key
+            .certificate_der(record.created_at_ms / 1000)
+            .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
+        // `false`: another instance stored its certificate first.
+        store.set_certificate(&record.kid, der).await?;
+        filled = true;
+    }
+    if filled {
+        return Ok(store.list_keys().await?);
+    }
+    Ok(records)
 }
 
 /// The current key, and a retiring key until its `retires_at_ms`.
@@ -222,10 +257,30 @@ fn is_published(record: &SigningKeyRecord, now_ms: u64) -> bool {
     }
 }
 
+/// The key and its JWKS entry, whose `x5c` is the stored certificate.
 fn open(
     record: &SigningKeyRecord,
     master: Option<&MasterKey>,
 ) -> Result<(Arc<Es256SigningKey>, Jwk), KeyError> {
+    let key = open_key(record, master)?;
+    let der = record.certificate.as_deref().ok_or_else(|| {
+        KeyError::Key(format!(
+            "signing key {}: no certificate is stored with it",
+            record.kid
+        ))
+    })?;
+    let jwk = key
+        .jwk_with_certificate(der)
+        .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
+    Ok((Arc::new(key), jwk))
+}
+
+/// The private key of `record`, opened with the master key when sealed,
+/// checked against its kid.
+fn open_key(
+    record: &SigningKeyRecord,
+    master: Option<&MasterKey>,
+) -> Result<Es256SigningKey, KeyError> {
     let stored = record.pkcs8().ok_or_else(|| {
         KeyError::Key(format!(
             "signing key {}: its private key was erased when it retired",
@@ -242,14 +297,12 @@ fn open(
             record.kid
         )));
     }
-    let jwk = key
-        .jwk(record.created_at_ms / 1000)
-        .map_err(|e| KeyError::Key(format!("signing key {}: {e}", record.kid)))?;
-    Ok((Arc::new(key), jwk))
+    Ok(key)
 }
 
 /// A fresh P-256 key from the OS CSPRNG, ready to store (sealed when a
-/// master key is set).
+/// master key is set), with its `x5c` certificate (valid from `now_ms`,
+/// public, never sealed), made once here.
 ///
 /// # Errors
 ///
@@ -267,7 +320,10 @@ pub(crate) fn new_key(master: Option<&MasterKey>, now_ms: u64) -> Result<NewSign
     let key = Es256SigningKey::from_pkcs8(&pkcs8).map_err(|e| KeyError::Key(e.to_string()))?;
     let stored =
         master_key::to_stored(master, key.kid(), &pkcs8).map_err(|e| KeyError::Key(e.0))?;
-    Ok(NewSigningKey::new(key.kid(), stored, now_ms))
+    let certificate = key
+        .certificate_der(now_ms / 1000)
+        .map_err(|e| KeyError::Key(e.to_string()))?;
+    Ok(NewSigningKey::new(key.kid(), stored, now_ms).with_certificate(certificate))
 }
 
 /// Makes sure the store has a current key, generating one on first start.
@@ -406,7 +462,7 @@ pub async fn seal(
         let encrypted = master_key::is_sealed(stored);
         // A sealed key must open with this master key; a plain one must be
         // the P-256 key of its kid.
-        let (key, _) = open(&record, encrypted.then_some(master))?;
+        let key = open_key(&record, encrypted.then_some(master))?;
         if encrypted {
             sealing.already_sealed.push(record.kid.clone());
             continue;

@@ -4,7 +4,7 @@
 use sigil_core::JwkSet;
 use sigil_core::api::paths;
 
-use crate::support::{ENDPOINT, TestServer, key, request};
+use crate::support::{ENDPOINT, TestServer, base64, config_in, decode, fresh_dir, key, request};
 
 const NOW: u64 = 1_795_000_000_000;
 
@@ -35,6 +35,112 @@ async fn jwks_is_public_cacheable_and_has_x5c() {
         server.get(paths::JWKS).await.text,
         server.get(paths::JWKS_ALIAS).await.text
     );
+    // And it is the certificate stored with the key (docs/protocol.md §13).
+    let stored = server.state.store().keys().list_keys().await.unwrap();
+    let der = stored[0]
+        .certificate
+        .as_deref()
+        .expect("stored with the key");
+    assert_eq!(
+        server.get(paths::JWKS).await.json()["keys"][0]["x5c"][0],
+        base64(der)
+    );
+}
+
+/// A database of schema version 4 (before key certificates) with a current
+/// and a retiring key: after the migration the first server to load them
+/// stores a certificate for each, the next server publishes the same bytes,
+/// and the keys still sign and verify.
+#[tokio::test]
+async fn keys_stored_before_certificates_get_one_each_that_every_instance_serves() {
+    let dir = fresh_dir("jwks-migrated");
+    let kids = {
+        let conn = rusqlite::Connection::open(dir.join("sigil.db")).unwrap();
+        conn.execute_batch(
+            "CREATE TABLE schema_version (
+                 version INTEGER NOT NULL PRIMARY KEY,
+                 applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%fZ', 'now'))
+             ) STRICT;",
+        )
+        .unwrap();
+        for sql in [
+            include_str!("../../../sigil-store/migrations/sqlite/0001_initial.sql"),
+            include_str!("../../../sigil-store/migrations/sqlite/0002_replay_by_signed_time.sql"),
+            include_str!("../../../sigil-store/migrations/sqlite/0003_erase_retired_keys.sql"),
+            include_str!("../../../sigil-store/migrations/sqlite/0004_oauth.sql"),
+        ] {
+            conn.execute_batch(sql).unwrap();
+        }
+        conn.execute_batch("INSERT INTO schema_version (version) VALUES (1), (2), (3), (4)")
+            .unwrap();
+        let mut kids = Vec::new();
+        for (seed, state, retires) in [
+            (7u8, "retiring", Some(NOW as i64 + 3_600_000)),
+            (8, "current", None),
+        ] {
+            let pkcs8 = sigil_core::es256::generate_pkcs8(&[seed; 32]).unwrap();
+            let kid = sigil_core::Es256SigningKey::from_pkcs8(&pkcs8)
+                .unwrap()
+                .kid()
+                .to_owned();
+            conn.execute(
+                "INSERT INTO signing_keys (kid, pkcs8, state, created_at_ms, retires_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                rusqlite::params![
+                    kid,
+                    pkcs8,
+                    state,
+                    NOW as i64 - 1_000 + i64::from(seed),
+                    retires
+                ],
+            )
+            .unwrap();
+            kids.push(kid);
+        }
+        kids
+    };
+
+    let first = TestServer::start_with(config_in(&dir), dir.clone(), NOW).await;
+    let stored = first.state.store().keys().list_keys().await.unwrap();
+    assert_eq!(stored.len(), 2);
+    let certificates: Vec<Vec<u8>> = stored
+        .iter()
+        .map(|k| k.certificate.clone().expect("given a certificate on load"))
+        .collect();
+    let jwks = first.get(paths::JWKS).await;
+    let body = jwks.json();
+    // Current key first, each with its stored certificate.
+    for (entry, (kid, der)) in body["keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .zip([(&kids[1], &certificates[1]), (&kids[0], &certificates[0])])
+    {
+        assert_eq!(entry["kid"], kid.as_str());
+        assert_eq!(entry["x5c"][0], base64(der));
+    }
+    JwkSet::from_json(jwks.text.as_bytes()).expect("passes the T12 checks");
+
+    // A second instance on the same database serves the same bytes, and
+    // stores nothing new.
+    let second = TestServer::start_with(config_in(&dir), dir.clone(), NOW).await;
+    assert_eq!(second.get(paths::JWKS).await.text, jwks.text);
+    let again = second.state.store().keys().list_keys().await.unwrap();
+    assert_eq!(
+        again
+            .iter()
+            .map(|k| k.certificate.clone())
+            .collect::<Vec<_>>(),
+        certificates.into_iter().map(Some).collect::<Vec<_>>()
+    );
+
+    // The migrated current key still signs.
+    let answer = second.post_token(&request(&key(1), ENDPOINT, NOW)).await;
+    assert_eq!(answer.status, 200, "{}", answer.text);
+    let (header, _) = decode(&answer.token());
+    assert_eq!(header["kid"], kids[1].as_str());
+    first.stop().await;
+    second.stop().await;
 }
 
 #[tokio::test]
