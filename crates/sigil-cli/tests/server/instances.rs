@@ -166,6 +166,25 @@ fn jwks(server: &Server) -> (Value, JwkSet) {
     (response.json(), set)
 }
 
+/// Asserts that every instance serves the same JWKS bytes.
+fn assert_same_jwks(servers: &[Server]) {
+    let body = |server: &Server| {
+        let response = server.get("/.well-known/jwks.json");
+        assert_eq!(response.status, 200, "JWKS: {}", response.text());
+        response.body
+    };
+    let first = body(&servers[0]);
+    for server in &servers[1..] {
+        assert!(
+            body(server) == first,
+            "{} serves another JWKS than {}\n{}",
+            server.base,
+            servers[0].base,
+            logs(servers)
+        );
+    }
+}
+
 /// Validates `token` for `ENDPOINT` against `server`'s JWKS, as a resource
 /// server that fetched it from that instance would.
 fn assert_valid_at(token: &str, server: &Server) -> String {
@@ -278,20 +297,13 @@ fn one_service(shared: &Shared) -> Vec<Server> {
     let key = keygen(&shared.scratch);
     let servers = shared.start(INSTANCES);
 
-    // Started together on an empty schema: one key between them. (Each
-    // instance makes its own `x5c` certificate of it, whose ECDSA
-    // signature is randomised: the rest of the JWKS is the same bytes.)
-    let published = |server: &Server| {
-        let (mut document, _) = jwks(server);
-        for key in document["keys"].as_array_mut().expect("keys") {
-            let x5c = key.as_object_mut().unwrap().remove("x5c");
-            assert!(x5c.is_some_and(|c| c[0].is_string()), "{key}");
-        }
-        document
-    };
-    let first = published(&servers[0]);
-    for server in &servers[1..] {
-        assert_eq!(published(server), first, "{}", logs(&servers));
+    // Started together on an empty schema: one key between them, and one
+    // JWKS document, byte for byte, x5c included (its certificate is
+    // stored with the key: docs/protocol.md §13).
+    let (first, _) = jwks(&servers[0]);
+    assert_same_jwks(&servers);
+    for published in first["keys"].as_array().expect("keys") {
+        assert!(published["x5c"][0].is_string(), "{published}");
     }
     assert_eq!(first["keys"].as_array().map(Vec::len), Some(1), "{first}");
     assert_eq!(shared.current_keys(), 1, "{}", logs(&servers));
@@ -364,6 +376,9 @@ fn one_service(shared: &Shared) -> Vec<Server> {
         });
         assert_eq!(kids, [new_kid.clone(), kid.clone()], "the old key stays");
     }
+    // The same bytes again after the rotation: the new key's certificate
+    // was made once, by `sigil keys rotate`.
+    assert_same_jwks(&servers);
     assert_eq!(shared.current_keys(), 1);
     for (i, server) in servers.iter().enumerate() {
         let fresh = server.token(&key, ENDPOINT);
