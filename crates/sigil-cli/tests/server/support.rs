@@ -17,6 +17,17 @@ pub(crate) use sigil_core::timestamp::parse_iso_ms;
 use sigil_core::{PrivateKey, bsm};
 
 /// The endpoint the tokens are requested for (their `aud`).
+/// True when `bytes` hold an unencrypted PKCS#8 EC key: its version 0
+/// followed by the id-ecPublicKey algorithm (OID 1.2.840.10045.2.1). The
+/// OID alone is not enough: every stored `x5c` certificate carries it in
+/// its public key, which is public.
+pub(crate) fn holds_plain_pkcs8(bytes: &[u8]) -> bool {
+    const PKCS8_EC: [u8; 14] = [
+        0x02, 0x01, 0x00, 0x30, 0x13, 0x06, 0x07, 0x2a, 0x86, 0x48, 0xce, 0x3d, 0x02, 0x01,
+    ];
+    bytes.windows(PKCS8_EC.len()).any(|w| w == PKCS8_EC)
+}
+
 pub(crate) const ENDPOINT: &str = "https://api.example.com/data";
 /// How long a server may take to answer `/health` after it was spawned.
 pub(crate) const READY_TIMEOUT: Duration = Duration::from_secs(10);
