@@ -485,6 +485,7 @@ pub async fn seal(
 
 #[cfg(test)]
 mod tests {
+    use base64::Engine as _;
     use sigil_store::{SqliteOptions, SqliteStore};
 
     use super::*;
@@ -535,6 +536,38 @@ mod tests {
         );
         let error = KeyRing::load(&store, None, 2_000, None).await.unwrap_err();
         assert!(error.to_string().contains("SIGIL_MASTER_KEY"), "{error}");
+    }
+
+    /// A sealed key stored without a certificate (before the column) gets
+    /// one on its first load, stored once; every later load, and `sigil
+    /// keys seal` over it, keeps those bytes. The certificate is not sealed.
+    #[tokio::test]
+    async fn a_key_stored_without_a_certificate_gets_one_once() {
+        let store = memory().await;
+        let master = master();
+        let made = new_key(Some(&master), 1_000).unwrap();
+        let bare = NewSigningKey::new(made.kid(), made.pkcs8().to_vec(), 1_000);
+        assert_eq!(bare.certificate(), None);
+        store.insert_key(bare).await.unwrap();
+
+        let ring = KeyRing::load(&store, Some(&master), 2_000, None)
+            .await
+            .unwrap();
+        let stored = store.list_keys().await.unwrap();
+        let der = stored[0].certificate.clone().expect("stored on load");
+        assert!(!master_key::is_sealed(&der), "public, not sealed");
+        assert_eq!(
+            ring.keys()[0].jwk.x5c,
+            [base64::engine::general_purpose::STANDARD.encode(&der)]
+        );
+        // Another instance's load: the same bytes, nothing stored again.
+        let other = KeyRing::load(&store, Some(&master), 3_000, None)
+            .await
+            .unwrap();
+        assert_eq!(other.jwks_json(), ring.jwks_json());
+        seal(&store, &master, 4_000).await.unwrap();
+        let after = store.list_keys().await.unwrap();
+        assert_eq!(after[0].certificate.as_ref(), Some(&der));
     }
 
     const MASTER: &str = "0123456789abcdef0123456789abcdef";
