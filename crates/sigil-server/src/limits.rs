@@ -71,10 +71,15 @@ impl Limits {
 
     /// Takes a token from `client`'s per-address bucket.
     pub(crate) async fn check_address(&self, client: ClientKey) -> Decision {
-        let key = client.to_string();
+        // The address is written out only for the shared store: the
+        // in-process limiter keys on `client` itself (the token path).
         if let Some(shared) = &self.shared
             && let Some(decision) = shared
-                .take(PER_ADDRESS, key.as_bytes(), self.config.per_address)
+                .take(
+                    PER_ADDRESS,
+                    client.to_string().as_bytes(),
+                    self.config.per_address,
+                )
                 .await
         {
             return decision;
